@@ -1,0 +1,16 @@
+"""Declarations of the hub: departments, resources (the directory) and sources."""
+
+from catalog_schema.catalog import Catalog, CatalogError, load_catalog
+from catalog_schema.models import RULE_NAMES, Department, FieldSpec, Resource, Rule, Source
+
+__all__ = [
+    "RULE_NAMES",
+    "Catalog",
+    "CatalogError",
+    "Department",
+    "FieldSpec",
+    "Resource",
+    "Rule",
+    "Source",
+    "load_catalog",
+]

@@ -1,0 +1,138 @@
+"""Load and cross-check the declarations of a catalog folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from catalog_schema.models import Department, Resource, Source
+
+DEFAULT_DIR = Path(__file__).resolve().parent
+
+
+class CatalogError(Exception):
+    """A declaration is malformed; the message names the file, the path inside it and why."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    directory: Path
+    departments: dict[str, Department]
+    resources: dict[str, Resource]
+    sources: dict[str, Source]
+
+    def resource(self, code: str) -> Resource:
+        try:
+            return self.resources[code]
+        except KeyError:
+            known = ", ".join(sorted(self.resources))
+            raise CatalogError(f"unknown resource {code!r} (declared: {known})") from None
+
+    def department(self, code: str) -> Department:
+        try:
+            return self.departments[code]
+        except KeyError:
+            known = ", ".join(sorted(self.departments))
+            raise CatalogError(f"unknown department {code!r} (declared: {known})") from None
+
+    def source(self, code: str) -> Source:
+        try:
+            return self.sources[code]
+        except KeyError:
+            known = ", ".join(sorted(self.sources))
+            raise CatalogError(f"unknown source {code!r} (registered: {known})") from None
+
+
+def load_catalog(directory: Path | str | None = None) -> Catalog:
+    """Read `departments.yaml`, `resources/*.yaml` and `sources.yaml` and check them together."""
+    root = Path(directory) if directory else DEFAULT_DIR
+    if not root.is_dir():
+        raise CatalogError(f"{root}: catalog folder not found")
+    departments = _index(
+        _load_list(root / "departments.yaml", "departments", Department), "departments.yaml"
+    )
+    resources: dict[str, Resource] = {}
+    for path in sorted((root / "resources").glob("*.yaml")):
+        resource = _load_model(path, _read_yaml(path), Resource, "")
+        if resource.code in resources:
+            raise CatalogError(f"{path}: code: resource {resource.code!r} declared twice")
+        if resource.provider not in departments:
+            raise CatalogError(f"{path}: provider: unknown department {resource.provider!r}")
+        resources[resource.code] = resource
+    sources_path = root / "sources.yaml"
+    sources = _index(_load_list(sources_path, "sources", Source), "sources.yaml")
+    for index, source in enumerate(sources.values()):
+        _check_source(sources_path, index, source, departments, resources)
+    return Catalog(root, departments, resources, sources)
+
+
+def _check_source(
+    path: Path,
+    index: int,
+    source: Source,
+    departments: dict[str, Department],
+    resources: dict[str, Resource],
+) -> None:
+    where = f"{path}: sources[{index}]"
+    if source.department not in departments:
+        raise CatalogError(f"{where}.department: unknown department {source.department!r}")
+    if source.resource not in resources:
+        raise CatalogError(f"{where}.resource: unknown resource {source.resource!r}")
+    resource = resources[source.resource]
+    declared = {spec.name for spec in resource.fields}
+    for field in [*source.fields, *source.mapping.values()]:
+        if field not in declared:
+            raise CatalogError(f"{where}.fields: {field!r} is not a field of {resource.code}")
+    if resource.key not in source.fields:
+        raise CatalogError(f"{where}.fields: must include the key {resource.key!r}")
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}" if mark else "?"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CatalogError(f"{path}: {line}: invalid YAML: {problem}") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{path}: byte {exc.start}: not UTF-8") from None
+
+
+def _load_list(path: Path, top: str, model: type[BaseModel]) -> list[Any]:
+    data = _read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get(top), list):
+        raise CatalogError(f"{path}: {top}: expected a list under the key {top!r}")
+    return [_load_model(path, item, model, f"{top}[{i}]") for i, item in enumerate(data[top])]
+
+
+def _load_model(path: Path, data: Any, model: type[BaseModel], prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: {prefix or '/'}: expected a mapping")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = prefix
+        for part in error["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else f".{part}" if loc else str(part)
+        reason = error["msg"].removeprefix("Value error, ")
+        more = len(exc.errors()) - 1
+        suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+        raise CatalogError(f"{path}: {loc or '/'}: {reason}{suffix}") from None
+
+
+def _index(items: list[Any], file: str) -> dict[str, Any]:
+    index: dict[str, Any] = {}
+    for item in items:
+        if item.code in index:
+            raise CatalogError(f"{file}: code {item.code!r} declared twice")
+        index[item.code] = item
+    return index

@@ -1,0 +1,187 @@
+"""Pydantic models of the declarations: departments, resources and their fields, sources."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FieldType = Literal["text", "date", "decimal", "integer"]
+Sensitivity = Literal["public", "sensitive", "secret"]
+ShareType = Literal["unconditional", "conditional", "not_shared"]
+UpdateCycle = Literal["realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
+SourceKind = Literal["csv"]
+
+#: The rule vocabulary of the declarations; `quality` implements every name (a test checks it).
+RULE_NAMES: dict[str, str] = {
+    "required": "a value is present",
+    "citizen_id": "a valid citizen ID (GB 11643: check character, birth date, division code)",
+    "uscc": "a valid unified social credit code (GB 32100, with the GB 11714 organisation code)",
+    "in_set": "one of the field's declared values",
+    "ethnic_group": "one of the 56 ethnic groups, or 其他",
+    "phone": "a mainland mobile or landline number",
+    "date_format": "a calendar date (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or YYYY年M月D日)",
+    "not_future": "a date not after today",
+    "not_before": "a date not before the date in the named field",
+    "gender_agrees_with_id": "agrees with the sequence digit of the citizen ID in the named field",
+    "birth_date_agrees_with_id": "agrees with the birth date in the citizen ID in the named field",
+    "non_negative": "a number not below zero",
+}
+
+#: Rules that take the name of another field of the same resource as their argument.
+FIELD_ARGUMENT_RULES = {"not_before", "gender_agrees_with_id", "birth_date_agrees_with_id"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(Strict):
+    """One declared rule of a field: a name from the vocabulary and an optional argument."""
+
+    name: str
+    arg: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in RULE_NAMES:
+            raise ValueError(f"unknown rule {name!r} (known: {', '.join(sorted(RULE_NAMES))})")
+        return name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short_form(cls, value: Any) -> Any:
+        """Accept `citizen_id` or `{not_before: birth_date}` as well as the long form."""
+        if isinstance(value, str):
+            return {"name": value}
+        if isinstance(value, dict) and len(value) == 1 and "name" not in value:
+            ((name, arg),) = value.items()
+            return {"name": name, "arg": arg}
+        return value
+
+
+class Mask(Strict):
+    """How a sensitive value is shown when masked: keep so many characters at each end."""
+
+    keep_head: int = Field(0, ge=0)
+    keep_tail: int = Field(0, ge=0)
+
+
+class FieldSpec(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label_zh: str
+    aliases: list[str] = []
+    type: FieldType = "text"
+    length: int | None = Field(None, gt=0)
+    values: list[str] | None = None
+    sensitivity: Sensitivity = "public"
+    mask: Mask = Mask()
+    description: str
+    rules: list[Rule] = []
+
+    @property
+    def required(self) -> bool:
+        return any(rule.name == "required" for rule in self.rules)
+
+    def headers(self) -> list[str]:
+        """Every header that names this field in a department file."""
+        return [self.name, self.label_zh, *self.aliases]
+
+
+class Resource(Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+    library: Literal["population", "legal_entity", "e_licence", "credit"]
+    name_zh: str
+    name_en: str
+    summary: str
+    classification: str
+    grain: str
+    key: str
+    provider: str
+    share_type: ShareType
+    share_conditions: str | None = None
+    share_channel: str = "data-service API"
+    open_attribute: Literal["open", "conditional_open", "not_open"] = "not_open"
+    update_cycle: UpdateCycle
+    published_on: str
+    format: str = "database table"
+    fields: list[FieldSpec]
+
+    @property
+    def table_name(self) -> str:
+        """The golden table's name: the code with the dot as an underscore."""
+        return self.code.replace(".", "_")
+
+    def field(self, name: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Resource:
+        names = [spec.name for spec in self.fields]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"field declared twice: {', '.join(duplicates)}")
+        if self.key not in names:
+            raise ValueError(f"key {self.key!r} is not a declared field")
+        if not self.key_field.required:
+            raise ValueError(f"key field {self.key!r} must have the rule 'required'")
+        seen: dict[str, str] = {}
+        for spec in self.fields:
+            for header in spec.headers():
+                other = seen.setdefault(_header_key(header), spec.name)
+                if other != spec.name:
+                    raise ValueError(f"header {header!r} names both {other} and {spec.name}")
+            for rule in spec.rules:
+                self._check_rule(spec, rule, names)
+        return self
+
+    @property
+    def key_field(self) -> FieldSpec:
+        return self.field(self.key)
+
+    def _check_rule(self, spec: FieldSpec, rule: Rule, names: list[str]) -> None:
+        where = f"field {spec.name}, rule {rule.name}"
+        if rule.name in FIELD_ARGUMENT_RULES:
+            if rule.arg not in names:
+                raise ValueError(f"{where}: argument {rule.arg!r} is not a declared field")
+        elif rule.arg is not None:
+            raise ValueError(f"{where}: takes no argument")
+        if rule.name == "in_set" and not spec.values:
+            raise ValueError(f"{where}: the field declares no values")
+        if rule.name in {"date_format", "not_future", "not_before"} and spec.type != "date":
+            raise ValueError(f"{where}: only applies to date fields")
+
+
+class Department(Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name_zh: str
+    name_en: str
+    uscc: str | None = None
+
+
+class Source(Strict):
+    """A registered department delivery: where it comes from and what it contributes."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+    department: str
+    resource: str
+    kind: SourceKind
+    path: str
+    encoding: str = "auto"
+    fields: list[str]
+    mapping: dict[str, str] = {}
+    schedule: str | None = None
+    description: str = ""
+
+
+def _header_key(header: str) -> str:
+    """The form in which headers are compared: no blanks, full-width brackets as ASCII, lower."""
+    table = str.maketrans({"（": "(", "）": ")", "\u3000": None, " ": None, "\ufeff": None})
+    return header.translate(table).strip().lower()
+
+
+header_key = _header_key

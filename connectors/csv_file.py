@@ -1,0 +1,169 @@
+"""CSV files from departments: UTF-8 (with or without BOM), GBK or GB18030, streamed.
+
+The encoding is detected from the first megabyte; every value is read as a string (typing is
+the business of normalisation and validation); rows with the wrong number of fields are handed
+back as malformed rather than failing the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from connectors.base import ConnectorError, MalformedRow, RawBatch
+
+SAMPLE_BYTES = 1 << 20
+ENCODINGS = ("utf-8", "gbk", "gb18030")
+_CODEC = {"utf-8": "utf8", "utf-8-sig": "utf8", "gbk": "gbk", "gb18030": "gb18030"}
+
+
+def detect_encoding(path: Path) -> str:
+    """`utf-8-sig`, `utf-8`, `gbk` or `gb18030`, judged on the start of the file."""
+    with path.open("rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+        at_end = not handle.read(1)
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    for encoding in ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            decoder.decode(sample, final=at_end)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise ConnectorError(f"{path}: cannot tell the encoding (not UTF-8, GBK or GB18030)")
+
+
+def locate_decode_error(path: Path, encoding: str) -> str:
+    """`line N, byte M: cannot decode ... as ENCODING` for the first undecodable byte."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line, offset = 1, 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(SAMPLE_BYTES):
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                where = line + chunk[: exc.start].count(b"\n")
+                return (
+                    f"line {where}, byte {offset + exc.start}: "
+                    f"cannot decode {chunk[exc.start : exc.end]!r} as {encoding}"
+                )
+            line += text.count("\n")
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return f"byte {offset}: the file ends inside a character ({encoding})"
+    return f"cannot decode as {encoding}"
+
+
+def file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class CsvFile:
+    """A department CSV file, read in bounded blocks of `block_bytes`."""
+
+    kind = "csv"
+
+    def __init__(self, path: Path | str, encoding: str = "auto", block_bytes: int = 16 << 20):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ConnectorError(f"{self.path}: file not found")
+        if self.path.stat().st_size == 0:
+            raise ConnectorError(f"{self.path}: the file is empty")
+        if encoding == "auto":
+            encoding = detect_encoding(self.path)
+        elif encoding.lower() not in _CODEC:
+            raise ConnectorError(f"{self.path}: unsupported encoding {encoding!r}")
+        self.encoding = encoding.lower()
+        self.block_bytes = block_bytes
+        self.header = self._read_header()
+
+    def checksum(self) -> str:
+        return file_checksum(self.path)
+
+    def _read_header(self) -> list[str]:
+        with self.path.open("rb") as handle:
+            sample = handle.read(SAMPLE_BYTES)
+        text = sample.decode(self.encoding, errors="replace")
+        first = next(csv.reader(io.StringIO(text)), [])
+        header = [name.strip().lstrip("\ufeff") for name in first]
+        if not any(header):
+            raise ConnectorError(f"{self.path}: line 1: no header row")
+        blank = [i + 1 for i, name in enumerate(header) if not name]
+        if blank:
+            raise ConnectorError(f"{self.path}: line 1: column {blank[0]} has no header")
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise ConnectorError(f"{self.path}: line 1: header {repeated[0]!r} appears twice")
+        return header
+
+    def batches(self) -> Iterator[RawBatch]:
+        """Blocks of string columns under the file's headers, with the rows that did not parse."""
+        malformed: list[MalformedRow] = []
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
+            malformed.append(MalformedRow(row.number, row.text, reason))
+            return "skip"
+
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(
+                    encoding=_CODEC[self.encoding],
+                    block_size=self.block_bytes,
+                    column_names=self.header,
+                    skip_rows=1,
+                    use_threads=False,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=True, invalid_row_handler=on_invalid
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in self.header},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            next_line = 2
+            for batch in reader:
+                bad, malformed[:] = list(malformed), []
+                lines, next_line = _line_numbers(next_line, batch.num_rows, bad)
+                yield RawBatch(pa.Table.from_batches([batch]), lines, bad)
+            if malformed:
+                yield RawBatch(_empty(self.header), pa.array([], pa.int64()), list(malformed))
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise ConnectorError(f"{self.path}: {self._explain(exc)}") from None
+
+    def _explain(self, exc: Exception) -> str:
+        message = str(exc)
+        if isinstance(exc, UnicodeDecodeError) or "UTF8" in message or "decode" in message:
+            return locate_decode_error(self.path, self.encoding)
+        return message.splitlines()[0]
+
+
+def _line_numbers(start: int, good: int, bad: list[MalformedRow]) -> tuple[pa.Array, int]:
+    """Physical line numbers of the good rows of a block, skipping the malformed ones."""
+    taken = {row.line for row in bad}
+    span = np.arange(start, start + good + len(bad), dtype=np.int64)
+    lines = span[~np.isin(span, list(taken))][:good]
+    last = max([start - 1, *(int(x) for x in lines[-1:]), *taken])
+    return pa.array(lines), last + 1
+
+
+def _empty(header: list[str]) -> pa.Table:
+    return pa.table({name: pa.array([], pa.string()) for name in header})

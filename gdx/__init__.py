@@ -1,0 +1,1 @@
+"""gdx — the government data sharing and exchange hub: pipeline and command line."""

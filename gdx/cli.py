@@ -1,0 +1,201 @@
+"""The `gdx` command: every command has --help; bad input is one line on stderr and exit 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gdx.errors import GdxError
+
+app = typer.Typer(
+    help="gdx — the government data sharing and exchange hub (数据共享交换平台).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+consumers_app = typer.Typer(help="Register the approval systems that call the API.")
+app.add_typer(consumers_app, name="consumers")
+out = Console()
+err = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object per batch.")]
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _catalog():
+    from catalog_schema import load_catalog
+    from warehouse import settings
+
+    return load_catalog(settings.catalog_dir())
+
+
+@app.command()
+def init(
+    warehouse_only: Annotated[
+        bool, typer.Option("--warehouse-only", help="Skip the Airflow metadata database.")
+    ] = False,
+) -> None:
+    """Create or upgrade the warehouse schema and the Airflow metadata DB (idempotent)."""
+    from gdx import airflow_setup
+    from warehouse import engine, tables
+
+    catalog = _catalog()
+    db = engine.create()
+    changes = tables.init_schema(db, catalog)
+    out.print(f"warehouse {engine.describe(db)}: " + (", ".join(changes) or "up to date"))
+    if not warehouse_only:
+        out.print(f"airflow metadata: {airflow_setup.migrate()}")
+
+
+def _print_summary(summary, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(summary.as_dict(), ensure_ascii=False), indent=None)
+        return
+    s = summary
+    out.print(
+        f"batch {s.batch_id} {s.resource} from {s.department}: {s.status} — read {s.rows_read}, "
+        f"loaded {s.rows_loaded} (new {s.rows_inserted}, changed {s.rows_updated}), "
+        f"unchanged {s.rows_unchanged}, duplicate {s.rows_duplicate}, "
+        f"quarantined {s.rows_quarantined} in {s.seconds:.2f}s",
+        highlight=False,
+    )
+    for rule, count in s.rejected_by_rule.items():
+        out.print(f"  rejected by {rule}: {count}", highlight=False)
+    if s.unknown_columns:
+        out.print(f"  unknown columns (not loaded): {', '.join(s.unknown_columns)}")
+
+
+@app.command()
+def load(
+    file: Annotated[Path, typer.Argument(help="Department file (CSV).")],
+    resource: Annotated[str, typer.Option(help="Resource code, e.g. population.person.")],
+    department: Annotated[str, typer.Option(help="Delivering department, e.g. public_security.")],
+    encoding: Annotated[
+        str, typer.Option(help="auto, utf-8, utf-8-sig, gbk or gb18030.")
+    ] = "auto",
+    as_json: JsonOption = False,
+) -> None:
+    """Load one file through the whole pipeline as one batch."""
+    from gdx.pipeline import load_file
+
+    _print_summary(load_file(file, resource, department, encoding=encoding), as_json)
+
+
+@app.command()
+def collect(
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Registered source codes (default: all).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Collect registered sources (what the Airflow tasks call)."""
+    from gdx.pipeline import collect as collect_source
+
+    catalog = _catalog()
+    failed = 0
+    for code in sources or list(catalog.sources):
+        try:
+            _print_summary(collect_source(code, catalog=catalog), as_json)
+        except GdxError as exc:
+            err.print(f"[red]error:[/red] {code}: {exc}", highlight=False, soft_wrap=True)
+            failed += 1
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address [GDX_API_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [GDX_API_PORT].")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the data-service API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from warehouse import settings
+
+    uvicorn.run(
+        "services.app:create_app",
+        factory=True,
+        host=host or settings.get("GDX_API_HOST"),
+        port=port or int(settings.get("GDX_API_PORT")),
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@consumers_app.command("add")
+def consumers_add(
+    name: Annotated[str, typer.Argument(help="Name of the approval system.")],
+    department: Annotated[str, typer.Option(help="Department the consumer belongs to.")],
+) -> None:
+    """Register a consumer and print its API key (shown once; only its hash is stored)."""
+    from warehouse import consumers, engine
+
+    _catalog().department(department)
+    with engine.create().begin() as conn:
+        consumer, key = consumers.add(conn, name, department)
+    out.print(f"consumer {consumer.id} {consumer.name} ({consumer.department})", highlight=False)
+    out.print(f"API key (shown once, keep it safe): {key}", highlight=False)
+
+
+@app.command("demo-data")
+def demo_data(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the extracts into.")],
+    people: Annotated[int, typer.Option(help="People in the population extract.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
+    defect_rate: Annotated[float, typer.Option(help="Share of rows that break a rule.")] = 0.03,
+) -> None:
+    """Write realistic department extracts for every registered source."""
+    from gdx.demo_data import write_demo_data
+
+    try:
+        manifest = write_demo_data(out_dir, people, seed, defect_rate)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    for path in manifest.files:
+        out.print(f"wrote {path}: {manifest.rows} rows", highlight=False)
+    defects = ", ".join(f"{kind} {n}" for kind, n in sorted(manifest.defects.items()))
+    out.print(f"defects: {defects or 'none'}", highlight=False)
+
+
+@app.command()
+def demo(
+    people: Annotated[int, typer.Option(help="People in the demo population.")] = 10_000,
+    port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API at the end.")
+    ] = True,
+) -> None:
+    """The main job on the embedded default: demo data, the collection DAG, the API."""
+    from gdx.demo import run_demo
+
+    run_demo(out, people=people, port=port, serve_api=serve_api)
+
+
+def main() -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    from catalog_schema import CatalogError
+
+    try:
+        app()
+    except (GdxError, CatalogError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except Exception as exc:  # a bug or an unreachable service: one line, not a traceback
+        if os.environ.get("GDX_DEBUG"):
+            raise
+        name = type(exc).__name__
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        err.print(f"[red]error:[/red] {name}: {detail} (GDX_DEBUG=1 shows the traceback)")
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Validation: identifier validators, the rule set, the Great Expectations suite and its runner."""

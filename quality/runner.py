@@ -1,0 +1,45 @@
+"""Split a batch into rows that pass and rows that fail, with every rule each row failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from catalog_schema import Resource
+from quality.rules import bound_rules
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Row-level outcome of validating one normalised table."""
+
+    failures: dict[str, np.ndarray]  # rule id -> True where the row failed it
+    rows: int
+
+    @property
+    def failed(self) -> np.ndarray:
+        mask = np.zeros(self.rows, dtype=bool)
+        for failed in self.failures.values():
+            mask |= failed
+        return mask
+
+    def counts(self) -> dict[str, int]:
+        return {rule: int(mask.sum()) for rule, mask in self.failures.items() if mask.any()}
+
+    def rules_of(self, positions: np.ndarray) -> list[list[str]]:
+        """For each row position, the ids of the rules it failed, in declaration order."""
+        names = list(self.failures)
+        if not names:
+            return [[] for _ in positions]
+        matrix = np.stack([self.failures[name][positions] for name in names], axis=1)
+        return [[names[j] for j in np.flatnonzero(row)] for row in matrix]
+
+
+def validate(resource: Resource, table: pa.Table) -> Verdict:
+    """Run every declared rule whose columns the table has."""
+    failures = {
+        rule.rule_id: rule.check(table) for rule in bound_rules(resource, table.column_names)
+    }
+    return Verdict(failures, table.num_rows)

@@ -1,0 +1,1 @@
+"""The data-service API (FastAPI): records, verification and directory publication."""

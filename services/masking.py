@@ -1,0 +1,44 @@
+"""What a consumer sees of a record: sensitive fields masked, secret fields left out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import Any
+
+from catalog_schema import FieldSpec, Resource
+
+
+def mask(value: str, spec: FieldSpec) -> str:
+    """Keep the declared head and tail, star the rest (`220102********123X`)."""
+    head, tail = spec.mask.keep_head, spec.mask.keep_tail
+    if head + tail >= len(value):
+        return "*" * len(value)
+    return value[:head] + "*" * (len(value) - head - tail) + value[len(value) - tail :]
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)  # SQLite keeps the UTC times naive
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    return value
+
+
+def present(
+    resource: Resource, record: dict, unmasked: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], list[str]]:
+    """The record's fields as served, and the names of the fields that were masked."""
+    data: dict[str, Any] = {}
+    masked: list[str] = []
+    for spec in resource.fields:
+        if spec.sensitivity == "secret":
+            continue
+        value = plain(record.get(spec.name))
+        if spec.sensitivity == "sensitive" and value is not None and spec.name not in unmasked:
+            value = mask(str(value), spec)
+            masked.append(spec.name)
+        data[spec.name] = value
+    return data, masked

@@ -1,0 +1,66 @@
+"""Shared fixtures: the catalog, and a warehouse engine on SQLite and on PostgreSQL.
+
+Every storage test takes `engine`, so it runs on both backends. PostgreSQL comes from
+GDX_TEST_POSTGRES_URL (default: the local server); each test gets a schema of its own. When
+CI=true an unreachable PostgreSQL fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from catalog_schema import load_catalog  # noqa: E402
+from warehouse import engine as engines  # noqa: E402
+from warehouse import tables  # noqa: E402
+
+POSTGRES_URL = os.environ.get(
+    "GDX_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()
+
+
+def _postgres_or_skip() -> None:
+    try:
+        probe = sa.create_engine(POSTGRES_URL)
+        with probe.connect():
+            pass
+        probe.dispose()
+    except sa.exc.OperationalError as exc:
+        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {str(exc).splitlines()[0]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path, catalog):
+    """An empty, initialised warehouse on each backend."""
+    if request.param == "sqlite":
+        db = engines.create(f"sqlite:///{tmp_path / 'gdx.db'}")
+        tables.init_schema(db, catalog)
+        yield db
+        db.dispose()
+        return
+    _postgres_or_skip()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = sa.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    db = engines.create(url.render_as_string(hide_password=False))
+    tables.init_schema(db, catalog)
+    yield db
+    db.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()

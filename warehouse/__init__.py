@@ -1,0 +1,1 @@
+"""Storage: settings and engine, tables built from the declarations, loaders, merge, ledger."""

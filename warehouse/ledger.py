@@ -1,0 +1,102 @@
+"""The batch ledger: one row per batch with its counts, status and timings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import asdict, dataclass, field
+
+import sqlalchemy as sa
+
+from warehouse.tables import batch_ledger
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_batch_id() -> str:
+    """Sortable and unique: UTC time to the second and six random hex digits."""
+    return f"{now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class BatchSummary:
+    """What one batch did; `rows_read = loaded + unchanged + duplicate + quarantined`."""
+
+    batch_id: str
+    resource: str
+    department: str
+    source: str | None
+    file: str | None = None
+    encoding: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    rejected_by_rule: dict[str, int] = field(default_factory=dict)
+    unknown_columns: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)
+    status: str = "running"
+    error: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def start(engine: sa.Engine, summary: BatchSummary, file_path: str | None) -> dt.datetime:
+    """Record the batch as running, in its own transaction, before any data moves."""
+    started = now()
+    with engine.begin() as conn:
+        conn.execute(
+            batch_ledger.insert().values(
+                batch_id=summary.batch_id,
+                resource=summary.resource,
+                department=summary.department,
+                source=summary.source,
+                file_path=file_path,
+                status="running",
+                rejected_by_rule={},
+                unknown_columns=[],
+                started_at=started,
+            )
+        )
+    return started
+
+
+def finish(conn: sa.Connection, summary: BatchSummary, checksum: str | None = None) -> None:
+    """Write the final counts and status (inside the batch's transaction when it commits)."""
+    values = {
+        key: getattr(summary, key)
+        for key in (
+            "encoding",
+            "status",
+            "rows_read",
+            "rows_loaded",
+            "rows_inserted",
+            "rows_updated",
+            "rows_unchanged",
+            "rows_duplicate",
+            "rows_quarantined",
+            "rejected_by_rule",
+            "unknown_columns",
+            "error",
+            "seconds",
+        )
+    }
+    if checksum:
+        values["file_checksum"] = checksum
+    conn.execute(
+        batch_ledger.update()
+        .where(batch_ledger.c.batch_id == summary.batch_id)
+        .values(finished_at=now(), **values)
+    )
+
+
+def get(conn: sa.Connection, batch_id: str) -> dict | None:
+    row = conn.execute(sa.select(batch_ledger).where(batch_ledger.c.batch_id == batch_id)).first()
+    return dict(row._mapping) if row else None

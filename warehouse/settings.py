@@ -1,0 +1,76 @@
+"""Every setting in one place: a default, an environment variable and a line of help."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str
+    help: str
+
+
+SETTINGS = (
+    Setting("GDX_HOME", "var", "Folder for the embedded databases, incoming files and reports."),
+    Setting(
+        "GDX_DATABASE_URL",
+        "sqlite:///{GDX_HOME}/gdx.db",
+        "SQLAlchemy URL of the warehouse (PostgreSQL: postgresql+psycopg2://user@host/db).",
+    ),
+    Setting(
+        "GDX_CATALOG_DIR",
+        "",
+        "Folder of the declarations (departments, resources, sources); empty: the packaged one.",
+    ),
+    Setting(
+        "GDX_INCOMING_DIR",
+        "{GDX_HOME}/incoming",
+        "Folder against which relative source paths of the registry are read.",
+    ),
+    Setting(
+        "GDX_READ_BLOCK_MB",
+        "16",
+        "Megabytes of a file read, validated and staged at a time (bounds memory per batch).",
+    ),
+    Setting("GDX_API_HOST", "127.0.0.1", "Address `gdx serve` listens on."),
+    Setting("GDX_API_PORT", "8000", "Port `gdx serve` listens on."),
+)
+
+
+def get(env: str) -> str:
+    """The value of a setting: its environment variable, or its default with {GDX_HOME} filled."""
+    for setting in SETTINGS:
+        if setting.env == env:
+            value = os.environ.get(env) or setting.default
+            if "{GDX_HOME}" in value:
+                value = value.replace("{GDX_HOME}", str(home()))
+            return value
+    raise KeyError(env)
+
+
+def home() -> Path:
+    return Path(os.environ.get("GDX_HOME") or "var").resolve()
+
+
+def database_url() -> str:
+    return get("GDX_DATABASE_URL")
+
+
+def catalog_dir() -> Path | None:
+    value = get("GDX_CATALOG_DIR")
+    return Path(value) if value else None
+
+
+def incoming_dir() -> Path:
+    return Path(get("GDX_INCOMING_DIR"))
+
+
+def read_block_bytes() -> int:
+    value = get("GDX_READ_BLOCK_MB")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"GDX_READ_BLOCK_MB: expected a positive whole number, got {value!r}")
+    return int(value) << 20

@@ -1,0 +1,73 @@
+"""Staging: a temporary table per batch, filled by COPY on PostgreSQL, executemany on SQLite."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+
+from catalog_schema import Resource
+from warehouse.engine import is_postgres
+from warehouse.tables import staging_table
+
+
+def create(conn: sa.Connection, resource: Resource) -> sa.Table:
+    """A fresh temporary staging table, private to this connection's transaction."""
+    table = staging_table(resource)
+    conn.execute(sa.schema.DropTable(table, if_exists=True))
+    if is_postgres(conn):
+        table.dialect_options["postgresql"]["on_commit"] = "DROP"
+    table.create(conn)
+    return table
+
+
+def append(conn: sa.Connection, table: sa.Table, rows: pa.Table) -> None:
+    """Append rows whose columns are a subset of the staging table's, by name."""
+    if rows.num_rows == 0:
+        return
+    names = rows.column_names
+    if is_postgres(conn):
+        buffer = io.BytesIO()
+        pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False))
+        buffer.seek(0)
+        quoted = ", ".join(f'"{name}"' for name in names)
+        with conn.connection.cursor() as cursor:
+            cursor.copy_expert(
+                f'COPY "{table.name}" ({quoted}) FROM STDIN WITH (FORMAT csv)', buffer
+            )
+        return
+    quoted = ", ".join(f'"{name}"' for name in names)
+    marks = ", ".join("?" for _ in names)
+    columns = [rows.column(name).to_pylist() for name in names]
+    conn.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', list(zip(*columns, strict=True))
+    )
+
+
+def drop(conn: sa.Connection, table: sa.Table) -> None:
+    conn.execute(sa.schema.DropTable(table, if_exists=True))
+
+
+def duplicates(conn: sa.Connection, table: sa.Table, key: str) -> tuple[list[dict], int]:
+    """Settle repeated keys: identical repeats are dropped (counted), conflicting ones removed.
+
+    Returns the rows of conflicting keys (for quarantine) and the number of identical repeats.
+    """
+    k = table.c[key]
+    total, distinct = conn.execute(sa.select(sa.func.count(), sa.func.count(k.distinct()))).one()
+    if total == distinct:
+        return [], 0
+    conflicting = (
+        sa.select(k).group_by(k).having(sa.func.count(table.c._row_hash.distinct()) > 1)
+    ).scalar_subquery()
+    conflict_rows = [
+        dict(row._mapping)
+        for row in conn.execute(sa.select(table).where(k.in_(conflicting)).order_by(table.c._line))
+    ]
+    if conflict_rows:
+        conn.execute(table.delete().where(k.in_([row[key] for row in conflict_rows])))
+    first = sa.select(sa.func.min(table.c._line)).group_by(k).scalar_subquery()
+    removed = conn.execute(table.delete().where(table.c._line.not_in(first))).rowcount
+    return conflict_rows, removed

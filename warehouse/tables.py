@@ -1,0 +1,192 @@
+"""Tables generated from the declarations, and the idempotent schema step of `gdx init`.
+
+Layer names are in the table names: `<library>_<entity>` is the golden table (one current
+record per key), `hist_` every version, `quarantine_` rejected rows, `stg_` a batch in flight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from catalog_schema import Catalog, FieldSpec, Resource
+
+metadata = sa.MetaData()
+
+batch_ledger = sa.Table(
+    "batch_ledger",
+    metadata,
+    sa.Column("batch_id", sa.String(40), primary_key=True),
+    sa.Column("resource", sa.String(80), nullable=False),
+    sa.Column("department", sa.String(80), nullable=False),
+    sa.Column("source", sa.String(120)),
+    sa.Column("file_path", sa.Text),
+    sa.Column("file_checksum", sa.String(64)),
+    sa.Column("encoding", sa.String(20)),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("rows_read", sa.BigInteger, nullable=False, default=0),
+    sa.Column("rows_loaded", sa.BigInteger, nullable=False, default=0),
+    sa.Column("rows_inserted", sa.BigInteger, nullable=False, default=0),
+    sa.Column("rows_updated", sa.BigInteger, nullable=False, default=0),
+    sa.Column("rows_unchanged", sa.BigInteger, nullable=False, default=0),
+    sa.Column("rows_duplicate", sa.BigInteger, nullable=False, default=0),
+    sa.Column("rows_quarantined", sa.BigInteger, nullable=False, default=0),
+    sa.Column("rejected_by_rule", sa.JSON, nullable=False, default=dict),
+    sa.Column("unknown_columns", sa.JSON, nullable=False, default=list),
+    sa.Column("error", sa.Text),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("seconds", sa.Float),
+    sa.Index("ix_batch_ledger_resource_started", "resource", "started_at"),
+)
+
+api_consumer = sa.Table(
+    "api_consumer",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("department", sa.String(80), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("key_prefix", sa.String(12), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+
+def column_type(spec: FieldSpec) -> sa.types.TypeEngine:
+    if spec.type == "date":
+        return sa.Date()
+    if spec.type == "decimal":
+        return sa.Numeric(20, 4)
+    if spec.type == "integer":
+        return sa.BigInteger()
+    return sa.String(spec.length) if spec.length else sa.Text()
+
+
+def _field_columns(resource: Resource, key_is_primary: bool) -> list[sa.Column]:
+    return [
+        sa.Column(
+            spec.name,
+            column_type(spec),
+            primary_key=key_is_primary and spec.name == resource.key,
+            nullable=spec.name != resource.key,
+            comment=spec.label_zh,
+        )
+        for spec in resource.fields
+    ]
+
+
+@dataclass(frozen=True)
+class ResourceTables:
+    """The tables of one resource."""
+
+    resource: Resource
+    golden: sa.Table
+    history: sa.Table
+    quarantine: sa.Table
+
+
+def _build(resource: Resource) -> ResourceTables:
+    name = resource.table_name
+    golden = sa.Table(
+        name,
+        metadata,
+        *_field_columns(resource, key_is_primary=True),
+        sa.Column("_batch_id", sa.String(40), nullable=False),
+        sa.Column("_created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("_updated_at", sa.DateTime(timezone=True), nullable=False),
+        comment=resource.name_zh,
+    )
+    history = sa.Table(
+        f"hist_{name}",
+        metadata,
+        sa.Column(
+            "_version_id",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        *_field_columns(resource, key_is_primary=False),
+        sa.Column("_op", sa.String(10), nullable=False),
+        sa.Column("_changed", sa.Text, nullable=False),
+        sa.Column("_batch_id", sa.String(40), nullable=False),
+        sa.Column("_department", sa.String(80), nullable=False),
+        sa.Column("_valid_from", sa.DateTime(timezone=True), nullable=False),
+        sa.Index(f"ix_hist_{name}_key", resource.key, "_valid_from"),
+        comment=f"{resource.name_zh}: every version",
+    )
+    quarantine = sa.Table(
+        f"quarantine_{name}",
+        metadata,
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("batch_id", sa.String(40), nullable=False, index=True),
+        sa.Column("department", sa.String(80), nullable=False),
+        sa.Column("line", sa.BigInteger),
+        sa.Column("record_key", sa.Text),
+        sa.Column("rules", sa.JSON, nullable=False),
+        sa.Column("raw", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        comment=f"{resource.name_zh}: rejected rows with every rule they failed",
+    )
+    return ResourceTables(resource, golden, history, quarantine)
+
+
+_cache: dict[str, ResourceTables] = {}
+
+
+def for_resource(resource: Resource) -> ResourceTables:
+    """The tables of a resource (built once per process per declaration)."""
+    tables = _cache.get(resource.code)
+    if tables is None or tables.resource != resource:
+        for table in (tables.golden, tables.history, tables.quarantine) if tables else ():
+            metadata.remove(table)
+        tables = _cache[resource.code] = _build(resource)
+    return tables
+
+
+def staging_table(resource: Resource) -> sa.Table:
+    """A temporary table for one batch in flight: the normalised fields, line and row hash."""
+    return sa.Table(
+        f"stg_{resource.table_name}",
+        sa.MetaData(),
+        *[sa.Column(spec.name, column_type(spec)) for spec in resource.fields],
+        sa.Column("_line", sa.BigInteger, nullable=False),
+        sa.Column("_row_hash", sa.String(16), nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def init_schema(engine: sa.Engine, catalog: Catalog) -> list[str]:
+    """Create missing tables and add missing columns; never drops anything. Returns the changes."""
+    for resource in catalog.resources.values():
+        for_resource(resource)
+    changes: list[str] = []
+    with engine.begin() as conn:
+        inspector = sa.inspect(conn)
+        existing = set(inspector.get_table_names())
+        for table in metadata.sorted_tables:
+            if table.name not in existing:
+                table.create(conn)
+                changes.append(f"created table {table.name}")
+                continue
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    _add_column(conn, table, column)
+                    changes.append(f"added column {table.name}.{column.name}")
+    return changes
+
+
+def _add_column(conn: sa.Connection, table: sa.Table, column: sa.Column) -> None:
+    type_sql = column.type.compile(dialect=conn.dialect)
+    preparer = conn.dialect.identifier_preparer
+    conn.exec_driver_sql(
+        f"ALTER TABLE {preparer.format_table(table)} "
+        f"ADD COLUMN {preparer.format_column(column)} {type_sql}"
+    )
