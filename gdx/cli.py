@@ -21,8 +21,8 @@ app = typer.Typer(
 )
 consumers_app = typer.Typer(help="Register the approval systems that call the API.")
 app.add_typer(consumers_app, name="consumers")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object per batch.")]
 
@@ -80,9 +80,7 @@ def load(
     file: Annotated[Path, typer.Argument(help="Department file (CSV).")],
     resource: Annotated[str, typer.Option(help="Resource code, e.g. population.person.")],
     department: Annotated[str, typer.Option(help="Delivering department, e.g. public_security.")],
-    encoding: Annotated[
-        str, typer.Option(help="auto, utf-8, utf-8-sig, gbk or gb18030.")
-    ] = "auto",
+    encoding: Annotated[str, typer.Option(help="auto, utf-8, utf-8-sig, gbk or gb18030.")] = "auto",
     as_json: JsonOption = False,
 ) -> None:
     """Load one file through the whole pipeline as one batch."""

@@ -15,13 +15,14 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from catalog_schema import Catalog, CatalogError, Resource, load_catalog
+from catalog_schema import Catalog, CatalogError, Resource, Source, load_catalog
 from catalog_schema.headers import HeaderError, HeaderMap, map_headers
 from connectors import ConnectorError, RawBatch
 from connectors.csv_file import CsvFile
 from gdx.errors import GdxError
 from quality.normalize import normalize_table
 from quality.runner import validate
+from quality.suite import RuleError
 from warehouse import engine as engines
 from warehouse import ledger, quarantine, settings, staging
 from warehouse.ledger import BatchSummary
@@ -68,7 +69,7 @@ def load_file(
     resource = catalog.resource(resource_code)
     catalog.department(department)
     engine = engine or engines.create()
-    registered = catalog.sources[source] if source else None
+    registered = catalog.sources[source] if source else _registered(catalog, resource, department)
     summary = BatchSummary(ledger.new_batch_id(), resource.code, department, source, str(path))
     started = time.perf_counter()
     try:
@@ -84,7 +85,7 @@ def load_file(
             registered.mapping if registered else None,
             registered.fields if registered else None,
         )
-        _check_columns(path, resource, headers)
+        _check_columns(path, resource, headers, registered is not None)
         summary.unknown_columns, summary.missing_columns = headers.unknown, headers.missing
         checksum = reader.checksum()
         tables = for_resource(resource)
@@ -99,16 +100,29 @@ def load_file(
         summary.seconds = round(time.perf_counter() - started, 3)
         with engine.begin() as conn:
             ledger.finish(conn, summary)
-        if isinstance(exc, ConnectorError | HeaderError | CatalogError | GdxError):
+        if isinstance(exc, ConnectorError | HeaderError | CatalogError | RuleError | GdxError):
             raise GdxError(summary.error) from None
         raise
     return summary
 
 
-def _check_columns(path: Path | str, resource: Resource, headers: HeaderMap) -> None:
+def _registered(catalog: Catalog, resource: Resource, department: str) -> Source | None:
+    """The registered source of this department for this resource, when there is exactly one."""
+    found = [
+        s
+        for s in catalog.sources.values()
+        if s.resource == resource.code and s.department == department
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _check_columns(
+    path: Path | str, resource: Resource, headers: HeaderMap, registered: bool
+) -> None:
+    """The key is always needed; a registered source must also bring its required fields."""
     for name in headers.missing:
         spec = resource.field(name)
-        if spec.required:
+        if name == resource.key or (registered and spec.required):
             raise GdxError(
                 f"{path}: required column for field {name} ({spec.label_zh}) not found; "
                 f"accepted headers: {', '.join(spec.headers())}"

@@ -1,7 +1,8 @@
-"""The rule vocabulary of the declarations, each a vectorised check over a normalised table.
+"""The rule vocabulary of the declarations, as vectorised checks over normalised columns.
 
-A check returns a numpy boolean array, True where a row FAILS the rule. Every rule but
-`required` passes on a missing value: absence is the business of `required`.
+Every check returns a numpy boolean array, True where a row FAILS. Every rule but `required`
+passes on a missing value: absence is the business of `required`. The same functions back the
+Great Expectations custom expectations (quality/expectations.py), so a rule means one thing.
 """
 
 from __future__ import annotations
@@ -17,96 +18,98 @@ import pyarrow.compute as pc
 from catalog_schema import FieldSpec, Resource
 from quality import citizen_id, uscc
 from quality.dates import parse_iso
-from quality.text import fill_false
+from quality.text import fill_false, to_arrow
 from quality.vocab import ETHNIC_GROUPS, PHONE_PATTERN
-
-Check = Callable[[pa.Table, FieldSpec, "str | None"], np.ndarray]
 
 
 def _present(values: pa.Array) -> np.ndarray:
     return np.asarray(pc.is_valid(values), dtype=bool)
 
 
-_dates = parse_iso
+def missing(values) -> np.ndarray:
+    return ~_present(to_arrow(values))
 
 
-def required(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    return ~_present(table.column(spec.name).combine_chunks())
-
-
-def valid_citizen_id(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    values = table.column(spec.name).combine_chunks()
+def not_citizen_id(values) -> np.ndarray:
+    values = to_arrow(values)
     return _present(values) & ~citizen_id.is_valid(values)
 
 
-def valid_uscc(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    values = table.column(spec.name).combine_chunks()
+def not_uscc(values) -> np.ndarray:
+    values = to_arrow(values)
     return _present(values) & ~uscc.is_valid(values)
 
 
-def in_set(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    values = table.column(spec.name).combine_chunks()
-    return _present(values) & ~fill_false(pc.is_in(values, pa.array(spec.values or [])))
+def not_in(values, allowed: list[str]) -> np.ndarray:
+    values = to_arrow(values)
+    return _present(values) & ~fill_false(pc.is_in(values, pa.array(allowed, pa.string())))
 
 
-def ethnic_group(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    values = table.column(spec.name).combine_chunks()
-    return _present(values) & ~fill_false(pc.is_in(values, pa.array(ETHNIC_GROUPS)))
+def not_ethnic_group(values) -> np.ndarray:
+    return not_in(values, list(ETHNIC_GROUPS))
 
 
-def phone(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    values = table.column(spec.name).combine_chunks()
+def not_phone(values) -> np.ndarray:
+    values = to_arrow(values)
     return _present(values) & ~fill_false(pc.match_substring_regex(values, PHONE_PATTERN))
 
 
-def date_format(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    values = table.column(spec.name).combine_chunks()
-    return _present(values) & ~_present(_dates(values))
+def not_date(values) -> np.ndarray:
+    values = to_arrow(values)
+    return _present(values) & ~_present(parse_iso(values))
 
 
-def not_future(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    dates = _dates(table.column(spec.name).combine_chunks())
+def in_future(values) -> np.ndarray:
+    dates = parse_iso(to_arrow(values))
     return fill_false(pc.greater(dates, pa.scalar(dt.date.today(), pa.date32())))
 
 
-def not_before(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    dates = _dates(table.column(spec.name).combine_chunks())
-    other = _dates(table.column(arg).combine_chunks())
-    return fill_false(pc.less(dates, other))
+def before(values, other) -> np.ndarray:
+    return fill_false(pc.less(parse_iso(to_arrow(values)), parse_iso(to_arrow(other))))
 
 
-def gender_agrees_with_id(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    values = table.column(spec.name).combine_chunks()
-    expected = citizen_id.genders(table.column(arg).combine_chunks())
-    known = fill_false(pc.is_in(values, pa.array(["男", "女"])))
-    return known & fill_false(pc.not_equal(values, expected))
+def gender_disagrees(genders, ids) -> np.ndarray:
+    genders = to_arrow(genders)
+    expected = citizen_id.genders(to_arrow(ids))
+    known = fill_false(pc.is_in(genders, pa.array(["男", "女"])))
+    return known & fill_false(pc.not_equal(genders, expected))
 
 
-def birth_date_agrees_with_id(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    dates = _dates(table.column(spec.name).combine_chunks())
-    expected = _dates(citizen_id.birth_dates(table.column(arg).combine_chunks()))
-    return fill_false(pc.not_equal(dates, expected))
+def birth_date_disagrees(dates, ids) -> np.ndarray:
+    expected = parse_iso(citizen_id.birth_dates(to_arrow(ids)))
+    return fill_false(pc.not_equal(parse_iso(to_arrow(dates)), expected))
 
 
-def non_negative(table: pa.Table, spec: FieldSpec, arg: str | None) -> np.ndarray:
-    values = table.column(spec.name).combine_chunks()
+def negative(values) -> np.ndarray:
+    values = to_arrow(values)
     numbers = pc.cast(values, pa.float64(), safe=False) if len(values) else values
     return fill_false(pc.less(numbers, 0.0))
 
 
+Check = Callable[[pa.Table, FieldSpec, "str | None"], np.ndarray]
+
+
+def _unary(check: Callable[[pa.Array], np.ndarray]) -> Check:
+    return lambda table, spec, arg: check(table.column(spec.name))
+
+
+def _binary(check: Callable[[pa.Array, pa.Array], np.ndarray]) -> Check:
+    return lambda table, spec, arg: check(table.column(spec.name), table.column(arg))
+
+
 CHECKS: dict[str, Check] = {
-    "required": required,
-    "citizen_id": valid_citizen_id,
-    "uscc": valid_uscc,
-    "in_set": in_set,
-    "ethnic_group": ethnic_group,
-    "phone": phone,
-    "date_format": date_format,
-    "not_future": not_future,
-    "not_before": not_before,
-    "gender_agrees_with_id": gender_agrees_with_id,
-    "birth_date_agrees_with_id": birth_date_agrees_with_id,
-    "non_negative": non_negative,
+    "required": _unary(missing),
+    "citizen_id": _unary(not_citizen_id),
+    "uscc": _unary(not_uscc),
+    "in_set": lambda table, spec, arg: not_in(table.column(spec.name), spec.values or []),
+    "ethnic_group": _unary(not_ethnic_group),
+    "phone": _unary(not_phone),
+    "date_format": _unary(not_date),
+    "not_future": _unary(in_future),
+    "not_before": _binary(before),
+    "gender_agrees_with_id": _binary(gender_disagrees),
+    "birth_date_agrees_with_id": _binary(birth_date_disagrees),
+    "non_negative": _unary(negative),
 }
 
 

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from catalog_schema import Resource
 from quality.rules import bound_rules
+from quality.suite import runner
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,15 @@ class Verdict:
 
 
 def validate(resource: Resource, table: pa.Table) -> Verdict:
-    """Run every declared rule whose columns the table has."""
+    """Run the resource's Great Expectations suite (every declared rule the table has columns
+    for) and read the row-level verdicts from its results."""
+    suite = runner(resource, tuple(table.column_names))
+    return Verdict(suite.failures(table), table.num_rows)
+
+
+def validate_direct(resource: Resource, table: pa.Table) -> Verdict:
+    """The same verdicts from the rule checks alone, without Great Expectations' machinery
+    (for single values, e.g. a key in an API call)."""
     failures = {
         rule.rule_id: rule.check(table) for rule in bound_rules(resource, table.column_names)
     }

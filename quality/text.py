@@ -9,12 +9,12 @@ import pyarrow.compute as pc
 
 
 def to_arrow(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
-    """A single string Arrow array for a pandas Series or Arrow (chunked) array."""
+    """A single `string` Arrow array for a pandas Series or an Arrow (chunked) array."""
     if isinstance(values, pd.Series):
         values = pa.array(values, from_pandas=True)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+    if not pa.types.is_string(values.type):
         values = pc.cast(values, pa.string())
     return values
 

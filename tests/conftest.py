@@ -8,9 +8,16 @@ CI=true an unreachable PostgreSQL fails the test instead of skipping it.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+_AIRFLOW_TMP = Path(tempfile.mkdtemp(prefix="gdx-airflow-"))
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ["AIRFLOW_HOME"] = str(ROOT)
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_TMP / 'airflow.db'}"
+os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(_AIRFLOW_TMP / "logs")
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402

@@ -157,7 +157,7 @@ def staging_table(resource: Resource) -> sa.Table:
         sa.MetaData(),
         *[sa.Column(spec.name, column_type(spec)) for spec in resource.fields],
         sa.Column("_line", sa.BigInteger, nullable=False),
-        sa.Column("_row_hash", sa.String(16), nullable=False),
+        sa.Column("_row_hash", sa.BigInteger, nullable=False),
         prefixes=["TEMPORARY"],
     )
 

@@ -1,0 +1,139 @@
+"""The declarations load, and a malformed one fails with file, path and reason in one line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from catalog_schema import CatalogError, load_catalog
+from catalog_schema.catalog import DEFAULT_DIR
+from catalog_schema.headers import HeaderError, map_headers
+
+BASE_FIELDS = [
+    "id_number",
+    "name",
+    "gender",
+    "birth_date",
+    "ethnicity",
+    "household_address",
+    "phone",
+    "marital_status",
+    "death_date",
+    "insured_status",
+    "employer_uscc",
+]
+
+
+def test_population_person_declares_the_standard_items(catalog):
+    person = catalog.resource("population.person")
+    assert [f.name for f in person.fields] == BASE_FIELDS
+    assert person.key == "id_number"
+    assert person.share_type == "unconditional"
+    assert person.update_cycle == "daily"
+    assert person.provider == "public_security"
+    id_number = person.field("id_number")
+    assert id_number.label_zh == "公民身份号码"
+    assert id_number.aliases == ["身份证号", "身份证号码", "证件号码"]
+    assert id_number.sensitivity == "sensitive"
+    assert [r.name for r in id_number.rules] == ["required", "citizen_id"]
+    assert person.field("household_address").aliases == ["户籍所在地"]
+    assert person.field("marital_status").values == ["未婚", "已婚", "离婚", "丧偶"]
+    assert all(f.description for f in person.fields)
+
+
+def test_the_registered_public_security_source(catalog):
+    source = catalog.source("public_security.population")
+    assert source.department == "public_security"
+    assert source.resource == "population.person"
+    assert source.path == "public_security/population.csv"
+
+
+@pytest.fixture
+def broken(tmp_path):
+    """A copy of the packaged catalog, to break one piece at a time."""
+    target = tmp_path / "catalog"
+    shutil.copytree(DEFAULT_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return target
+
+
+def _edit(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+PERSON = Path("resources/population.person.yaml")
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "expected"),
+    [
+        (
+            PERSON,
+            lambda d: d["fields"][2].update(sensitivity="hush"),
+            "fields[2].sensitivity: Input should be",
+        ),
+        (PERSON, lambda d: d["fields"][0]["rules"].append("psychic"), "unknown rule 'psychic'"),
+        (PERSON, lambda d: d.update(key="nope"), "key 'nope' is not a declared field"),
+        (PERSON, lambda d: d.pop("share_type"), "share_type: Field required"),
+        (PERSON, lambda d: d["fields"][3]["rules"].append({"not_before": "x"}), "argument 'x'"),
+        (PERSON, lambda d: d.update(provider="tax"), "provider: unknown department 'tax'"),
+        (PERSON, lambda d: d["fields"][1].update(aliases=["身份证号"]), "names both"),
+        (
+            Path("sources.yaml"),
+            lambda d: d["sources"][0].update(resource="x.y"),
+            "unknown resource",
+        ),
+        (
+            Path("sources.yaml"),
+            lambda d: d["sources"][0]["fields"].remove("id_number"),
+            "must include the key",
+        ),
+    ],
+    ids=[
+        "enum",
+        "rule",
+        "key",
+        "missing",
+        "rule-arg",
+        "provider",
+        "header-clash",
+        "source-resource",
+        "source-key",
+    ],
+)
+def test_malformed_declarations_fail_with_one_line(broken, file, change, expected):
+    _edit(broken / file, change)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(broken)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(broken / file) in message
+    assert expected in message
+
+
+def test_invalid_yaml_names_the_line(broken):
+    (broken / "sources.yaml").write_text("sources:\n  - code: [unclosed\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"sources.yaml: line \d+: invalid YAML"):
+        load_catalog(broken)
+
+
+def test_header_mapping(catalog):
+    person = catalog.resource("population.person")
+    mapped = map_headers(
+        person, ["身份证号", "姓名", "户籍所在地", "备注", "ＩＤ"], {"ＩＤ": "phone"}
+    )
+    assert mapped.columns == {
+        "身份证号": "id_number",
+        "姓名": "name",
+        "户籍所在地": "household_address",
+        "ＩＤ": "phone",
+    }
+    assert mapped.unknown == ["备注"]
+    limited = map_headers(person, ["身份证号", "姓名"], fields=["id_number"])
+    assert limited.unknown == ["姓名"]
+    with pytest.raises(HeaderError, match="both name the field id_number"):
+        map_headers(person, ["身份证号", "公民身份号码"])

@@ -1,0 +1,77 @@
+"""The CSV connector: encodings, malformed rows, bounded streaming."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors import ConnectorError
+from connectors.csv_file import CsvFile, detect_encoding
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_detects_the_encoding_and_reads_headers(tmp_path, encoding):
+    text = "姓名,民族\n张三,汉族\n" + ("刘䶮,汉族\n" if encoding not in ("gbk",) else "")
+    path = tmp_path / "f.csv"
+    path.write_bytes(text.encode(encoding))
+    assert detect_encoding(path) == encoding
+    reader = CsvFile(path)
+    assert reader.header == ["姓名", "民族"]
+    rows = [row for batch in reader.batches() for row in batch.table.to_pylist()]
+    assert rows[0] == {"姓名": "张三", "民族": "汉族"}
+
+
+def test_streams_in_bounded_blocks(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("a,b\n" + "".join(f"{i},{'x' * 50}\n" for i in range(20000)), encoding="utf-8")
+    batches = list(CsvFile(path, block_bytes=64 << 10).batches())
+    assert len(batches) > 10
+    assert max(b.table.num_rows for b in batches) < 2000
+    assert sum(b.table.num_rows for b in batches) == 20000
+    lines = [line for b in batches for line in b.lines.to_pylist()]
+    assert lines == list(range(2, 20002))
+
+
+def test_values_stay_strings(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("id,n\n007,1.50\n,\n", encoding="utf-8")
+    (batch,) = list(CsvFile(path).batches())
+    assert batch.table.to_pylist() == [{"id": "007", "n": "1.50"}, {"id": "", "n": ""}]
+
+
+def test_malformed_rows_are_returned_not_raised(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text('a,b\n1,2\n3\n4,5,6\n7,8\n"9,10\n', encoding="utf-8")
+    batches = list(CsvFile(path).batches())
+    good = [row for b in batches for row in b.table.to_pylist()]
+    bad = [m for b in batches for m in b.malformed]
+    assert good == [{"a": "1", "b": "2"}, {"a": "7", "b": "8"}]
+    assert [(m.line, m.text) for m in bad] == [(3, "3"), (4, "4,5,6"), (6, '"9,10')]
+    assert [line for b in batches for line in b.lines.to_pylist()] == [2, 5]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b",a\n1,2\n", "column 1 has no header"),
+        (b"a,a\n1,2\n", "header 'a' appears twice"),
+        (b"a,b\n\xff\xfe\xfd,1\n", "cannot tell the encoding"),
+    ],
+)
+def test_unreadable_files(tmp_path, content, message):
+    path = tmp_path / "f.csv"
+    path.write_bytes(content)
+    with pytest.raises(ConnectorError, match=message):
+        list(CsvFile(path).batches())
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConnectorError, match="file not found"):
+        CsvFile(tmp_path / "nope.csv")
+
+
+def test_checksum_is_stable(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("a\n1\n", encoding="utf-8")
+    assert CsvFile(path).checksum() == CsvFile(path).checksum()
+    assert len(CsvFile(path).checksum()) == 64

@@ -1,0 +1,266 @@
+"""One batch through the whole pipeline, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from gdx.demo_data import write_demo_data
+from gdx.errors import GdxError
+from gdx.pipeline import load_file
+from warehouse import ledger
+from warehouse.tables import batch_ledger, for_resource
+
+HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地址\n"
+ZHANG = "11010519491231002X,张三,女,1949-12-31,汉族,北京市朝阳区建国路1号\n"
+LI = "220102199003071234,李四,男,1990-03-07,满族,吉林省长春市南关区人民大街2号\n"
+
+
+def _fix_li(text: str) -> str:
+    """Give 李四 a valid check character (computed, not hand-typed)."""
+    from stdnum.cn import ric
+
+    body = "22010219900307123"
+    return text.replace("220102199003071234", body + ric.calc_check_digit(body + "0"))
+
+
+LI = _fix_li(LI)
+LI_ID = LI.split(",")[0]
+
+
+def write(tmp_path: Path, text: str, name: str = "p.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def load(engine, catalog, path, department="public_security", **kw):
+    return load_file(path, "population.person", department, engine=engine, catalog=catalog, **kw)
+
+
+def golden_rows(engine, catalog) -> list[dict]:
+    golden = for_resource(catalog.resource("population.person")).golden
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(golden).order_by(golden.c.id_number))
+        return [dict(r._mapping) for r in rows]
+
+
+def history_rows(engine, catalog) -> list[dict]:
+    hist = for_resource(catalog.resource("population.person")).history
+    with engine.connect() as conn:
+        return [
+            dict(r._mapping) for r in conn.execute(sa.select(hist).order_by(hist.c._version_id))
+        ]
+
+
+def quarantine_rows(engine, catalog, batch_id) -> list[dict]:
+    q = for_resource(catalog.resource("population.person")).quarantine
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(q).where(q.c.batch_id == batch_id).order_by(q.c.id))
+        return [dict(r._mapping) for r in rows]
+
+
+def ledger_row(engine, batch_id=None) -> dict:
+    with engine.connect() as conn:
+        if batch_id:
+            return ledger.get(conn, batch_id)
+        row = conn.execute(
+            sa.select(batch_ledger).order_by(batch_ledger.c.started_at.desc())
+        ).first()
+        return dict(row._mapping)
+
+
+def assert_invariant(summary) -> None:
+    assert summary.rows_read == (
+        summary.rows_loaded
+        + summary.rows_unchanged
+        + summary.rows_duplicate
+        + summary.rows_quarantined
+    )
+
+
+def test_demo_file_loads_and_reloading_it_changes_nothing(engine, catalog, tmp_path):
+    manifest = write_demo_data(tmp_path, people=2000, seed=3)
+    path = Path(manifest.files[0])
+    first = load(engine, catalog, path)
+    assert_invariant(first)
+    assert first.status == "loaded" and first.encoding == "gbk"
+    assert first.rows_duplicate == manifest.defects["identical_repeat"]
+    assert (
+        first.rejected_by_rule["duplicate_key_conflict"]
+        == 2 * manifest.defects["conflicting_repeat"]
+    )
+    assert first.rejected_by_rule["id_number.citizen_id"] == manifest.defects["bad_check_character"]
+    assert first.rejected_by_rule["name.required"] == manifest.defects["missing_name"]
+    assert first.unknown_columns == ["数据更新时间"]
+    rows_before, history_before = golden_rows(engine, catalog), history_rows(engine, catalog)
+    assert len(rows_before) == first.rows_inserted == first.rows_loaded
+
+    second = load(engine, catalog, path)
+    assert_invariant(second)
+    assert second.rows_loaded == 0
+    assert second.rows_unchanged == first.rows_loaded
+    assert golden_rows(engine, catalog) == rows_before
+    assert history_rows(engine, catalog) == history_before
+
+
+def test_changed_record_is_updated_with_history(engine, catalog, tmp_path):
+    load(engine, catalog, write(tmp_path, HEADER + ZHANG + LI))
+    moved = ZHANG.replace("建国路1号", "长安街9号")
+    summary = load(engine, catalog, write(tmp_path, HEADER + moved + LI, "p2.csv"))
+    assert (summary.rows_updated, summary.rows_unchanged, summary.rows_inserted) == (1, 1, 0)
+    (zhang, _) = golden_rows(engine, catalog)
+    assert zhang["household_address"] == "北京市朝阳区长安街9号"
+    assert zhang["_batch_id"] == summary.batch_id
+    history = history_rows(engine, catalog)
+    assert [h["_op"] for h in history] == ["insert", "insert", "update"]
+    assert history[-1]["_changed"] == "household_address"
+    assert history[-1]["household_address"] == "北京市朝阳区长安街9号"
+    assert history[0]["household_address"] == "北京市朝阳区建国路1号"
+
+
+def test_a_department_only_writes_the_fields_it_delivers(engine, catalog, tmp_path):
+    load(engine, catalog, write(tmp_path, HEADER + ZHANG))
+    phones = "公民身份号码,联系电话,参保状态\n11010519491231002X,13812345678,参保缴费\n"
+    summary = load(engine, catalog, write(tmp_path, phones, "hr.csv"), "human_resources")
+    assert summary.rows_updated == 1
+    (zhang,) = golden_rows(engine, catalog)
+    assert zhang["name"] == "张三" and zhang["phone"] == "13812345678"
+    assert history_rows(engine, catalog)[-1]["_department"] == "human_resources"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_encodings_are_detected(engine, catalog, tmp_path, encoding):
+    rare = "刘䶮" if encoding != "gbk" else "刘岩"  # 䶮 (U+4DAE) is in GB18030, not in GBK
+    text = HEADER + ZHANG.replace("张三", rare) + LI
+    summary = load(engine, catalog, write(tmp_path, text, encoding=encoding))
+    assert summary.encoding == encoding
+    assert summary.rows_inserted == 2
+    assert golden_rows(engine, catalog)[0]["name"] == rare
+
+
+def test_headers_by_field_name_and_alias(engine, catalog, tmp_path):
+    text = "id_number,name,身份证号码X,户籍所在地\n11010519491231002X,张三,?,北京市\n"
+    summary = load(engine, catalog, write(tmp_path, text))
+    assert summary.rows_inserted == 1
+    assert summary.unknown_columns == ["身份证号码X"]
+    assert golden_rows(engine, catalog)[0]["household_address"] == "北京市"
+
+
+def test_duplicates_in_one_batch(engine, catalog, tmp_path):
+    conflict = ZHANG.replace("张三", "张叁")
+    summary = load(engine, catalog, write(tmp_path, HEADER + LI + LI + LI + ZHANG + conflict))
+    assert_invariant(summary)
+    assert summary.rows_duplicate == 2
+    assert summary.rows_inserted == 1
+    assert summary.rejected_by_rule == {"duplicate_key_conflict": 2}
+    rows = quarantine_rows(engine, catalog, summary.batch_id)
+    assert [r["rules"] for r in rows] == [["duplicate_key_conflict"]] * 2
+    assert {r["raw"]["姓名"] for r in rows} == {"张三", "张叁"}
+    assert [g["id_number"] for g in golden_rows(engine, catalog)] == [LI_ID]
+
+
+def test_quarantine_keeps_the_raw_row_and_every_failed_rule(engine, catalog, tmp_path):
+    bad = "110105194912310021,,男,1949-12-31,火星族,北京市\n"
+    summary = load(engine, catalog, write(tmp_path, HEADER + bad + ZHANG))
+    assert_invariant(summary)
+    (row,) = quarantine_rows(engine, catalog, summary.batch_id)
+    assert row["rules"] == [
+        "id_number.citizen_id",
+        "name.required",
+        "gender.gender_agrees_with_id",
+        "ethnicity.ethnic_group",
+    ]
+    assert row["raw"] == {
+        "公民身份号码": "110105194912310021",
+        "姓名": "",
+        "性别": "男",
+        "出生日期": "1949-12-31",
+        "民族": "火星族",
+        "户籍地址": "北京市",
+    }
+    assert row["line"] == 2
+    recorded = ledger_row(engine, summary.batch_id)
+    assert recorded["status"] == "loaded"
+    assert recorded["rejected_by_rule"] == summary.rejected_by_rule
+    assert recorded["rows_quarantined"] == 1
+
+
+def test_ragged_and_unterminated_lines_are_quarantined(engine, catalog, tmp_path):
+    text = HEADER + ZHANG + "220102199003071234,李四\n" + LI + '"unterminated,x,y\n'
+    summary = load(engine, catalog, write(tmp_path, text))
+    assert_invariant(summary)
+    assert summary.rejected_by_rule == {"malformed_row": 2}
+    assert summary.rows_inserted == 2
+    rows = quarantine_rows(engine, catalog, summary.batch_id)
+    assert rows[0]["line"] == 3 and rows[0]["raw"]["_text"] == "220102199003071234,李四"
+
+
+def _assert_failed_without_change(engine, catalog, before, message_part):
+    recorded = ledger_row(engine)
+    assert recorded["status"] == "failed"
+    assert message_part in recorded["error"]
+    assert golden_rows(engine, catalog) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (HEADER.encode(), "no data rows (header only)"),
+        ("姓名,性别\n张三,女\n".encode(), "required column for field id_number"),
+        (HEADER.encode() + b"11010519491231002X,\xff\xfe\xfa,\n", "cannot"),
+    ],
+    ids=["empty", "header-only", "missing-key-column", "undecodable"],
+)
+def test_bad_files_fail_with_one_line_and_change_nothing(
+    engine, catalog, tmp_path, content, message
+):
+    load(engine, catalog, write(tmp_path, HEADER + ZHANG, "good.csv"))
+    before = golden_rows(engine, catalog)
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(GdxError) as caught:
+        load(engine, catalog, path)
+    assert "\n" not in str(caught.value) and message in str(caught.value)
+    assert str(path) in str(caught.value) or message == "cannot"
+    _assert_failed_without_change(engine, catalog, before, message)
+
+
+def test_a_failure_late_in_the_file_commits_nothing(engine, catalog, tmp_path):
+    load(engine, catalog, write(tmp_path, HEADER + ZHANG, "good.csv"))
+    before = golden_rows(engine, catalog)
+    manifest = write_demo_data(tmp_path / "demo", people=15000, seed=5, defect_rate=0.05)
+    body = Path(manifest.files[0]).read_bytes()
+    assert len(body) > 1 << 20  # past the part that encoding detection reads
+    path = tmp_path / "late.csv"
+    path.write_bytes(body + b"9" + b"\x81\x20,broken\n")  # invalid GBK near the end
+    with pytest.raises(GdxError, match="cannot decode"):
+        load(engine, catalog, path, block_bytes=64 << 10)  # many blocks: the bad one is last
+    _assert_failed_without_change(engine, catalog, before, "cannot decode")
+    q = for_resource(catalog.resource("population.person")).quarantine
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(q)).scalar_one() == 0
+
+
+def test_summary_is_json_serialisable(engine, catalog, tmp_path):
+    summary = load(engine, catalog, write(tmp_path, HEADER + ZHANG))
+    data = json.loads(json.dumps(summary.as_dict()))
+    for key in (
+        "batch_id",
+        "resource",
+        "department",
+        "source",
+        "rows_read",
+        "rows_loaded",
+        "rows_unchanged",
+        "rows_quarantined",
+        "rows_duplicate",
+        "rejected_by_rule",
+        "status",
+        "seconds",
+    ):
+        assert key in data

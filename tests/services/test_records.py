@@ -1,0 +1,108 @@
+"""The record interface: auth, masking, errors as problem+json, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gdx.pipeline import load_file
+from services.app import create_app
+from warehouse import consumers
+
+HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地址\n"
+ZHANG = "11010519491231002X,张三,女,1949-12-31,汉族,北京市朝阳区建国路1号\n"
+URL = "/api/v1/resources/population.person/records/"
+
+
+@pytest.fixture
+def api(engine, catalog, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(HEADER + ZHANG, encoding="utf-8")
+    load_file(path, "population.person", "public_security", engine=engine, catalog=catalog)
+    with engine.begin() as conn:
+        _, key = consumers.add(conn, "approval", "government_services")
+    client = TestClient(create_app(engine, catalog))
+    client.headers["X-API-Key"] = key
+    return client
+
+
+def test_record_by_key_is_masked(api):
+    response = api.get(URL + "11010519491231002X")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["key"] == "11010519491231002X"
+    assert body["data"]["id_number"] == "110105********002X"
+    assert body["data"]["household_address"] == "北京市朝阳区*****"
+    assert body["data"]["name"] == "张三" and body["data"]["birth_date"] == "1949-12-31"
+    assert set(body["masked_fields"]) == {"id_number", "household_address"}
+    assert body["batch_id"] and body["updated_at"].endswith("+00:00")
+
+
+def test_key_is_normalised_before_lookup(api):
+    assert api.get(URL + "11010519491231002x").status_code == 200
+    assert api.get(URL + "110105491231002").status_code == 200  # the old 15-digit number
+
+
+def _problem(response, status):
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def test_unknown_key_is_404(api):
+    from stdnum.cn import ric
+
+    body = "22010219900307123"
+    unknown = body + ric.calc_check_digit(body + "0")
+    assert "no population.person record" in _problem(api.get(URL + unknown), 404)["detail"]
+
+
+@pytest.mark.parametrize(
+    "bad", ["110105194912310021", "123", "1' OR '1'='1", "x" * 60, "%F0%9F%98%80"]
+)
+def test_malformed_key_is_422(api, bad):
+    assert "id_number" in _problem(api.get(URL + bad), 422)["detail"]
+
+
+def test_oversized_key_is_422(api):
+    _problem(api.get(URL + "1" * 200), 422)
+
+
+def test_missing_or_wrong_key_is_401(api):
+    del api.headers["X-API-Key"]
+    assert "missing" in _problem(api.get(URL + "11010519491231002X"), 401)["detail"]
+    api.headers["X-API-Key"] = "gdx_not-a-real-key"
+    _problem(api.get(URL + "11010519491231002X"), 401)
+
+
+def test_revoked_key_is_401(api, engine):
+    with engine.begin() as conn:
+        consumers.revoke_named(conn, "approval")
+    _problem(api.get(URL + "11010519491231002X"), 401)
+
+
+def test_unknown_resource_is_404(api):
+    _problem(api.get("/api/v1/resources/nothing.here/records/1"), 404)
+
+
+def test_keys_are_stored_hashed(engine):
+    import sqlalchemy as sa
+
+    from warehouse.tables import api_consumer
+
+    with engine.begin() as conn:
+        _, key = consumers.add(conn, "x", "public_security")
+        stored = conn.execute(sa.select(api_consumer.c.key_hash, api_consumer.c.key_prefix)).all()
+    assert all(key not in row.key_hash for row in stored)
+    assert consumers.hash_key(key) in {row.key_hash for row in stored}
+
+
+def test_healthz_and_docs(api):
+    assert api.get("/healthz").json() == {"status": "ok", "database": "ok"}
+    assert api.get("/docs").status_code == 200
+    spec = api.get("/openapi.json").json()
+    assert "/api/v1/resources/population.person/records/{id_number}" in spec["paths"]
+    data = spec["components"]["schemas"]["PopulationPersonData"]["properties"]
+    assert data["id_number"]["title"] == "公民身份号码"
