@@ -75,3 +75,25 @@ def test_checksum_is_stable(tmp_path):
     path.write_text("a\n1\n", encoding="utf-8")
     assert CsvFile(path).checksum() == CsvFile(path).checksum()
     assert len(CsvFile(path).checksum()) == 64
+
+
+def test_memory_does_not_grow_with_file_size(tmp_path):
+    """Arrow memory held while streaming depends on the block size, not on the file."""
+    import pyarrow as pa
+
+    def peak(rows: int) -> int:
+        path = tmp_path / f"f{rows}.csv"
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write("a,b,c\n")
+            for i in range(rows):
+                handle.write(f"{i},{'x' * 40},{i * 7}\n")
+        highest = 0
+        for batch in CsvFile(path, block_bytes=128 << 10).batches():
+            highest = max(highest, pa.total_allocated_bytes())
+            del batch
+        return highest
+
+    # pyarrow reads a fixed number of blocks ahead: past that, the file's size does not matter
+    medium, large = peak(200_000), peak(600_000)  # about 11 MB and 33 MB of CSV
+    assert large < 1.5 * medium + (1 << 20)
+    assert large < 12 << 20

@@ -32,7 +32,7 @@ def test_every_declared_rule_becomes_one_named_expectation(catalog):
     assert types["death_date.not_before"] == "expect_column_pair_values_a_to_not_be_before_b"
     runner = SuiteRunner(person, tuple(spec.name for spec in person.fields))
     assert len(runner.suite.expectations) == len(rules) == 14
-    assert all(e.type.startswith("expect_") for e in runner.suite.expectations)
+    assert all(e.expectation_type.startswith("expect_") for e in runner.suite.expectations)
 
 
 def test_gx_verdicts_equal_the_direct_checks_on_demo_data(catalog, tmp_path):

@@ -1,0 +1,191 @@
+"""The `gdx` command: help texts, JSON summaries, and one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from catalog_schema.catalog import DEFAULT_DIR
+from gdx.cli import app
+from warehouse.tables import api_consumer
+
+GDX = str(Path(sys.executable).parent / "gdx")
+HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地址\n"
+ZHANG = "11010519491231002X,张三,女,1949-12-31,汉族,北京市朝阳区建国路1号\n"
+COMMANDS = [
+    ["init"],
+    ["load"],
+    ["collect"],
+    ["serve"],
+    ["consumers", "add"],
+    ["demo-data"],
+    ["demo"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def gdx(*args: str, home: Path, url: str | None = None, **env: str):
+    environment = dict(os.environ, GDX_HOME=str(home), **env)
+    environment.pop("GDX_DATABASE_URL", None)
+    if url:
+        environment["GDX_DATABASE_URL"] = url
+    return subprocess.run(
+        [GDX, *args], env=environment, capture_output=True, text=True, timeout=120
+    )
+
+
+def assert_one_line_error(result, *parts: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:") and "Traceback" not in result.stderr
+    for part in parts:
+        assert part in lines[0]
+
+
+def _url(engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def test_init_is_idempotent_on_both_backends(engine, tmp_path):
+    result = gdx("init", "--warehouse-only", home=tmp_path, url=_url(engine))
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+
+
+def test_init_creates_the_embedded_default(tmp_path):
+    first = gdx("init", "--warehouse-only", home=tmp_path)
+    assert first.returncode == 0 and "created table population_person" in first.stdout
+    assert (tmp_path / "gdx.db").is_file()
+    assert "up to date" in gdx("init", "--warehouse-only", home=tmp_path).stdout
+
+
+def test_init_with_a_malformed_declaration_is_one_line(tmp_path):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(DEFAULT_DIR, catalog, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = catalog / "resources" / "population.person.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("update_cycle: daily", "update_cycle: sometimes"),
+        encoding="utf-8",
+    )
+    result = gdx("init", home=tmp_path, GDX_CATALOG_DIR=str(catalog))
+    assert_one_line_error(result, str(path), "update_cycle", "Input should be")
+
+
+def test_load_prints_the_json_summary(engine, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(
+        HEADER + ZHANG + "110105194912310021,李四,女,1949-12-31,汉族,北京市\n", encoding="utf-8"
+    )
+    args = [
+        "load",
+        str(path),
+        "--resource",
+        "population.person",
+        "--department",
+        "public_security",
+        "--json",
+    ]
+    result = gdx(*args, home=tmp_path, url=_url(engine))
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.strip().splitlines()
+    summary = json.loads(line)
+    assert summary["rows_read"] == 2 and summary["rows_loaded"] == 1
+    assert summary["rows_quarantined"] == 1
+    assert summary["rejected_by_rule"] == {"id_number.citizen_id": 1}
+    assert summary["status"] == "loaded"
+    again = json.loads(gdx(*args, home=tmp_path, url=_url(engine)).stdout)
+    assert again["rows_unchanged"] == 1 and again["rows_loaded"] == 0
+
+
+def test_load_without_json_prints_a_readable_line(tmp_path):
+    gdx("init", "--warehouse-only", home=tmp_path)
+    path = tmp_path / "p.csv"
+    path.write_text(HEADER + ZHANG, encoding="utf-8")
+    args = ["load", str(path), "--resource", "population.person", "--department", "public_security"]
+    result = gdx(*args, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "loaded 1 (new 1, changed 0)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "parts"),
+    [
+        (b"", [], ["the file is empty"]),
+        (HEADER.encode(), [], ["header only"]),
+        ("姓名\n张三\n".encode(), [], ["id_number", "公民身份号码"]),
+        (HEADER.encode(), ["--resource", "nothing.here"], ["unknown resource 'nothing.here'"]),
+        (HEADER.encode(), ["--department", "nobody"], ["unknown department 'nobody'"]),
+        (HEADER.encode(), ["--encoding", "latin-9"], ["unsupported encoding"]),
+    ],
+    ids=["empty", "header-only", "no-key-column", "resource", "department", "encoding"],
+)
+def test_load_bad_input_is_one_line(tmp_path, content, args, parts):
+    gdx("init", "--warehouse-only", home=tmp_path)
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    base = {"--resource": "population.person", "--department": "public_security"}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    flags = [item for pair in base.items() for item in pair]
+    result = gdx("load", str(path), *flags, home=tmp_path)
+    assert_one_line_error(result, *parts)
+
+
+def test_load_before_init_says_so(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(HEADER + ZHANG, encoding="utf-8")
+    args = ["load", str(path), "--resource", "population.person", "--department", "public_security"]
+    assert_one_line_error(gdx(*args, home=tmp_path), "gdx init")
+
+
+def test_collect_a_missing_file_is_one_line(tmp_path):
+    gdx("init", "--warehouse-only", home=tmp_path)
+    result = gdx("collect", "public_security.population", home=tmp_path)
+    assert result.returncode == 1
+    assert "file not found" in result.stderr and "Traceback" not in result.stderr
+    assert_one_line_error(gdx("collect", "no.such", home=tmp_path), "unknown source 'no.such'")
+
+
+def test_demo_data_then_collect(tmp_path):
+    result = gdx("demo-data", "--out", str(tmp_path / "incoming"), "--people", "300", home=tmp_path)
+    assert result.returncode == 0 and "wrote" in result.stdout
+    gdx("init", "--warehouse-only", home=tmp_path)
+    collected = gdx("collect", "--json", home=tmp_path)
+    assert collected.returncode == 0, collected.stderr
+    summary = json.loads(collected.stdout)
+    assert summary["source"] == "public_security.population"
+    assert summary["rows_loaded"] > 250
+    assert_one_line_error(
+        gdx("demo-data", "--out", str(tmp_path), "--people", "0", home=tmp_path), "--people"
+    )
+
+
+def test_consumers_add_prints_the_key_once_and_stores_its_hash(tmp_path):
+    gdx("init", "--warehouse-only", home=tmp_path)
+    result = gdx("consumers", "add", "approval", "--department", "market_regulation", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.split("API key (shown once, keep it safe): ")[1].strip()
+    assert key.startswith("gdx_")
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'gdx.db'}")
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(api_consumer)).one()._mapping
+    engine.dispose()
+    assert key not in str(dict(stored)) and stored["department"] == "market_regulation"
+    assert_one_line_error(
+        gdx("consumers", "add", "x", "--department", "nobody", home=tmp_path), "unknown department"
+    )

@@ -1,0 +1,64 @@
+"""`gdx demo` end to end: demo data, the DAG in Airflow, the API serving a masked record."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_demo_serves_the_record_its_curl_line_names(tmp_path):
+    port = _free_port()
+    env = dict(os.environ, GDX_HOME=str(tmp_path / "var"))
+    env.pop("GDX_DATABASE_URL", None)
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{tmp_path / 'airflow.db'}"
+    gdx = str(Path(sys.executable).parent / "gdx")
+    process = subprocess.Popen(
+        [gdx, "demo", "--people", "10000", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if line.startswith("serving the API"):
+                break
+        text = "".join(output)
+        assert "serving the API" in text, text
+        match = re.search(r"curl -H 'X-API-Key: (\S+)' (\S+)", text)
+        assert match, text
+        key, url = match.groups()
+        assert re.search(r"read 10\d\d\d, loaded 9\d\d\d", text), text
+        response = None
+        for _ in range(50):
+            try:
+                response = httpx.get(url, headers={"X-API-Key": key}, timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert response is not None and response.status_code == 200
+        body = response.json()
+        assert body["data"]["id_number"].count("*") == 8
+        assert httpx.get(url, timeout=5).status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
