@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-FieldType = Literal["text", "date", "decimal", "integer"]
+FieldType = Literal["text", "date", "decimal"]
 Sensitivity = Literal["public", "sensitive", "secret"]
 ShareType = Literal["unconditional", "conditional", "not_shared"]
 UpdateCycle = Literal["realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
@@ -25,6 +25,7 @@ RULE_NAMES: dict[str, str] = {
     "not_before": "a date not before the date in the named field",
     "gender_agrees_with_id": "agrees with the sequence digit of the citizen ID in the named field",
     "birth_date_agrees_with_id": "agrees with the birth date in the citizen ID in the named field",
+    "number_format": "a decimal number (digits, an optional sign and decimal point)",
     "non_negative": "a number not below zero",
 }
 
@@ -137,6 +138,7 @@ class Resource(Strict):
                     raise ValueError(f"header {header!r} names both {other} and {spec.name}")
             for rule in spec.rules:
                 self._check_rule(spec, rule, names)
+            self._check_types(spec)
         return self
 
     @property
@@ -154,6 +156,17 @@ class Resource(Strict):
             raise ValueError(f"{where}: the field declares no values")
         if rule.name in {"date_format", "not_future", "not_before"} and spec.type != "date":
             raise ValueError(f"{where}: only applies to date fields")
+        if rule.name in {"number_format", "non_negative"} and spec.type != "decimal":
+            raise ValueError(f"{where}: only applies to decimal fields")
+
+    def _check_types(self, spec: FieldSpec) -> None:
+        names = {rule.name for rule in spec.rules}
+        if spec.type == "date" and "date_format" not in names:
+            raise ValueError(f"field {spec.name}: a date field needs the rule date_format")
+        if spec.type == "decimal" and "number_format" not in names:
+            raise ValueError(f"field {spec.name}: a decimal field needs the rule number_format")
+        if spec.values and "in_set" not in names:
+            raise ValueError(f"field {spec.name}: declares values but not the rule in_set")
 
 
 class Department(Strict):

@@ -22,7 +22,7 @@ SOURCE = "public_security.population"
     max_active_runs=1,
     doc_md=__doc__,
     tags=["gdx", "collect", "population", "public_security"],
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args={"retries": 2},
 )
 def collect_public_security_population():
     @task

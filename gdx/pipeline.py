@@ -74,8 +74,11 @@ def load_file(
     started = time.perf_counter()
     try:
         ledger.start(engine, summary, str(path))
-    except sa.exc.OperationalError as exc:
-        raise GdxError(f"warehouse not ready ({_first_line(exc)}); run `gdx init`") from None
+    except sa.exc.DBAPIError as exc:
+        reason = _first_line(exc.orig or exc)
+        if "batch_ledger" in reason:  # no such table / relation does not exist
+            raise GdxError(f"warehouse not initialised ({reason}); run `gdx init`") from None
+        raise GdxError(f"cannot reach the warehouse {engines.describe(engine)}: {reason}") from None
     try:
         reader = CsvFile(path, encoding, block_bytes or settings.read_block_bytes())
         summary.encoding = reader.encoding

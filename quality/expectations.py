@@ -71,6 +71,7 @@ _column_metric("column_values.ethnic_group", rules.not_ethnic_group)
 _column_metric("column_values.phone_number", rules.not_phone)
 _column_metric("column_values.calendar_date", rules.not_date)
 _column_metric("column_values.not_in_future", rules.in_future)
+_column_metric("column_values.decimal_number", rules.not_number)
 _column_metric("column_values.non_negative_number", rules.negative)
 _pair_metric("column_pair_values.a_not_before_b", rules.before)
 _pair_metric("column_pair_values.gender_agrees_with_citizen_id", rules.gender_disagrees)
@@ -120,6 +121,13 @@ class ExpectColumnValuesToNotBeInTheFuture(ColumnMapExpectation):
     success_keys = ("mostly",)
 
 
+class ExpectColumnValuesToBeDecimalNumbers(ColumnMapExpectation):
+    """Values are decimal numbers: digits, an optional sign and decimal point."""
+
+    map_metric = "column_values.decimal_number"
+    success_keys = ("mostly",)
+
+
 class ExpectColumnValuesToBeNonNegativeNumbers(ColumnMapExpectation):
     """Numeric values are not below zero."""
 
@@ -159,6 +167,7 @@ CUSTOM = {
     "phone": ExpectColumnValuesToBeAPhoneNumber,
     "date_format": ExpectColumnValuesToBeCalendarDates,
     "not_future": ExpectColumnValuesToNotBeInTheFuture,
+    "number_format": ExpectColumnValuesToBeDecimalNumbers,
     "non_negative": ExpectColumnValuesToBeNonNegativeNumbers,
     "not_before": ExpectColumnPairValuesAToNotBeBeforeB,
     "gender_agrees_with_id": ExpectColumnPairGenderToAgreeWithCitizenId,

@@ -59,7 +59,7 @@ def normalize_column(spec: FieldSpec, values: pa.Array) -> pa.Array:
         return ethnic_names(values)
     if "phone" in rules:
         return pc.replace_substring_regex(pc.utf8_normalize(values, "NFKC"), r"[\s()]+", "")
-    if spec.type in ("decimal", "integer"):
+    if spec.type == "decimal":
         return pc.replace_substring(pc.utf8_normalize(values, "NFKC"), ",", "")
     return values
 

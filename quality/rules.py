@@ -21,6 +21,8 @@ from quality.dates import parse_iso
 from quality.text import fill_false, to_arrow
 from quality.vocab import ETHNIC_GROUPS, PHONE_PATTERN
 
+_NUMBER = r"^[-+]?\d+(\.\d+)?$"
+
 
 def _present(values: pa.Array) -> np.ndarray:
     return np.asarray(pc.is_valid(values), dtype=bool)
@@ -80,9 +82,15 @@ def birth_date_disagrees(dates, ids) -> np.ndarray:
     return fill_false(pc.not_equal(parse_iso(to_arrow(dates)), expected))
 
 
+def not_number(values) -> np.ndarray:
+    values = to_arrow(values)
+    return _present(values) & ~fill_false(pc.match_substring_regex(values, _NUMBER))
+
+
 def negative(values) -> np.ndarray:
     values = to_arrow(values)
-    numbers = pc.cast(values, pa.float64(), safe=False) if len(values) else values
+    shaped = pc.match_substring_regex(values, _NUMBER)
+    numbers = pc.cast(pc.if_else(shaped, values, pa.scalar(None, pa.string())), pa.float64())
     return fill_false(pc.less(numbers, 0.0))
 
 
@@ -109,6 +117,7 @@ CHECKS: dict[str, Check] = {
     "not_before": _binary(before),
     "gender_agrees_with_id": _binary(gender_disagrees),
     "birth_date_agrees_with_id": _binary(birth_date_disagrees),
+    "number_format": _unary(not_number),
     "non_negative": _unary(negative),
 }
 

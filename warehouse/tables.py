@@ -59,9 +59,7 @@ def column_type(spec: FieldSpec) -> sa.types.TypeEngine:
         return sa.Date()
     if spec.type == "decimal":
         return sa.Numeric(20, 4)
-    if spec.type == "integer":
-        return sa.BigInteger()
-    return sa.String(spec.length) if spec.length else sa.Text()
+    return sa.Text()  # a declared length is checked by the field's rules, not by the column
 
 
 def _field_columns(resource: Resource, key_is_primary: bool) -> list[sa.Column]:

@@ -18,7 +18,7 @@ DAGS = ROOT / "dags"
 def dagbag():
     from airflow.models import DagBag
 
-    return DagBag(dag_folder=str(DAGS))
+    return DagBag(dag_folder=str(DAGS), safe_mode=False)
 
 
 def test_no_import_errors(dagbag):
@@ -88,3 +88,19 @@ def _env(tmp_path: Path, home: Path) -> dict[str, str]:
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{tmp_path / 'airflow.db'}"
     env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(tmp_path / "logs")
     return env
+
+
+def test_a_failing_collection_fails_fast_with_one_line(tmp_path, monkeypatch):
+    """No incoming file: the task fails, retries after a second (not five minutes), and the
+    demo's runner reports one line."""
+    from gdx import airflow_setup
+    from gdx.errors import GdxError
+
+    home = tmp_path / "var"
+    monkeypatch.setenv("GDX_HOME", str(home))
+    monkeypatch.delenv("GDX_DATABASE_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{tmp_path / 'af.db'}")
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([str(bin_dir / "gdx"), "init"], check=True, capture_output=True)
+    with pytest.raises(GdxError, match="DAG collect_public_security_population failed"):
+        airflow_setup.test_dag("collect_public_security_population")

@@ -189,3 +189,31 @@ def test_consumers_add_prints_the_key_once_and_stores_its_hash(tmp_path):
     assert_one_line_error(
         gdx("consumers", "add", "x", "--department", "nobody", home=tmp_path), "unknown department"
     )
+
+
+def test_serve_answers_healthz(tmp_path):
+    import socket
+    import time
+
+    import httpx
+
+    gdx("init", "--warehouse-only", home=tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, GDX_HOME=str(tmp_path))
+    env.pop("GDX_DATABASE_URL", None)
+    process = subprocess.Popen([GDX, "serve", "--port", str(port)], env=env)
+    try:
+        for _ in range(150):
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("gdx serve did not answer")
+        assert response.json() == {"status": "ok", "database": "ok"}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -92,3 +92,11 @@ def test_rules_of_lists_every_failed_rule(catalog):
     assert verdict.rules_of(verdict.failed.nonzero()[0]) == [
         ["id_number.citizen_id", "name.required", "gender.in_set"]
     ]
+
+
+def test_number_rules():
+    from quality.rules import negative, not_number
+
+    values = pa.array(["12", "-3.5", "1e5", "abc", None, "+0.25"])
+    assert not_number(values).tolist() == [False, False, True, True, False, False]
+    assert negative(values).tolist() == [False, True, False, False, False, False]
