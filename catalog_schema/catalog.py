@@ -26,25 +26,21 @@ class Catalog:
     sources: dict[str, Source]
 
     def resource(self, code: str) -> Resource:
-        try:
-            return self.resources[code]
-        except KeyError:
-            known = ", ".join(sorted(self.resources))
-            raise CatalogError(f"unknown resource {code!r} (declared: {known})") from None
+        return _lookup(self.resources, code, "unknown resource", "declared")
 
     def department(self, code: str) -> Department:
-        try:
-            return self.departments[code]
-        except KeyError:
-            known = ", ".join(sorted(self.departments))
-            raise CatalogError(f"unknown department {code!r} (declared: {known})") from None
+        return _lookup(self.departments, code, "unknown department", "declared")
 
     def source(self, code: str) -> Source:
-        try:
-            return self.sources[code]
-        except KeyError:
-            known = ", ".join(sorted(self.sources))
-            raise CatalogError(f"unknown source {code!r} (registered: {known})") from None
+        return _lookup(self.sources, code, "unknown source", "registered")
+
+
+def _lookup(items: dict[str, Any], code: str, unknown: str, listed: str) -> Any:
+    try:
+        return items[code]
+    except KeyError:
+        known = ", ".join(sorted(items))
+        raise CatalogError(f"{unknown} {code!r} ({listed}: {known})") from None
 
 
 def load_catalog(directory: Path | str | None = None) -> Catalog:

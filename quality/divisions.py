@@ -8,26 +8,34 @@ whatever the birth year. stdnum's list leaves out some "市辖区" codes (xxxx01
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 
 import numpy as np
 
 
-@cache
-def division_codes() -> np.ndarray:
-    """Sorted int32 array of every accepted 6-digit division code."""
+def _entries() -> Iterator[tuple[str, list[str]]]:
+    """(6-digit code, its names in stdnum's spelling such as `[1983-2010]某区`) per line."""
     text = resources.files("stdnum").joinpath("cn/loc.dat").read_text(encoding="utf-8")
-    codes: set[int] = set()
     province = ""
     for line in text.splitlines():
         if not line.strip() or line.startswith("#"):
             continue
+        code, _, rest = line.strip().partition(" ")
+        names = rest.split('"')[1].split(",")
         if not line.startswith(" "):
-            province = line.split()[0]
-            codes.add(int(province + "0000"))
-            continue
-        code = int(province + line.split()[0])
+            province = code
+            code = "0000"
+        yield province + code, names
+
+
+@cache
+def division_codes() -> np.ndarray:
+    """Sorted int32 array of every accepted 6-digit division code."""
+    codes: set[int] = set()
+    for text, _ in _entries():
+        code = int(text)
         codes.add(code)
         if code % 100 == 0 and code % 10000 != 0:
             codes.add(code + 1)  # the prefecture's 市辖区
@@ -37,23 +45,14 @@ def division_codes() -> np.ndarray:
 @cache
 def current_division_names() -> dict[str, str]:
     """Codes still in force, with their current names (used by the demo data generator)."""
-    text = resources.files("stdnum").joinpath("cn/loc.dat").read_text(encoding="utf-8")
     names: dict[str, str] = {}
-    province = ""
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        if not line.startswith(" "):
-            province = line.split()[0]
-            names[province + "0000"] = line.split('"')[1]
-            continue
-        code, _, rest = line.strip().partition(" ")
-        latest = rest.split('"')[1].split(",")[-1]
+    for code, spellings in _entries():
+        latest = spellings[-1]
         if latest.startswith("["):
             span, latest = latest[1:].split("]")
             if span.split("-")[1]:
                 continue  # no longer in force
-        names[province + code] = latest
+        names[code] = latest
     return names
 
 

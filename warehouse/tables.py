@@ -75,6 +75,16 @@ def _field_columns(resource: Resource, key_is_primary: bool) -> list[sa.Column]:
     ]
 
 
+def _serial(name: str) -> sa.Column:
+    """A 64-bit autoincrement key (SQLite autoincrements only an INTEGER primary key)."""
+    return sa.Column(
+        name,
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    )
+
+
 @dataclass(frozen=True)
 class ResourceTables:
     """The tables of one resource."""
@@ -99,12 +109,7 @@ def _build(resource: Resource) -> ResourceTables:
     history = sa.Table(
         f"hist_{name}",
         metadata,
-        sa.Column(
-            "_version_id",
-            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
+        _serial("_version_id"),
         *_field_columns(resource, key_is_primary=False),
         sa.Column("_op", sa.String(10), nullable=False),
         sa.Column("_changed", sa.Text, nullable=False),
@@ -117,12 +122,7 @@ def _build(resource: Resource) -> ResourceTables:
     quarantine = sa.Table(
         f"quarantine_{name}",
         metadata,
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
+        _serial("id"),
         sa.Column("batch_id", sa.String(40), nullable=False, index=True),
         sa.Column("department", sa.String(80), nullable=False),
         sa.Column("line", sa.BigInteger),
