@@ -25,12 +25,19 @@ RULE_NAMES: dict[str, str] = {
     "not_before": "a date not before the date in the named field",
     "gender_agrees_with_id": "agrees with the sequence digit of the citizen ID in the named field",
     "birth_date_agrees_with_id": "agrees with the birth date in the citizen ID in the named field",
+    "industry_code": "a GB/T 4754 industry code: a section letter and up to 4 digits",
+    "subject_id": "a citizen ID when the named type field says 自然人, a USCC when it says 法人",
     "number_format": "a decimal number (digits, an optional sign and decimal point)",
     "non_negative": "a number not below zero",
 }
 
 #: Rules that take the name of another field of the same resource as their argument.
-FIELD_ARGUMENT_RULES = {"not_before", "gender_agrees_with_id", "birth_date_agrees_with_id"}
+FIELD_ARGUMENT_RULES = {
+    "not_before",
+    "gender_agrees_with_id",
+    "birth_date_agrees_with_id",
+    "subject_id",
+}
 
 
 class Strict(BaseModel):

@@ -71,9 +71,11 @@ _column_metric("column_values.ethnic_group", rules.not_ethnic_group)
 _column_metric("column_values.phone_number", rules.not_phone)
 _column_metric("column_values.calendar_date", rules.not_date)
 _column_metric("column_values.not_in_future", rules.in_future)
+_column_metric("column_values.industry_code", rules.not_industry_code)
 _column_metric("column_values.decimal_number", rules.not_number)
 _column_metric("column_values.non_negative_number", rules.negative)
 _pair_metric("column_pair_values.a_not_before_b", rules.before)
+_pair_metric("column_pair_values.subject_id_matches_type", rules.subject_id_mismatch)
 _pair_metric("column_pair_values.gender_agrees_with_citizen_id", rules.gender_disagrees)
 _pair_metric("column_pair_values.birth_date_agrees_with_citizen_id", rules.birth_date_disagrees)
 
@@ -121,6 +123,13 @@ class ExpectColumnValuesToNotBeInTheFuture(ColumnMapExpectation):
     success_keys = ("mostly",)
 
 
+class ExpectColumnValuesToBeIndustryCodes(ColumnMapExpectation):
+    """Values are GB/T 4754 industry codes: a section letter and up to 4 digits."""
+
+    map_metric = "column_values.industry_code"
+    success_keys = ("mostly",)
+
+
 class ExpectColumnValuesToBeDecimalNumbers(ColumnMapExpectation):
     """Values are decimal numbers: digits, an optional sign and decimal point."""
 
@@ -140,6 +149,15 @@ class ExpectColumnPairValuesAToNotBeBeforeB(ColumnPairMapExpectation):
 
     ignore_row_if: PairPolicy = "either_value_is_missing"
     map_metric = "column_pair_values.a_not_before_b"
+    success_keys = ("column_A", "column_B", "ignore_row_if", "mostly")
+
+
+class ExpectColumnPairSubjectIdToMatchSubjectType(ColumnPairMapExpectation):
+    """The identifier in column A is a citizen ID where the type in column B is 自然人 and a
+    USCC where it is 法人."""
+
+    ignore_row_if: PairPolicy = "either_value_is_missing"
+    map_metric = "column_pair_values.subject_id_matches_type"
     success_keys = ("column_A", "column_B", "ignore_row_if", "mostly")
 
 
@@ -167,6 +185,8 @@ CUSTOM = {
     "phone": ExpectColumnValuesToBeAPhoneNumber,
     "date_format": ExpectColumnValuesToBeCalendarDates,
     "not_future": ExpectColumnValuesToNotBeInTheFuture,
+    "industry_code": ExpectColumnValuesToBeIndustryCodes,
+    "subject_id": ExpectColumnPairSubjectIdToMatchSubjectType,
     "number_format": ExpectColumnValuesToBeDecimalNumbers,
     "non_negative": ExpectColumnValuesToBeNonNegativeNumbers,
     "not_before": ExpectColumnPairValuesAToNotBeBeforeB,

@@ -49,7 +49,7 @@ def normalize_column(spec: FieldSpec, values: pa.Array) -> pa.Array:
     """The normalised form of one column of raw strings."""
     values = trim(values)
     rules = {rule.name for rule in spec.rules}
-    if "citizen_id" in rules:
+    if "citizen_id" in rules or "subject_id" in rules:
         return citizen_id.normalize(values).cast(pa.string())
     if "uscc" in rules:
         return uscc.normalize(values).cast(pa.string())

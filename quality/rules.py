@@ -19,7 +19,13 @@ from catalog_schema import FieldSpec, Resource
 from quality import citizen_id, uscc
 from quality.dates import parse_iso
 from quality.text import fill_false, to_arrow
-from quality.vocab import ETHNIC_GROUPS, PHONE_PATTERN
+from quality.vocab import (
+    ETHNIC_GROUPS,
+    INDUSTRY_CODE_PATTERN,
+    LEGAL_PERSON,
+    NATURAL_PERSON,
+    PHONE_PATTERN,
+)
 
 _NUMBER = r"^[-+]?\d+(\.\d+)?$"
 
@@ -82,6 +88,21 @@ def birth_date_disagrees(dates, ids) -> np.ndarray:
     return fill_false(pc.not_equal(parse_iso(to_arrow(dates)), expected))
 
 
+def not_industry_code(values) -> np.ndarray:
+    values = to_arrow(values)
+    return _present(values) & ~fill_false(pc.match_substring_regex(values, INDUSTRY_CODE_PATTERN))
+
+
+def subject_id_mismatch(ids, types) -> np.ndarray:
+    """A citizen ID where the type is 自然人, a USCC where it is 法人; other types fail (a
+    missing type is the business of the type field's own rules)."""
+    ids, types = to_arrow(ids), to_arrow(types)
+    person = fill_false(pc.equal(types, NATURAL_PERSON))
+    legal = fill_false(pc.equal(types, LEGAL_PERSON))
+    ok = (person & citizen_id.is_valid(ids)) | (legal & uscc.is_valid(ids))
+    return _present(ids) & _present(types) & ~ok
+
+
 def not_number(values) -> np.ndarray:
     values = to_arrow(values)
     return _present(values) & ~fill_false(pc.match_substring_regex(values, _NUMBER))
@@ -117,6 +138,8 @@ CHECKS: dict[str, Check] = {
     "not_before": _binary(before),
     "gender_agrees_with_id": _binary(gender_disagrees),
     "birth_date_agrees_with_id": _binary(birth_date_disagrees),
+    "industry_code": _unary(not_industry_code),
+    "subject_id": _binary(subject_id_mismatch),
     "number_format": _unary(not_number),
     "non_negative": _unary(negative),
 }

@@ -14,3 +14,10 @@ ETHNIC_GROUPS = (
 
 #: Mainland mobile numbers (optionally +86) and landlines with area code.
 PHONE_PATTERN = r"^((\+?86)?1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$"
+
+#: GB/T 4754 industry codes: a section letter A-T, then up to 4 digits (division, group, class).
+INDUSTRY_CODE_PATTERN = r"^[A-T](\d{2}(\d{1,2})?)?$"
+
+#: Subject types of licences and credit records, and the identifier each carries.
+NATURAL_PERSON = "自然人"
+LEGAL_PERSON = "法人"

@@ -27,6 +27,57 @@ BASE_FIELDS = [
 ]
 
 
+STANDARD_ITEMS = {
+    "legal_entity.organization": (
+        "uscc",
+        "uscc name org_type legal_rep_name legal_rep_id registered_capital established_on "
+        "address status industry_code registration_authority",
+    ),
+    "e_licence.licence": (
+        "licence_id",
+        "licence_id licence_type_code licence_type_name licence_no holder_type holder_id "
+        "holder_name issuer_name issuer_code issued_on valid_from valid_until status",
+    ),
+    "credit.record": (
+        "record_id",
+        "record_id subject_type subject_id subject_name category content authority decided_on "
+        "valid_until status",
+    ),
+}
+
+
+@pytest.mark.parametrize("code", sorted(STANDARD_ITEMS))
+def test_the_other_base_libraries_declare_their_standard_items(catalog, code):
+    key, fields = STANDARD_ITEMS[code]
+    resource = catalog.resource(code)
+    assert resource.key == key
+    assert [f.name for f in resource.fields][: len(fields.split())] == fields.split()
+    assert all(f.description and f.label_zh for f in resource.fields)
+
+
+def test_base_library_details(catalog):
+    entity = catalog.resource("legal_entity.organization")
+    assert entity.field("legal_rep_id").sensitivity == "secret"
+    assert entity.field("uscc").aliases == ["信用代码"]
+    licence = catalog.resource("e_licence.licence")
+    assert len(licence.field("licence_type_code").values) >= 5
+    assert [(r.name, r.arg) for r in licence.field("holder_id").rules] == [
+        ("required", None),
+        ("subject_id", "holder_type"),
+    ]
+    credit = catalog.resource("credit.record")
+    assert "失信被执行人" in credit.field("category").values
+
+
+def test_department_codes_are_valid_usccs(catalog):
+    import pyarrow as pa
+
+    from quality import uscc
+
+    codes = pa.array([d.uscc for d in catalog.departments.values()])
+    assert uscc.is_valid(uscc.normalize(codes)).all()
+
+
 def test_population_person_declares_the_standard_items(catalog):
     person = catalog.resource("population.person")
     assert [f.name for f in person.fields] == BASE_FIELDS

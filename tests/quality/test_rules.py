@@ -100,3 +100,28 @@ def test_number_rules():
     values = pa.array(["12", "-3.5", "1e5", "abc", None, "+0.25"])
     assert not_number(values).tolist() == [False, False, True, True, False, False]
     assert negative(values).tolist() == [False, True, False, False, False, False]
+
+
+def test_subject_id_follows_the_subject_type():
+    from quality.rules import subject_id_mismatch
+
+    ids = pa.array(["11010519491231002X", "91110000600037341L", "91110000600037341L", "x", None])
+    types = pa.array(["自然人", "法人", "自然人", "法人", "法人"])
+    assert subject_id_mismatch(ids, types).tolist() == [False, False, True, True, False]
+    assert subject_id_mismatch(pa.array(["x"]), pa.array([None], pa.string())).tolist() == [False]
+
+
+def test_industry_codes():
+    from quality.rules import not_industry_code
+
+    values = pa.array(["C", "C13", "C1311", "C131", "Z01", "13", "C13111", None])
+    assert not_industry_code(values).tolist() == [
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
