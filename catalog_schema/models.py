@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -10,7 +10,6 @@ FieldType = Literal["text", "date", "decimal"]
 Sensitivity = Literal["public", "sensitive", "secret"]
 ShareType = Literal["unconditional", "conditional", "not_shared"]
 UpdateCycle = Literal["realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
-SourceKind = Literal["csv"]
 
 #: The rule vocabulary of the declarations; `quality` implements every name (a test checks it).
 RULE_NAMES: dict[str, str] = {
@@ -183,19 +182,69 @@ class Department(Strict):
     uscc: str | None = None
 
 
+class CsvOptions(Strict):
+    kind: Literal["csv"] = "csv"
+    path: str = Field(description="File; relative paths are read from GDX_INCOMING_DIR.")
+    encoding: str = "auto"
+
+
+class DropFolderOptions(Strict):
+    kind: Literal["drop_folder"] = "drop_folder"
+    folder: str = Field(description="Folder; relative paths are read from GDX_INCOMING_DIR.")
+    pattern: str = "*.csv"
+    encoding: str = "auto"
+
+
+class SqlOptions(Strict):
+    kind: Literal["sql"] = "sql"
+    connection: str = Field(description="Connection id: a SQLAlchemy URL in GDX_CONN_<ID>.")
+    table: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    query: str | None = None
+    watermark: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    lookback_minutes: int = Field(60, ge=0)
+    batch_rows: int = Field(50_000, gt=0)
+
+    @model_validator(mode="after")
+    def _one_of_table_or_query(self) -> SqlOptions:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give either table or query")
+        return self
+
+
+class HttpOptions(Strict):
+    kind: Literal["http"] = "http"
+    connection: str = Field(description="Connection id: base URL (and token) in GDX_CONN_<ID>.")
+    path: str
+    records: str = Field("data", description="Key of the list of records in each page.")
+    paging: Literal["page", "offset", "cursor"] = "page"
+    page_size: int = Field(500, gt=0, le=10_000)
+    cursor_field: str = Field("next_cursor", description="Key of the next cursor (cursor paging).")
+    since_param: str | None = Field(None, description="Query parameter for incremental reads.")
+    since_field: str | None = Field(None, description="Record field whose maximum is the state.")
+    timeout_seconds: float = Field(30, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+
+
+SourceOptions = Annotated[
+    CsvOptions | DropFolderOptions | SqlOptions | HttpOptions, Field(discriminator="kind")
+]
+
+
 class Source(Strict):
     """A registered department delivery: where it comes from and what it contributes."""
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
     department: str
     resource: str
-    kind: SourceKind
-    path: str
-    encoding: str = "auto"
+    options: SourceOptions
     fields: list[str]
     mapping: dict[str, str] = {}
     schedule: str | None = None
     description: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.options.kind
 
 
 def _header_key(header: str) -> str:

@@ -77,9 +77,11 @@ class CsvFile:
     """A department CSV file, read in bounded blocks of `block_bytes`."""
 
     kind = "csv"
+    empty_ok = False  # a file without data rows is a broken extract
 
     def __init__(self, path: Path | str, encoding: str = "auto", block_bytes: int = 16 << 20):
         self.path = Path(path)
+        self.location = str(self.path)
         if not self.path.is_file():
             raise ConnectorError(f"{self.path}: file not found")
         if self.path.stat().st_size == 0:
@@ -93,7 +95,12 @@ class CsvFile:
         self.header = self._read_header()
 
     def checksum(self) -> str:
-        return file_checksum(self.path)
+        if not hasattr(self, "_checksum"):
+            self._checksum = file_checksum(self.path)
+        return self._checksum
+
+    def next_state(self) -> dict:
+        return {"file": self.location, "checksum": self.checksum()}
 
     def _read_header(self) -> list[str]:
         with self.path.open("rb") as handle:

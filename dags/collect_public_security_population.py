@@ -3,7 +3,7 @@
 
 Daily, the file registered as source `public_security.population` (catalog_schema/sources.yaml)
 goes through the hub's pipeline — read, normalise, validate, quarantine, merge with history —
-as one all-or-nothing batch. The task returns the batch summary (counts only).
+as one all-or-nothing batch. The task returns the batch summaries (counts only).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ SOURCE = "public_security.population"
 )
 def collect_public_security_population():
     @task
-    def collect() -> dict:
+    def collect() -> list[dict]:
         from gdx.pipeline import collect as collect_source
 
-        return collect_source(SOURCE).as_dict()
+        return [summary.as_dict() for summary in collect_source(SOURCE)]
 
     collect()
 

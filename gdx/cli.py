@@ -103,10 +103,15 @@ def collect(
     failed = 0
     for code in sources or list(catalog.sources):
         try:
-            _print_summary(collect_source(code, catalog=catalog), as_json)
+            summaries = collect_source(code, catalog=catalog)
         except GdxError as exc:
             err.print(f"[red]error:[/red] {code}: {exc}", highlight=False, soft_wrap=True)
             failed += 1
+            continue
+        for summary in summaries:
+            _print_summary(summary, as_json)
+        if not summaries and not as_json:
+            out.print(f"{code}: nothing new", highlight=False)
     if failed:
         raise typer.Exit(1)
 

@@ -17,14 +17,16 @@ import sqlalchemy as sa
 
 from catalog_schema import Catalog, CatalogError, Resource, Source, load_catalog
 from catalog_schema.headers import HeaderError, HeaderMap, map_headers
-from connectors import ConnectorError, RawBatch
+from connectors import ConnectorError, RawBatch, registry
+from connectors.base import Delivery, Opener
 from connectors.csv_file import CsvFile
+from gdx import connections
 from gdx.errors import GdxError
 from quality.normalize import normalize_table
 from quality.runner import validate
 from quality.suite import RuleError
 from warehouse import engine as engines
-from warehouse import ledger, quarantine, settings, staging
+from warehouse import ledger, quarantine, settings, source_state, staging
 from warehouse.ledger import BatchSummary
 from warehouse.merge import merge
 from warehouse.tables import ResourceTables, for_resource
@@ -35,22 +37,27 @@ MALFORMED_ROW = "malformed_row"
 
 def collect(
     source_code: str, *, engine: sa.Engine | None = None, catalog: Catalog | None = None
-) -> BatchSummary:
-    """Collect one registered source (what the DAG tasks and `gdx collect` call)."""
+) -> list[BatchSummary]:
+    """Collect one registered source (what the DAG tasks and `gdx collect` call).
+
+    Each delivery the source has for us (one file, one table read, one API crawl, or every new
+    file of a drop folder) is one batch; the source's state moves with each batch's commit.
+    """
     catalog = catalog or load_catalog(settings.catalog_dir())
     source = catalog.source(source_code)
-    path = Path(source.path)
-    if not path.is_absolute():
-        path = settings.incoming_dir() / path
-    return load_file(
-        path,
-        source.resource,
-        source.department,
-        engine=engine,
-        catalog=catalog,
-        source=source_code,
-        encoding=source.encoding,
-    )
+    engine = engine or engines.create()
+    state = _state(engine, source.code)
+    try:
+        openers = registry.pending(
+            source, state, settings.incoming_dir(), connections.resolve, settings.read_block_bytes()
+        )
+    except ConnectorError as exc:
+        openers = [_raiser(exc)]
+    return [
+        run_batch(opener, source.resource, source.department, engine=engine, catalog=catalog,
+                  source=source.code)
+        for opener in openers
+    ]  # fmt: skip
 
 
 def load_file(
@@ -60,40 +67,58 @@ def load_file(
     *,
     engine: sa.Engine | None = None,
     catalog: Catalog | None = None,
-    source: str | None = None,
     encoding: str = "auto",
     block_bytes: int | None = None,
 ) -> BatchSummary:
     """Load one department file into a resource as one batch and return its summary."""
+    blocks = block_bytes or settings.read_block_bytes()
+    return run_batch(
+        lambda: CsvFile(path, encoding, blocks),
+        resource_code,
+        department,
+        engine=engine,
+        catalog=catalog,
+        location=str(path),
+    )
+
+
+def run_batch(
+    open_delivery: Opener,
+    resource_code: str,
+    department: str,
+    *,
+    engine: sa.Engine | None = None,
+    catalog: Catalog | None = None,
+    source: str | None = None,
+    location: str | None = None,
+) -> BatchSummary:
+    """One delivery through read -> normalise -> validate -> stage -> merge, as one batch."""
     catalog = catalog or load_catalog(settings.catalog_dir())
     resource = catalog.resource(resource_code)
     catalog.department(department)
     engine = engine or engines.create()
     registered = catalog.sources[source] if source else _registered(catalog, resource, department)
-    summary = BatchSummary(ledger.new_batch_id(), resource.code, department, source, str(path))
+    summary = BatchSummary(ledger.new_batch_id(), resource.code, department, source, location)
     started = time.perf_counter()
+    _start(engine, summary)
     try:
-        ledger.start(engine, summary, str(path))
-    except sa.exc.DBAPIError as exc:
-        reason = _first_line(exc.orig or exc)
-        if "batch_ledger" in reason:  # no such table / relation does not exist
-            raise GdxError(f"warehouse not initialised ({reason}); run `gdx init`") from None
-        raise GdxError(f"cannot reach the warehouse {engines.describe(engine)}: {reason}") from None
-    try:
-        reader = CsvFile(path, encoding, block_bytes or settings.read_block_bytes())
-        summary.encoding = reader.encoding
+        delivery = open_delivery()
+        summary.file, summary.encoding = delivery.location, delivery.encoding
         headers = map_headers(
             resource,
-            reader.header,
+            delivery.header,
             registered.mapping if registered else None,
             registered.fields if registered else None,
         )
-        _check_columns(path, resource, headers, registered is not None)
+        if delivery.header or not delivery.empty_ok:
+            _check_columns(delivery.location, resource, headers, registered is not None)
         summary.unknown_columns, summary.missing_columns = headers.unknown, headers.missing
-        checksum = reader.checksum()
+        checksum = delivery.checksum()
         tables = for_resource(resource)
         with engine.begin() as conn:
-            _run(conn, tables, reader, headers, summary)
+            _run(conn, tables, delivery, headers, summary)
+            if source:
+                source_state.put(conn, source, delivery.next_state(), summary.batch_id)
             summary.status = "loaded"
             summary.seconds = round(time.perf_counter() - started, 3)
             ledger.finish(conn, summary, checksum)
@@ -107,6 +132,32 @@ def load_file(
             raise GdxError(summary.error) from None
         raise
     return summary
+
+
+def _start(engine: sa.Engine, summary: BatchSummary) -> None:
+    try:
+        ledger.start(engine, summary, summary.file)
+    except sa.exc.DBAPIError as exc:
+        reason = _first_line(exc.orig or exc)
+        if "batch_ledger" in reason:  # no such table / relation does not exist
+            raise GdxError(f"warehouse not initialised ({reason}); run `gdx init`") from None
+        raise GdxError(f"cannot reach the warehouse {engines.describe(engine)}: {reason}") from None
+
+
+def _state(engine: sa.Engine, source: str) -> dict:
+    try:
+        with engine.connect() as conn:
+            return source_state.get(conn, source)
+    except sa.exc.DBAPIError as exc:
+        reason = _first_line(exc.orig or exc)
+        raise GdxError(f"warehouse not ready ({reason}); run `gdx init`") from None
+
+
+def _raiser(exc: Exception) -> Opener:
+    def fail() -> Delivery:
+        raise exc
+
+    return fail
 
 
 def _registered(catalog: Catalog, resource: Resource, department: str) -> Source | None:
@@ -135,7 +186,7 @@ def _check_columns(
 def _run(
     conn: sa.Connection,
     tables: ResourceTables,
-    reader: CsvFile,
+    delivery: Delivery,
     headers: HeaderMap,
     summary: BatchSummary,
 ) -> None:
@@ -143,14 +194,17 @@ def _run(
     at = ledger.now()
     stg = staging.create(conn, resource)
     rejected: dict[str, int] = {}
-    for batch in reader.batches():
+    for batch in delivery.batches():
         summary.rows_read += batch.table.num_rows + len(batch.malformed)
         rows, passed = _validate_batch(resource, batch, headers, rejected)
         quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
         summary.rows_quarantined += len(rows)
         staging.append(conn, stg, passed)
     if summary.rows_read == 0:
-        raise GdxError(f"{reader.path}: no data rows (header only)")
+        if not delivery.empty_ok:
+            raise GdxError(f"{delivery.location}: no data rows (header only)")
+        staging.drop(conn, stg)
+        return  # nothing new: an incremental read that found no rows
 
     conflicts, summary.rows_duplicate = staging.duplicates(conn, stg, resource.key)
     if conflicts:

@@ -88,6 +88,7 @@ def finish(conn: sa.Connection, summary: BatchSummary, checksum: str | None = No
             "seconds",
         )
     }
+    values["file_path"] = summary.file
     if checksum:
         values["file_checksum"] = checksum
     conn.execute(

@@ -41,6 +41,16 @@ batch_ledger = sa.Table(
     sa.Index("ix_batch_ledger_resource_started", "resource", "started_at"),
 )
 
+source_state = sa.Table(
+    "source_state",
+    metadata,
+    sa.Column("source", sa.String(120), primary_key=True),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("batch_id", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    comment="Where each registered source got to (file checksums, watermarks, cursors)",
+)
+
 api_consumer = sa.Table(
     "api_consumer",
     metadata,

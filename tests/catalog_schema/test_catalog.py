@@ -99,7 +99,8 @@ def test_the_registered_public_security_source(catalog):
     source = catalog.source("public_security.population")
     assert source.department == "public_security"
     assert source.resource == "population.person"
-    assert source.path == "public_security/population.csv"
+    assert source.kind == "csv"
+    assert source.options.path == "public_security/population.csv"
 
 
 @pytest.fixture

@@ -1,0 +1,42 @@
+"""Build the connector of a registered source: one small class per kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from catalog_schema import Source
+from catalog_schema.models import CsvOptions, DropFolderOptions, HttpOptions, SqlOptions
+from connectors.base import Opener
+from connectors.csv_file import CsvFile
+from connectors.drop_folder import DropFolder
+from connectors.http_api import HttpApi
+from connectors.sql_table import SqlTable
+
+#: Resolves a connection id to its URL (from the environment or Airflow), injected by the caller.
+Resolve = Callable[[str], str]
+
+
+def pending(
+    source: Source, state: dict, incoming: Path, resolve: Resolve, block_bytes: int
+) -> list[Opener]:
+    """Openers of the deliveries the source has for us now, in the order to load them."""
+    options = source.options
+    if isinstance(options, CsvOptions):
+        path = _under(incoming, options.path)
+        return [lambda: CsvFile(path, options.encoding, block_bytes)]
+    if isinstance(options, DropFolderOptions):
+        folder = DropFolder(_under(incoming, options.folder), options.pattern, options.encoding,
+                            block_bytes)  # fmt: skip
+        return folder.pending(state)
+    if isinstance(options, SqlOptions):
+        settings = options.model_dump(exclude={"kind", "connection"})
+        return [lambda: SqlTable(resolve(options.connection), state=state, **settings)]
+    if isinstance(options, HttpOptions):
+        settings = options.model_dump(exclude={"kind", "connection"})
+        return [lambda: HttpApi(resolve(options.connection), state=state, **settings)]
+    raise TypeError(f"no connector for {options.kind}")
+
+
+def _under(incoming: Path, path: str) -> Path:
+    return Path(path) if Path(path).is_absolute() else incoming / path
