@@ -195,6 +195,12 @@ class DropFolderOptions(Strict):
     encoding: str = "auto"
 
 
+class XlsxOptions(Strict):
+    kind: Literal["xlsx"] = "xlsx"
+    path: str = Field(description="Workbook; relative paths are read from GDX_INCOMING_DIR.")
+    sheet: str | None = Field(None, description="Sheet name; default the first sheet.")
+
+
 class SqlOptions(Strict):
     kind: Literal["sql"] = "sql"
     connection: str = Field(description="Connection id: a SQLAlchemy URL in GDX_CONN_<ID>.")
@@ -226,7 +232,8 @@ class HttpOptions(Strict):
 
 
 SourceOptions = Annotated[
-    CsvOptions | DropFolderOptions | SqlOptions | HttpOptions, Field(discriminator="kind")
+    CsvOptions | DropFolderOptions | XlsxOptions | SqlOptions | HttpOptions,
+    Field(discriminator="kind"),
 ]
 
 

@@ -20,6 +20,7 @@ from catalog_schema.headers import HeaderError, HeaderMap, map_headers
 from connectors import ConnectorError, RawBatch, registry
 from connectors.base import Delivery, Opener
 from connectors.csv_file import CsvFile
+from connectors.xlsx_file import XlsxFile
 from gdx import connections
 from gdx.errors import GdxError
 from quality.normalize import normalize_table
@@ -49,7 +50,12 @@ def collect(
     state = _state(engine, source.code)
     try:
         openers = registry.pending(
-            source, state, settings.incoming_dir(), connections.resolve, settings.read_block_bytes()
+            source,
+            catalog.resource(source.resource),
+            state,
+            settings.incoming_dir(),
+            connections.resolve,
+            settings.read_block_bytes(),
         )
     except ConnectorError as exc:
         openers = [_raiser(exc)]
@@ -70,10 +76,17 @@ def load_file(
     encoding: str = "auto",
     block_bytes: int | None = None,
 ) -> BatchSummary:
-    """Load one department file into a resource as one batch and return its summary."""
+    """Load one department file (CSV or XLSX) into a resource as one batch."""
     blocks = block_bytes or settings.read_block_bytes()
+    catalog = catalog or load_catalog(settings.catalog_dir())
+
+    def open_file() -> Delivery:
+        if Path(path).suffix.lower() == ".xlsx":
+            return XlsxFile(path, registry.header_test(catalog.resource(resource_code)))
+        return CsvFile(path, encoding, blocks)
+
     return run_batch(
-        lambda: CsvFile(path, encoding, blocks),
+        open_file,
         resource_code,
         department,
         engine=engine,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog_schema import FieldSpec, Resource
 from quality import citizen_id, uscc
+from quality.text import fill_false
 from quality.vocab import ETHNIC_GROUPS
 
 _DATE = r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?$"
 _COMPACT_DATE = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"
+_EXCEL_SERIAL = r"^[1-9]\d{4}(\.0+)?$"
 
 
 def trim(values: pa.Array) -> pa.Array:
@@ -20,9 +23,10 @@ def trim(values: pa.Array) -> pa.Array:
 
 
 def iso_dates(values: pa.Array) -> pa.Array:
-    """Common date spellings as `YYYY-MM-DD`; anything else is left as it was."""
+    """Common date spellings (and Excel serial numbers) as `YYYY-MM-DD`; anything else is left
+    as it was."""
     values = pc.utf8_normalize(values, "NFKC")
-    out = values
+    out = _excel_serials(values)
     for pattern in (_COMPACT_DATE, _DATE):
         parts = pc.extract_regex(values, pattern)
         matched = pc.is_valid(parts)
@@ -36,6 +40,18 @@ def iso_dates(values: pa.Array) -> pa.Array:
         )
         out = pc.if_else(matched, iso, out)
     return out
+
+
+def _excel_serials(values: pa.Array) -> pa.Array:
+    """Whole numbers 10000-99999 (1927-05-18 to 2173-10-14) as the Excel dates they encode."""
+    serial = fill_false(pc.match_substring_regex(values, _EXCEL_SERIAL))
+    if not serial.any():
+        return values
+    days = pc.cast(pc.cast(values.filter(pa.array(serial)), pa.float64()), pa.int64()).to_numpy()
+    dates = (np.datetime64("1899-12-30") + days.astype("timedelta64[D]")).astype(str)
+    out = np.asarray(values.to_pylist(), dtype=object)
+    out[serial] = dates
+    return pa.array(out, pa.string())
 
 
 def ethnic_names(values: pa.Array) -> pa.Array:

@@ -265,3 +265,41 @@ class TestHttpContract(ConnectorContract):
         _Api.failures = [500, 500]
         with pytest.raises(ConnectorError, match="HTTP 500 Internal Server Error after 2 attempts"):
             list(batches)
+
+
+class TestXlsxContract(ConnectorContract):
+    """A workbook with a title row is a full delivery, like a CSV file."""
+
+    def make(self, tmp_path, rows):
+        import openpyxl
+
+        self.path = tmp_path / "people.xlsx"
+        self.all = list(rows)
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(["人员名单"])
+        sheet.append(FIELDS)
+        for row in rows:
+            sheet.append([row[f] for f in FIELDS])
+        book.save(self.path)
+
+    def add(self, rows):
+        self.make(self.tmp_path, self.all + rows)
+
+    def break_source(self):
+        self.path.write_bytes(self.path.read_bytes()[:300])
+
+    def pending(self, state):
+        from connectors.csv_file import file_checksum
+        from connectors.xlsx_file import XlsxFile
+
+        if state.get("checksum") == file_checksum(self.path):
+            return []
+        known = {"id_number", "name", "birth_date", "updated_at"}.__contains__
+        return [lambda: XlsxFile(self.path, known, batch_rows=500)]
+
+    def test_resumes_from_state(self):
+        _, state = self.read({})
+        assert self.read(state)[0] == []
+        self.add([{"id_number": "ID999999", "name": "新", "birth_date": None, "updated_at": None}])
+        assert len(self.read(state)[0]) == self.rows + 1
