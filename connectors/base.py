@@ -66,3 +66,15 @@ def _text(value: object) -> str:
     if hasattr(value, "isoformat"):
         return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
     return str(value)
+
+
+def latest_plausible(values: pa.ChunkedArray | pa.Array) -> str | None:
+    """The greatest watermark-like text that is not in the future: one mistyped date (2999-…)
+    must not move a source's state past every row still to come."""
+    import datetime as dt
+
+    import pyarrow.compute as pc
+
+    tomorrow = (dt.datetime.now() + dt.timedelta(days=1)).isoformat(sep=" ")
+    plausible = pc.filter(values, pc.fill_null(pc.less_equal(values, tomorrow), False))
+    return pc.max(plausible).as_py() if len(plausible) else None

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import pyarrow as pa
 
-from connectors.base import ConnectorError, RawBatch, strings
+from connectors.base import ConnectorError, RawBatch, latest_plausible, strings
 
 
 class HttpApi:
@@ -133,9 +133,7 @@ class HttpApi:
             self._client.close()
 
     def _note(self, values: pa.ChunkedArray) -> None:
-        import pyarrow.compute as pc
-
-        top = pc.max(values).as_py()
+        top = latest_plausible(values)
         if top is not None and (self._seen is None or top > self._seen):
             self._seen = top
 

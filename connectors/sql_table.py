@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.base import ConnectorError, RawBatch, strings
+from connectors.base import ConnectorError, RawBatch, latest_plausible, strings
 
 
 class SqlTable:
@@ -103,9 +103,7 @@ class SqlTable:
             self.engine.dispose()
 
     def _note(self, values: pa.ChunkedArray) -> None:
-        import pyarrow.compute as pc
-
-        top = pc.max(values).as_py()
+        top = latest_plausible(values)
         if top is not None and (self._seen is None or top > self._seen):
             self._seen = top
 

@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 consumers_app = typer.Typer(help="Register the approval systems that call the API.")
 app.add_typer(consumers_app, name="consumers")
+sources_app = typer.Typer(help="The registered department sources.")
+app.add_typer(sources_app, name="sources")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -137,6 +139,37 @@ def serve(
     )
 
 
+@sources_app.command("list")
+def sources_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False):
+    """Every registered source with its last run, state and rows."""
+    from rich.table import Table
+
+    from warehouse import engine
+    from warehouse.sources_report import sources_report
+
+    with engine.create().connect() as conn:
+        report = sources_report(conn, _catalog())
+    if as_json:
+        out.print_json(json.dumps(report, ensure_ascii=False, default=str), indent=None)
+        return
+    table = Table("source", "kind", "into", "schedule", "last run", "status", "rows", "state")
+    for row in report:
+        status = row["last_status"] or "never run"
+        style = {"failed": "red", "loaded": "green"}.get(row["last_status"] or "", "yellow")
+        rows = "" if row["rows_read"] is None else f"{row['rows_loaded']}/{row['rows_read']}"
+        table.add_row(
+            row["source"],
+            row["kind"],
+            row["resource"],
+            row["schedule"],
+            (row["last_run"] or "")[:19],
+            f"[{style}]{status}[/{style}]",
+            rows,
+            row["state_summary"],
+        )
+    (out if out.is_terminal else Console(width=170)).print(table)
+
+
 @consumers_app.command("add")
 def consumers_add(
     name: Annotated[str, typer.Argument(help="Name of the approval system.")],
@@ -158,18 +191,45 @@ def demo_data(
     people: Annotated[int, typer.Option(help="People in the population extract.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
     defect_rate: Annotated[float, typer.Option(help="Share of rows that break a rule.")] = 0.03,
+    serve_api: Annotated[
+        bool, typer.Option("--serve", help="Then serve the transport bureau's licence API.")
+    ] = False,
+    api_port: Annotated[int, typer.Option(help="Port of the demo licence API.")] = 8765,
 ) -> None:
     """Write realistic department extracts for every registered source."""
-    from gdx.demo_data import write_demo_data
+    from gdx import connections
+    from gdx.demodata import write_demo_data
+    from warehouse import settings
 
     try:
-        manifest = write_demo_data(out_dir, people, seed, defect_rate)
+        manifest = write_demo_data(out_dir, _catalog(), people, seed, defect_rate, api_port)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    for path in manifest.files:
-        out.print(f"wrote {path}: {manifest.rows} rows", highlight=False)
-    defects = ", ".join(f"{kind} {n}" for kind, n in sorted(manifest.defects.items()))
-    out.print(f"defects: {defects or 'none'}", highlight=False)
+    for source, extract in manifest.extracts.items():
+        defects = sum(extract.defects.values())
+        out.print(
+            f"{source}: {extract.rows} rows ({defects} defective) in {extract.path}",
+            highlight=False,
+        )
+    connections.save(settings.connections_file(), manifest.connections)
+    out.print(
+        f"connections {', '.join(manifest.connections)} saved in {settings.connections_file()}",
+        highlight=False,
+    )
+    if serve_api:
+        import time
+
+        from gdx.demodata import DEMO_API_TOKEN
+        from gdx.demodata.api import serve_licences
+
+        document = Path(manifest.extracts["transport.licences"].path)
+        serve_licences(document, DEMO_API_TOKEN, port=api_port)
+        out.print(
+            f"serving the licence API on http://127.0.0.1:{api_port}/licences (Ctrl-C to stop)",
+            highlight=False,
+        )
+        while True:
+            time.sleep(3600)
 
 
 @app.command()

@@ -1,55 +1,81 @@
-"""`gdx demo`: demo data -> the collection DAG in Airflow -> the API, on the embedded default."""
+"""`gdx demo`: demo data -> every collection DAG in Airflow -> the API, on the embedded default."""
 
 from __future__ import annotations
+
+import socket
+from pathlib import Path
 
 import sqlalchemy as sa
 from rich.console import Console
 
 from catalog_schema import load_catalog
-from gdx import airflow_setup
-from gdx.demo_data import write_demo_data
+from gdx import airflow_setup, connections
+from gdx.demodata import DEMO_API_TOKEN, write_demo_data
+from gdx.demodata.api import serve_licences
+from gdx.errors import GdxError
 from warehouse import consumers, settings, tables
 from warehouse import engine as engines
 from warehouse.tables import batch_ledger, for_resource
 
-DAG_ID = "collect_public_security_population"
-SOURCE = "public_security.population"
 DEMO_CONSUMER = "demo-approval-system"
+
+
+def dag_id(source: str) -> str:
+    return f"collect_{source.replace('.', '_')}"
 
 
 def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
     catalog = load_catalog(settings.catalog_dir())
-    incoming = settings.incoming_dir()
-    manifest = write_demo_data(incoming, people=people)
-    console.print(f"1/4 demo data: {manifest.rows} rows in {manifest.files[0]}", highlight=False)
+    api_port = _free_port()
+    manifest = write_demo_data(settings.incoming_dir(), catalog, people=people, api_port=api_port)
+    connections.save(settings.connections_file(), manifest.connections)
+    licence_api = serve_licences(
+        Path(manifest.extracts["transport.licences"].path), DEMO_API_TOKEN, port=api_port
+    )
+    console.print(
+        f"1/4 demo data: {manifest.rows} rows from {len(manifest.extracts)} department sources "
+        f"in {settings.incoming_dir()} (licence API on port {api_port})",
+        highlight=False,
+    )
 
     engine = engines.create()
     tables.init_schema(engine, catalog)
     airflow_setup.migrate()
     console.print(f"2/4 warehouse {engines.describe(engine)} and Airflow metadata ready")
 
-    airflow_setup.test_dag(DAG_ID)
+    states = airflow_setup.test_dags([dag_id(code) for code in catalog.sources])
+    licence_api.shutdown()
+    failed = sorted(d for d, state in states.items() if state != "success")
+    if failed:
+        raise GdxError(f"collection DAGs failed: {', '.join(failed)} (see `gdx collect`)")
+    console.print(f"3/4 {len(states)} collection DAGs ran:", highlight=False)
     with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(batch_ledger)
-            .where(batch_ledger.c.source == SOURCE)
-            .order_by(batch_ledger.c.started_at.desc())
-        ).first()
-    batch = row._mapping
-    console.print(
-        f"3/4 DAG {DAG_ID} ran: batch {batch['batch_id']} read {batch['rows_read']}, "
-        f"loaded {batch['rows_loaded']}, unchanged {batch['rows_unchanged']}, "
-        f"duplicate {batch['rows_duplicate']}, quarantined {batch['rows_quarantined']}",
-        highlight=False,
-    )
+        for code, resource in catalog.resources.items():
+            batches = conn.execute(
+                sa.select(
+                    sa.func.count(), sa.func.sum(batch_ledger.c.rows_read),
+                    sa.func.sum(batch_ledger.c.rows_loaded),
+                    sa.func.sum(batch_ledger.c.rows_quarantined),
+                ).where(batch_ledger.c.resource == code, batch_ledger.c.status == "loaded")
+            ).one()  # fmt: skip
+            golden = for_resource(resource).golden
+            records = conn.execute(sa.select(sa.func.count()).select_from(golden)).scalar_one()
+            console.print(
+                f"    {code}: {records} records from {batches[0]} batches "
+                f"(read {batches[1] or 0}, loaded {batches[2] or 0}, "
+                f"quarantined {batches[3] or 0})",
+                highlight=False,
+            )
 
-    resource = catalog.resource("population.person")
-    golden = for_resource(resource).golden
+    person = for_resource(catalog.resource("population.person")).golden
     with engine.begin() as conn:
         consumers.revoke_named(conn, DEMO_CONSUMER)
         _, key = consumers.add(conn, DEMO_CONSUMER, "government_services")
         example = conn.execute(
-            sa.select(golden.c.id_number).order_by(golden.c.id_number).limit(1)
+            sa.select(person.c.id_number)
+            .where(person.c.name.is_not(None), person.c.phone.is_not(None))
+            .order_by(person.c.id_number)
+            .limit(1)
         ).scalar_one()
     base = f"http://127.0.0.1:{port}"
     console.print(f"4/4 demo consumer {DEMO_CONSUMER} (government_services), API key: {key}")
@@ -67,3 +93,9 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
 
         console.print(f"serving the API on {base} (Ctrl-C to stop)", highlight=False)
         uvicorn.run(create_app(engine, catalog), host="127.0.0.1", port=port, log_level="warning")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -32,6 +32,11 @@ SETTINGS = (
         "Folder against which relative source paths of the registry are read.",
     ),
     Setting(
+        "GDX_CONNECTIONS_FILE",
+        "{GDX_HOME}/connections.yaml",
+        "Local file of connection URLs by id (written by `gdx demo-data`); keep it private.",
+    ),
+    Setting(
         "GDX_READ_BLOCK_MB",
         "16",
         "Megabytes of a file read, validated and staged at a time (bounds memory per batch).",
@@ -67,6 +72,10 @@ def catalog_dir() -> Path | None:
 
 def incoming_dir() -> Path:
     return Path(get("GDX_INCOMING_DIR"))
+
+
+def connections_file() -> Path:
+    return Path(get("GDX_CONNECTIONS_FILE"))
 
 
 def read_block_bytes() -> int:

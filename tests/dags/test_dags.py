@@ -21,9 +21,12 @@ def dagbag():
     return DagBag(dag_folder=str(DAGS), safe_mode=False)
 
 
-def test_no_import_errors(dagbag):
+def test_no_import_errors_and_one_dag_per_source(dagbag, catalog):
     assert dagbag.import_errors == {}
-    assert "collect_public_security_population" in dagbag.dag_ids
+    expected = {f"collect_{code.replace('.', '_')}" for code in catalog.sources}
+    assert set(dagbag.dag_ids) == expected
+    assert dagbag.dags["collect_human_resources_insured"].schedule == "@hourly"
+    assert dagbag.dags["collect_public_security_population"].schedule == "@daily"
 
 
 def test_every_dag_has_tags_retries_and_docs(dagbag):
@@ -40,7 +43,7 @@ def test_dag_files_only_wire():
     for path in DAGS.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "sqlalchemy" not in text and "SELECT" not in text.upper().replace("SELECTED", "")
-        assert "open(" not in text and "read_csv" not in text
+        assert "open(" not in text and "read_csv" not in text and "create_engine" not in text
 
 
 def test_airflow_dags_test_collects_the_registered_source(tmp_path):

@@ -163,9 +163,11 @@ def test_collect_a_missing_file_is_one_line(tmp_path):
 
 def test_demo_data_then_collect(tmp_path):
     result = gdx("demo-data", "--out", str(tmp_path / "incoming"), "--people", "300", home=tmp_path)
-    assert result.returncode == 0 and "wrote" in result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "public_security.population: 3" in result.stdout
+    assert "connections hr_db, transport_api saved" in result.stdout
     gdx("init", "--warehouse-only", home=tmp_path)
-    collected = gdx("collect", "--json", home=tmp_path)
+    collected = gdx("collect", "public_security.population", "--json", home=tmp_path)
     assert collected.returncode == 0, collected.stderr
     summary = json.loads(collected.stdout)
     assert summary["source"] == "public_security.population"
@@ -173,6 +175,12 @@ def test_demo_data_then_collect(tmp_path):
     assert_one_line_error(
         gdx("demo-data", "--out", str(tmp_path), "--people", "0", home=tmp_path), "--people"
     )
+    listing = gdx("sources", "list", home=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    assert "public_security.population" in listing.stdout and "never run" in listing.stdout
+    report = json.loads(gdx("sources", "list", "--json", home=tmp_path).stdout)
+    (household,) = [row for row in report if row["source"] == "public_security.population"]
+    assert household["last_status"] == "loaded" and household["state"]["checksum"]
 
 
 def test_consumers_add_prints_the_key_once_and_stores_its_hash(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from gdx.demo_data import write_demo_data
+from gdx.demodata import write_demo_data
 from gdx.errors import GdxError
 from gdx.pipeline import load_file
 from warehouse import ledger
@@ -83,18 +83,21 @@ def assert_invariant(summary) -> None:
 
 
 def test_demo_file_loads_and_reloading_it_changes_nothing(engine, catalog, tmp_path):
-    manifest = write_demo_data(tmp_path, people=2000, seed=3)
-    path = Path(manifest.files[0])
+    manifest = write_demo_data(tmp_path, catalog, people=2000, seed=3)
+    household = manifest.extracts["public_security.population"]
+    path = Path(household.path)
     first = load(engine, catalog, path)
     assert_invariant(first)
     assert first.status == "loaded" and first.encoding == "gbk"
-    assert first.rows_duplicate == manifest.defects["identical_repeat"]
+    assert first.rows_duplicate == household.defects["identical_repeat"]
     assert (
         first.rejected_by_rule["duplicate_key_conflict"]
-        == 2 * manifest.defects["conflicting_repeat"]
+        == 2 * household.defects["conflicting_repeat"]
     )
-    assert first.rejected_by_rule["id_number.citizen_id"] == manifest.defects["bad_check_character"]
-    assert first.rejected_by_rule["name.required"] == manifest.defects["missing_name"]
+    assert (
+        first.rejected_by_rule["id_number.citizen_id"] == household.defects["bad_check_character"]
+    )
+    assert first.rejected_by_rule["name.required"] == household.defects["missing_name"]
     assert first.unknown_columns == ["数据更新时间"]
     rows_before, history_before = golden_rows(engine, catalog), history_rows(engine, catalog)
     assert len(rows_before) == first.rows_inserted == first.rows_loaded
@@ -233,8 +236,8 @@ def test_bad_files_fail_with_one_line_and_change_nothing(
 def test_a_failure_late_in_the_file_commits_nothing(engine, catalog, tmp_path):
     load(engine, catalog, write(tmp_path, HEADER + ZHANG, "good.csv"))
     before = golden_rows(engine, catalog)
-    manifest = write_demo_data(tmp_path / "demo", people=15000, seed=5, defect_rate=0.05)
-    body = Path(manifest.files[0]).read_bytes()
+    manifest = write_demo_data(tmp_path / "demo", catalog, people=15000, seed=5, defect_rate=0.05)
+    body = Path(manifest.extracts["public_security.population"].path).read_bytes()
     assert len(body) > 1 << 20  # past the part that encoding detection reads
     path = tmp_path / "late.csv"
     path.write_bytes(body + b"9" + b"\x81\x20,broken\n")  # invalid GBK near the end

@@ -10,7 +10,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from catalog_schema.headers import map_headers
-from gdx.demo_data import write_demo_data
+from gdx.demodata import write_demo_data
 from quality.normalize import normalize_table
 from quality.rules import bound_rules
 from quality.runner import validate, validate_direct
@@ -37,9 +37,9 @@ def test_every_declared_rule_becomes_one_named_expectation(catalog):
 
 def test_gx_verdicts_equal_the_direct_checks_on_demo_data(catalog, tmp_path):
     person = catalog.resource("population.person")
-    manifest = write_demo_data(tmp_path, people=3000, seed=11, defect_rate=0.1)
+    manifest = write_demo_data(tmp_path, catalog, people=3000, seed=11, defect_rate=0.1)
     raw = pacsv.read_csv(
-        Path(manifest.files[0]),
+        Path(manifest.extracts["public_security.population"].path),
         read_options=pacsv.ReadOptions(encoding="gbk"),
         convert_options=pacsv.ConvertOptions(column_types={"公民身份号码": pa.string()}),
     )

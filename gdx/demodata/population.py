@@ -1,4 +1,4 @@
-"""Realistic department extracts for the registered sources, generated fast with numpy.
+"""Population sources: public security (household register), civil affairs, social insurance.
 
 The public-security household extract is written as a department would send it: GBK, zh headers,
 an extra column the hub does not know, dates in mixed spellings, some old 15-digit numbers,
@@ -8,12 +8,12 @@ full-width digits and lower-case `x` — and, at the defect rate, rows that brea
 from __future__ import annotations
 
 import csv
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from gdx.demodata.extract import Extract
 from quality.citizen_id import make_ids
 from quality.divisions import current_division_names
 from quality.vocab import ETHNIC_GROUPS
@@ -41,27 +41,26 @@ POPULATION_FILE = Path("public_security") / "population.csv"
 
 
 @dataclass
-class DemoManifest:
-    """What was written: files, rows, and how many rows carry each kind of defect."""
+class People:
+    """The clean truth behind the extracts, for the other departments' data to refer to."""
 
-    files: list[str] = field(default_factory=list)
-    people: int = 0
-    rows: int = 0
-    defects: Counter = field(default_factory=Counter)
+    ids: np.ndarray
+    names: np.ndarray
+    births: np.ndarray  # datetime64[D]
+    male: np.ndarray
+    addresses: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
-def write_demo_data(
-    out: Path, people: int = 10_000, seed: int = 7, defect_rate: float = 0.03
-) -> DemoManifest:
-    """Write every registered source's demo extract under `out`; returns the manifest."""
-    if people < 1:
-        raise ValueError("--people must be at least 1")
-    if not 0 <= defect_rate <= 0.5:
-        raise ValueError("--defect-rate must be between 0 and 0.5")
-    rng = np.random.default_rng(seed)
-    manifest = DemoManifest(people=people)
-    rows = _people(rng, people)
-    victims = _apply_defects(rng, rows, defect_rate, manifest)
+def write_household_register(
+    out: Path, rng: np.random.Generator, n: int, rate: float
+) -> tuple[People, Extract]:
+    """公安户籍: the GBK CSV of the public security department."""
+    rows, people = _people(rng, n)
+    extract = Extract(str(out / POPULATION_FILE))
+    victims = _apply_defects(rng, rows, rate, extract)
     _vary_spellings(rng, rows, victims)
     path = out / POPULATION_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,9 +68,8 @@ def write_demo_data(
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         writer.writerows(rows)
-    manifest.files.append(str(path))
-    manifest.rows = len(rows)
-    return manifest
+    extract.rows = len(rows)
+    return people, extract
 
 
 def _divisions(rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[str]]:
@@ -94,7 +92,7 @@ def _divisions(rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[str]]
     return chosen.astype(np.int64), addresses
 
 
-def _people(rng: np.random.Generator, n: int) -> list[list[str]]:
+def _people(rng: np.random.Generator, n: int) -> tuple[list[list[str]], People]:
     draw = int(n * 1.02) + 16
     divisions, addresses = _divisions(rng, draw)
     start, end = np.datetime64("1940-01-01"), np.datetime64("2020-12-31")
@@ -135,7 +133,11 @@ def _people(rng: np.random.Generator, n: int) -> list[list[str]]:
                 f"{stamp} 08:00:00",
             ]
         )
-    return rows
+    names = np.array([row[1] for row in rows], dtype=object)
+    people = People(
+        np.array(ids, dtype=object), names, births[keep], male, [addresses[k] for k in keep]
+    )
+    return rows, people
 
 
 def _vary_spellings(rng: np.random.Generator, rows: list[list[str]], skip: set[int]) -> None:
@@ -156,7 +158,7 @@ def _vary_spellings(rng: np.random.Generator, rows: list[list[str]], skip: set[i
 
 
 def _apply_defects(
-    rng: np.random.Generator, rows: list[list[str]], rate: float, manifest: DemoManifest
+    rng: np.random.Generator, rows: list[list[str]], rate: float, extract: Extract
 ) -> set[int]:
     count = int(round(len(rows) * rate))
     victims = rng.choice(len(rows), size=min(count, len(rows)), replace=False)
@@ -182,6 +184,6 @@ def _apply_defects(
             clone = list(row)
             clone[1] = row[1] + "某"
             extra.append(clone)
-        manifest.defects[kind] += 1
+        extract.defects[kind] += 1
     rows.extend(extra)
     return set(victims.tolist())
