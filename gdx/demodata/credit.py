@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from gdx.demodata.entities import Entities
-from gdx.demodata.extract import Extract, inject, wrong_check_character
+from gdx.demodata.extract import Extract, with_defects, wrong_check_character
 from gdx.demodata.population import People
 from gdx.demodata.writers import write_csv
 
@@ -81,12 +81,11 @@ def write_credit(
                 "status": rng.choice(["有效", "已修复", "已移出"], n, p=[0.8, 0.15, 0.05]),
             }
         )
-        extract = Extract(str(out / path), len(frame))
-        frame = inject(
+        frame, extract = with_defects(
             frame,
+            out / path,
             rng,
             rate,
-            extract,
             {
                 "bad_subject_id": ("subject_id", wrong_check_character),
                 "unknown_category": ("category", "表扬"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gdx.demodata.extract import Extract, inject, wrong_check_character
+from gdx.demodata.extract import Extract, with_defects, wrong_check_character
 from gdx.demodata.population import People
 from gdx.demodata.writers import write_csv, write_xlsx
 from quality.uscc import ALPHABET, make_codes
@@ -146,12 +146,11 @@ def write_entities(
         codes = usccs(rng, np.full(counts[kind], prefixes[kind]))
         names = _names(rng, len(codes), np.full(len(codes), suffix))
         frame = _frame(rng, codes, names, people, org_type, authority)
-        extract = Extract(str(out / path), len(frame))
-        frame = inject(
+        frame, extract = with_defects(
             frame,
+            out / path,
             rng,
             rate,
-            extract,
             {
                 "bad_check_character": ("统一社会信用代码", wrong_check_character),
                 "negative_capital": ("注册资本(万元)", "-100"),

@@ -44,6 +44,18 @@ def inject(
     return frame
 
 
+def with_defects(
+    frame: pd.DataFrame,
+    path,
+    rng: np.random.Generator,
+    rate: float,
+    kinds: dict[str, tuple[str, object]],
+) -> tuple[pd.DataFrame, Extract]:
+    """The frame with `rate` of its rows broken (see `inject`), and the extract that counts it."""
+    extract = Extract(str(path), len(frame))
+    return inject(frame, rng, rate, extract, kinds), extract
+
+
 def wrong_check_character(value: str) -> str:
     """The same identifier with another last character: fails the check-character rule."""
     if not isinstance(value, str) or len(value) < 2:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from gdx.demodata.entities import Entities, usccs
-from gdx.demodata.extract import Extract, inject, wrong_check_character
+from gdx.demodata.extract import Extract, with_defects, wrong_check_character
 from gdx.demodata.population import People
 from gdx.demodata.writers import write_csv, write_json, write_xlsx
 from quality.citizen_id import make_ids
@@ -128,12 +128,11 @@ def write_licences(
     for code, (path, department, types) in PLAN.items():
         issuer = departments[department]
         frame = licences_of(rng, code, issuer.name_zh, issuer.uscc, types, people, entities)
-        extract = Extract(str(out / path), len(frame))
-        frame = inject(
+        frame, extract = with_defects(
             frame,
+            out / path,
             rng,
             rate,
-            extract,
             {
                 "holder_id_of_the_wrong_kind": ("holder_id", wrong_check_character),
                 "unknown_licence_type": ("licence_type_code", "XX99"),

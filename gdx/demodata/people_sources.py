@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gdx.demodata.extract import Extract, inject, wrong_check_character
+from gdx.demodata.extract import Extract, with_defects, wrong_check_character
 from gdx.demodata.population import People
 from gdx.demodata.writers import write_sqlite, write_xlsx
 
@@ -47,12 +47,11 @@ def write_marriage_register(
             "联系电话": phone,
         }
     )
-    extract = Extract(str(out / MARRIAGE_FILE), len(frame))
-    frame = inject(
+    frame, extract = with_defects(
         frame,
+        out / MARRIAGE_FILE,
         rng,
         rate,
-        extract,
         {
             "bad_check_character": ("公民身份号码", wrong_check_character),
             "unknown_marital_status": ("婚姻状况", "再婚"),
@@ -88,12 +87,11 @@ def write_insurance_database(
         }
     )
     frame["updated_at"] = frame["updated_at"].str.replace("T", " ")
-    extract = Extract(str(out / INSURED_DB), len(frame))
-    frame = inject(
+    frame, extract = with_defects(
         frame,
+        out / INSURED_DB,
         rng,
         rate,
-        extract,
         {
             "bad_phone": ("phone", "0000"),
             "bad_employer_uscc": (
