@@ -178,9 +178,17 @@ class _Api(BaseHTTPRequestHandler):
             return self._send(200, b"<html>maintenance</html>")
         query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
         rows = [r for r in _Api.rows if r["updated_at"] > query.get("since", "")]
-        page, size = int(query.get("page", 1)), int(query.get("page_size", 100))
-        chunk = rows[(page - 1) * size : page * size]
-        self._send(200, json.dumps({"data": chunk, "page": page}).encode())
+        if "offset" in query:  # offset paging
+            start, size = int(query["offset"]), int(query["limit"])
+        elif "limit" in query:  # cursor paging: the cursor is the next start, as text
+            start, size = int(query.get("cursor", 0)), int(query["limit"])
+        else:
+            size = int(query.get("page_size", 100))
+            start = (int(query.get("page", 1)) - 1) * size
+        chunk = rows[start : start + size]
+        more = start + size < len(rows)
+        body = {"data": chunk, "next_cursor": str(start + size) if more else None}
+        self._send(200, json.dumps(body).encode())
 
     def _send(self, status, body):
         self.send_response(status)
@@ -303,3 +311,13 @@ class TestXlsxContract(ConnectorContract):
         assert self.read(state)[0] == []
         self.add([{"id_number": "ID999999", "name": "新", "birth_date": None, "updated_at": None}])
         assert len(self.read(state)[0]) == self.rows + 1
+
+
+class TestHttpOffsetPagingContract(TestHttpContract):
+    def api(self, state, **kw):
+        return super().api(state, **({"paging": "offset"} | kw))
+
+
+class TestHttpCursorPagingContract(TestHttpContract):
+    def api(self, state, **kw):
+        return super().api(state, **({"paging": "cursor"} | kw))

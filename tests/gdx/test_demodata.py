@@ -111,3 +111,13 @@ def test_the_departments_agree_on_who_exists(catalog, demo):
     licences = pd.read_csv(incoming / "health/physicians.csv", encoding="gb18030", dtype=str)
     known = licences["持证主体代码"].isin(ids).mean()
     assert 0.9 <= known < 1.0 or len(licences) < 50  # most holders exist, a few do not
+
+
+def test_the_same_seed_writes_the_same_files(tmp_path, catalog):
+    first = write_demo_data(tmp_path / "a", catalog, people=500, seed=9, defect_rate=0.05)
+    second = write_demo_data(tmp_path / "b", catalog, people=500, seed=9, defect_rate=0.05)
+    for code, extract in first.extracts.items():
+        one, two = Path(extract.path), Path(second.extracts[code].path)
+        if one.suffix in (".csv", ".json"):
+            assert one.read_bytes() == two.read_bytes(), code
+        assert extract.defects == second.extracts[code].defects, code
