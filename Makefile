@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export AIRFLOW_HOME := $(CURDIR)
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: demo test lint install clean
+.PHONY: demo test bench install clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/demo_data.py
 
 clean:
 	rm -rf var logs .pytest_cache
