@@ -227,6 +227,7 @@ class HttpOptions(Strict):
     cursor_field: str = Field("next_cursor", description="Key of the next cursor (cursor paging).")
     since_param: str | None = Field(None, description="Query parameter for incremental reads.")
     since_field: str | None = Field(None, description="Record field whose maximum is the state.")
+    lookback_minutes: int = Field(60, ge=0, description="Re-read this far before `since`.")
     timeout_seconds: float = Field(30, gt=0)
     retries: int = Field(3, ge=0, le=10)
 

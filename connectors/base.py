@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -43,8 +45,9 @@ class Delivery(Protocol):
 
     def batches(self) -> Iterator[RawBatch]: ...
 
-    def next_state(self) -> dict:
-        """The source's state once this delivery has committed (call after `batches`)."""
+    def next_state(self, current: dict) -> dict:
+        """The source's state once this delivery commits, from the state stored at that moment
+        (call after `batches`)."""
         ...
 
 
@@ -56,25 +59,22 @@ def strings(columns: dict[str, list]) -> pa.Table:
     """A table of string columns from lists of Python values (None stays null)."""
     return pa.table(
         {
-            name: pa.array([None if v is None else _text(v) for v in values], pa.string())
+            name: pa.array([None if v is None else text(v) for v in values], pa.string())
             for name, values in columns.items()
         }
     )
 
 
-def _text(value: object) -> str:
-    if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+def text(value: object) -> str:
+    """How a typed value from a database, workbook or JSON reads as text."""
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time() and value.tzinfo is None:
+            return value.date().isoformat()  # a DATE kept in a DATETIME column
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return str(value)
-
-
-def latest_plausible(values: pa.ChunkedArray | pa.Array) -> str | None:
-    """The greatest watermark-like text that is not in the future: one mistyped date (2999-…)
-    must not move a source's state past every row still to come."""
-    import datetime as dt
-
-    import pyarrow.compute as pc
-
-    tomorrow = (dt.datetime.now() + dt.timedelta(days=1)).isoformat(sep=" ")
-    plausible = pc.filter(values, pc.fill_null(pc.less_equal(values, tomorrow), False))
-    return pc.max(plausible).as_py() if len(plausible) else None

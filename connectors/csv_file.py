@@ -14,8 +14,8 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from connectors.base import ConnectorError, MalformedRow, RawBatch
@@ -99,7 +99,7 @@ class CsvFile:
             self._checksum = file_checksum(self.path)
         return self._checksum
 
-    def next_state(self) -> dict:
+    def next_state(self, current: dict) -> dict:
         return {"file": self.location, "checksum": self.checksum()}
 
     def _read_header(self) -> list[str]:
@@ -119,10 +119,16 @@ class CsvFile:
         return header
 
     def batches(self) -> Iterator[RawBatch]:
-        """Blocks of string columns under the file's headers, with the rows that did not parse."""
+        """Blocks of string columns under the file's headers, with the rows that did not parse.
+
+        Line numbers are physical lines, counting one line per record (a quoted value that
+        spans lines shifts the numbers after it).
+        """
         malformed: list[MalformedRow] = []
+        not_rows: set[int] = set()  # lines of malformed rows
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
+            not_rows.add(row.number)
             reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
             malformed.append(MalformedRow(row.number, row.text, reason))
             return "skip"
@@ -138,7 +144,9 @@ class CsvFile:
                     use_threads=False,
                 ),
                 parse_options=pacsv.ParseOptions(
-                    newlines_in_values=True, invalid_row_handler=on_invalid
+                    newlines_in_values=True,
+                    invalid_row_handler=on_invalid,
+                    ignore_empty_lines=False,  # read blank lines as rows, to count them
                 ),
                 convert_options=pacsv.ConvertOptions(
                     column_types={name: pa.string() for name in self.header},
@@ -149,8 +157,12 @@ class CsvFile:
             next_line = 2
             for batch in reader:
                 bad, malformed[:] = list(malformed), []
-                lines, next_line = _line_numbers(next_line, batch.num_rows, bad)
-                yield RawBatch(pa.Table.from_batches([batch]), lines, bad)
+                lines, next_line = _line_numbers(next_line, batch.num_rows, not_rows)
+                table = pa.Table.from_batches([batch])
+                blank = _blank_rows(table)
+                if blank is not None:
+                    table, lines = table.filter(pc.invert(blank)), lines.filter(pc.invert(blank))
+                yield RawBatch(table, lines, bad)
             if malformed:
                 yield RawBatch(_empty(self.header), pa.array([], pa.int64()), list(malformed))
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
@@ -163,13 +175,25 @@ class CsvFile:
         return message.splitlines()[0]
 
 
-def _line_numbers(start: int, good: int, bad: list[MalformedRow]) -> tuple[pa.Array, int]:
-    """Physical line numbers of the good rows of a block, skipping the malformed ones."""
-    taken = {row.line for row in bad}
-    span = np.arange(start, start + good + len(bad), dtype=np.int64)
-    lines = span[~np.isin(span, list(taken))][:good]
-    last = max([start - 1, *(int(x) for x in lines[-1:]), *taken])
-    return pa.array(lines), last + 1
+def _line_numbers(start: int, good: int, not_rows: set[int]) -> tuple[pa.Array, int]:
+    """Line numbers of the next `good` rows from `start`, skipping lines that hold no good row."""
+    lines = []
+    line = start
+    while len(lines) < good:
+        if line not in not_rows:
+            lines.append(line)
+        line += 1
+    return pa.array(lines, pa.int64()), line
+
+
+def _blank_rows(table: pa.Table) -> pa.Array | None:
+    """True for rows whose every field is empty (blank lines): they carry no data."""
+    if table.num_rows == 0:
+        return None
+    blank = pc.equal(pc.utf8_length(table.column(0).combine_chunks()), 0)
+    for column in table.columns[1:]:
+        blank = pc.and_(blank, pc.equal(pc.utf8_length(column.combine_chunks()), 0))
+    return blank if pc.any(blank).as_py() else None
 
 
 def _empty(header: list[str]) -> pa.Table:

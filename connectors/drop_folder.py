@@ -28,28 +28,23 @@ class DropFolder:
         return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
     def pending(self, state: dict) -> list[Opener]:
-        """Openers of the files not yet loaded; each carries the state after it."""
-        seen = list(state.get("seen", []))
+        """Openers of the files not yet loaded, oldest first. A file that fails stays pending
+        (and is tried again next time) without holding back the files after it."""
+        seen = set(state.get("seen", []))
         openers: list[Opener] = []
         for path in self.arrivals():
-            checksum = file_checksum(path)
-            if checksum in seen:
-                continue
-            seen = [*seen, checksum]
-            openers.append(_opener(path, self.encoding, self.block_bytes, list(seen)))
+            if file_checksum(path) not in seen:
+                openers.append(_opener(path, self.encoding, self.block_bytes))
         return openers
 
 
 class DroppedFile(CsvFile):
-    """A file of a drop folder: its state is every checksum loaded so far, itself included."""
+    """A file of a drop folder: once committed, its checksum joins those loaded before."""
 
-    def __init__(self, path: Path, encoding: str, block_bytes: int, seen: list[str]):
-        super().__init__(path, encoding, block_bytes)
-        self.seen = seen
-
-    def next_state(self) -> dict:
-        return {"seen": self.seen, "last_file": self.location}
+    def next_state(self, current: dict) -> dict:
+        seen = [*current.get("seen", []), self.checksum()]
+        return {"seen": list(dict.fromkeys(seen)), "last_file": self.location}
 
 
-def _opener(path: Path, encoding: str, block_bytes: int, seen: list[str]) -> Opener:
-    return lambda: DroppedFile(path, encoding, block_bytes, seen)
+def _opener(path: Path, encoding: str, block_bytes: int) -> Opener:
+    return lambda: DroppedFile(path, encoding, block_bytes)

@@ -1,7 +1,9 @@
 """A department's HTTP JSON API, paged by page number, offset or cursor.
 
 Timeouts on every request; 5xx answers and connection errors are retried with exponential
-back-off, 4xx answers are not. Incremental by a `since` parameter where the API has one.
+back-off, 4xx answers are not. A crawl ends on an empty page (servers may cap the page size) or
+a missing cursor; a repeated cursor is an error, not a loop. Incremental by a `since` parameter
+where the API has one, starting a look-back window before the last value seen.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pyarrow as pa
 
-from connectors.base import ConnectorError, RawBatch, latest_plausible, strings
+from connectors import watermark as marks
+from connectors.base import ConnectorError, RawBatch, strings
+
+MAX_PAGES = 100_000
 
 
 class HttpApi:
@@ -32,26 +37,30 @@ class HttpApi:
         cursor_field: str = "next_cursor",
         since_param: str | None = None,
         since_field: str | None = None,
+        lookback_minutes: int = 60,
         timeout_seconds: float = 30,
         retries: int = 3,
         state: dict | None = None,
         backoff_seconds: float = 0.5,
+        expected: list[str] | None = None,
     ):
+        """`expected`: the columns the source declares, present (as nulls) even when the API
+        leaves them out of a record or of the first page; other keys that appear only on later
+        pages are not read."""
         self.base, self.headers = _split_connection(connection_url)
         self.url = self.base.rstrip("/") + "/" + path.lstrip("/")
         self.location = self.url
         self.records, self.paging, self.page_size = records, paging, page_size
         self.cursor_field = cursor_field
         self.since_param, self.since_field = since_param, since_field
+        self.lookback_minutes = lookback_minutes
         self.timeout, self.retries, self.backoff = timeout_seconds, retries, backoff_seconds
         self.state = dict(state or {})
-        self._seen: str | None = None
+        self._seen = self.state.get("since")
         self._client = httpx.Client(timeout=timeout_seconds, headers=self.headers)
         self._first = self._page(self._params(start=True))
-        self.header: list[str] = []
-        for row in self._first[records]:
-            if isinstance(row, dict):
-                self.header.extend(key for key in row if key not in self.header)
+        self.header: list[str] = list(expected or [])
+        self._extend_header(self._first[records])
 
     def checksum(self) -> None:
         return None
@@ -66,8 +75,9 @@ class HttpApi:
             params |= {"cursor": cursor, "limit": self.page_size}
         else:
             params |= {"limit": self.page_size}
-        if self.since_param and self.state.get("since"):
-            params[self.since_param] = self.state["since"]
+        if self.since_param and self.state.get("since") is not None:
+            since = marks.rewind(self.state["since"], self.lookback_minutes)
+            params[self.since_param] = marks.store(since)
         return params
 
     def _get(self, params: dict) -> httpx.Response:
@@ -99,20 +109,29 @@ class HttpApi:
         return body
 
     def _pages(self) -> Iterator[dict]:
-        body, page, offset = self._first, 1, 0
-        while True:
+        body, page, offset, cursors = self._first, 1, 0, set()
+        for _ in range(MAX_PAGES):
             yield body
             rows = body[self.records]
             if self.paging == "cursor":
                 cursor = body.get(self.cursor_field)
                 if not cursor:
                     return
+                if cursor in cursors:
+                    raise ConnectorError(f"{self.url}: the API repeated cursor {cursor!r}")
+                cursors.add(cursor)
                 body = self._page(self._params(cursor=cursor))
                 continue
-            if len(rows) < self.page_size:
+            if not rows:
                 return
             page, offset = page + 1, offset + len(rows)
             body = self._page(self._params(page=page, offset=offset))
+        raise ConnectorError(f"{self.url}: more than {MAX_PAGES} pages; is the paging ignored?")
+
+    def _extend_header(self, rows: list) -> None:
+        for row in rows:
+            if isinstance(row, dict):
+                self.header.extend(key for key in row if key not in self.header)
 
     def batches(self) -> Iterator[RawBatch]:
         line = 1
@@ -125,25 +144,19 @@ class HttpApi:
                     raise ConnectorError(f"{self.url}: records must be JSON objects")
                 columns = {name: [_value(row.get(name)) for row in rows] for name in self.header}
                 table = strings(columns)
-                if self.since_field in self.header:
-                    self._note(table.column(self.since_field))
+                if self.since_field:
+                    self._seen = marks.newest(
+                        (row.get(self.since_field) for row in rows), self._seen
+                    )
                 yield RawBatch(table, pa.array(range(line, line + len(rows)), pa.int64()))
                 line += len(rows)
         finally:
             self._client.close()
 
-    def _note(self, values: pa.ChunkedArray) -> None:
-        top = latest_plausible(values)
-        if top is not None and (self._seen is None or top > self._seen):
-            self._seen = top
-
-    def next_state(self) -> dict:
+    def next_state(self, current: dict) -> dict:
         if not self.since_field:
-            return self.state
-        seen = self._seen
-        if seen is None or (self.state.get("since") or "") > seen:
-            seen = self.state.get("since")
-        return {"since": seen}
+            return {}
+        return {"since": marks.newest([self._seen], current.get("since"))}
 
 
 def _split_connection(url: str) -> tuple[str, dict[str, str]]:
@@ -154,7 +167,7 @@ def _split_connection(url: str) -> tuple[str, dict[str, str]]:
     header = query.pop("auth_header", "Authorization")
     headers = {}
     if parts.password:
-        token = parts.password
+        token = unquote(parts.password)
         headers[header] = f"Bearer {token}" if header == "Authorization" else token
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host

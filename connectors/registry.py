@@ -51,7 +51,10 @@ def pending(
         return [lambda: SqlTable(resolve(options.connection), state=state, **settings)]
     if isinstance(options, HttpOptions):
         settings = options.model_dump(exclude={"kind", "connection"})
-        return [lambda: HttpApi(resolve(options.connection), state=state, **settings)]
+        expected = [*source.mapping, *source.fields]
+        return [
+            lambda: HttpApi(resolve(options.connection), state=state, expected=expected, **settings)
+        ]
     raise TypeError(f"no connector for {options.kind}")
 
 

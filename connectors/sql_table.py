@@ -2,18 +2,19 @@
 
 Incremental reads take rows whose watermark is past the last one seen, minus a look-back window,
 so rows committed late with an older timestamp are not missed; rows read twice are harmless
-because the merge leaves identical records alone.
+because the merge leaves identical records alone. The watermark keeps its type (timestamp,
+date or number).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.base import ConnectorError, RawBatch, latest_plausible, strings
+from connectors import watermark as marks
+from connectors.base import ConnectorError, RawBatch, strings
 
 
 class SqlTable:
@@ -35,13 +36,12 @@ class SqlTable:
         self.table = table
         self.query = query
         self.watermark = watermark
-        self.lookback = dt.timedelta(minutes=lookback_minutes)
+        self.lookback_minutes = lookback_minutes
         self.batch_rows = batch_rows
         self.state = dict(state or {})
-        self.location = (
-            f"{sa.make_url(url).render_as_string(hide_password=True)} {table or 'query'}"
-        )
-        self._seen: str | None = None
+        safe_url = sa.make_url(url).render_as_string(hide_password=True)
+        self.location = f"{safe_url} {table or 'query'}"
+        self._seen = self.state.get("watermark")
         try:
             self.engine = sa.create_engine(url)
             with self.engine.connect() as conn:
@@ -54,28 +54,19 @@ class SqlTable:
     def checksum(self) -> None:
         return None
 
-    def _source(self, conn_dialect: sa.Dialect | None = None) -> str:
+    def _source(self) -> str:
         if self.query:
             return f"({self.query}) AS src"
-        preparer = (conn_dialect or self.engine.dialect).identifier_preparer
+        preparer = self.engine.dialect.identifier_preparer
         return ".".join(preparer.quote(part) for part in self.table.split("."))
-
-    def _since(self) -> str | None:
-        last = self.state.get("watermark")
-        if not (self.watermark and last):
-            return None
-        try:
-            return (dt.datetime.fromisoformat(last) - self.lookback).isoformat(sep=" ")
-        except ValueError:
-            return last  # not a timestamp: no look-back
 
     def _select(self, limit: int | None = None) -> sa.TextClause:
         sql = f"SELECT * FROM {self._source()}"
         params = {}
-        since = self._since()
-        if since is not None:
+        last = self.state.get("watermark")
+        if self.watermark and last is not None:
             sql += f" WHERE {self._quoted(self.watermark)} > :since"
-            params["since"] = since
+            params["since"] = marks.rewind(last, self.lookback_minutes)
         if self.watermark:
             sql += f" ORDER BY {self._quoted(self.watermark)}"
         if limit is not None:
@@ -87,33 +78,26 @@ class SqlTable:
 
     def batches(self) -> Iterator[RawBatch]:
         line = 1
+        position = self.header.index(self.watermark) if self.watermark else None
         try:
             with self.engine.connect() as conn:
                 result = conn.execution_options(stream_results=True).execute(self._select())
                 while rows := result.fetchmany(self.batch_rows):
                     columns = {name: [row[i] for row in rows] for i, name in enumerate(self.header)}
-                    table = strings(columns)
-                    if self.watermark:
-                        self._note(table.column(self.watermark))
-                    yield RawBatch(table, pa.array(range(line, line + len(rows)), pa.int64()))
+                    if position is not None:
+                        self._seen = marks.newest((row[position] for row in rows), self._seen)
+                    lines = pa.array(range(line, line + len(rows)), pa.int64())
+                    yield RawBatch(strings(columns), lines)
                     line += len(rows)
         except sa.exc.SQLAlchemyError as exc:
             raise ConnectorError(f"{self.location}: {_first_line(exc)}") from None
         finally:
             self.engine.dispose()
 
-    def _note(self, values: pa.ChunkedArray) -> None:
-        top = latest_plausible(values)
-        if top is not None and (self._seen is None or top > self._seen):
-            self._seen = top
-
-    def next_state(self) -> dict:
+    def next_state(self, current: dict) -> dict:
         if not self.watermark:
-            return self.state
-        seen = self._seen
-        if seen is None or (self.state.get("watermark") or "") > seen:
-            seen = self.state.get("watermark")
-        return {"watermark": seen}
+            return {}
+        return {"watermark": marks.newest([self._seen], current.get("watermark"))}
 
 
 def _first_line(exc: BaseException) -> str:

@@ -60,7 +60,7 @@ class XlsxFile:
             self._checksum = file_checksum(self.path)
         return self._checksum
 
-    def next_state(self) -> dict:
+    def next_state(self, current: dict) -> dict:
         return {"file": self.location, "checksum": self.checksum()}
 
     def _merged(self) -> list[tuple[int, int, int, int]]:

@@ -66,23 +66,41 @@ def run_batch(
         summary.unknown_columns, summary.missing_columns = headers.unknown, headers.missing
         checksum = delivery.checksum()
         tables = for_resource(resource)
-        with engine.begin() as conn:
+        with engines.writing(engine) as conn:
             _run(conn, tables, delivery, headers, summary)
             if source:
-                source_state.put(conn, source, delivery.next_state(), summary.batch_id)
+                state = delivery.next_state(source_state.get(conn, source))
+                source_state.put(conn, source, state, summary.batch_id)
             summary.status = "loaded"
             summary.seconds = round(time.perf_counter() - started, 3)
             ledger.finish(conn, summary, checksum)
     except Exception as exc:
-        summary.status = "failed"
-        summary.error = _describe(exc)
-        summary.seconds = round(time.perf_counter() - started, 3)
-        with engine.begin() as conn:
-            ledger.finish(conn, summary)
-        if isinstance(exc, ConnectorError | HeaderError | CatalogError | RuleError | GdxError):
+        _failed(engine, summary, exc, started)
+        if isinstance(exc, KNOWN_ERRORS):
             raise GdxError(summary.error) from None
         raise
     return summary
+
+
+KNOWN_ERRORS = (
+    ConnectorError,
+    HeaderError,
+    CatalogError,
+    RuleError,
+    GdxError,
+    sa.exc.DBAPIError,
+)
+
+
+def _failed(engine: sa.Engine, summary: BatchSummary, exc: Exception, started: float) -> None:
+    """Record the failure; nothing of the batch committed, so it counts nothing but the read."""
+    summary.status, summary.error = "failed", _describe(exc)
+    summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
+    summary.rows_unchanged = summary.rows_duplicate = summary.rows_quarantined = 0
+    summary.rejected_by_rule = {}
+    summary.seconds = round(time.perf_counter() - started, 3)
+    with engines.writing(engine) as conn:
+        ledger.finish(conn, summary)
 
 
 def _start(engine: sa.Engine, summary: BatchSummary) -> None:

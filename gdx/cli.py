@@ -107,6 +107,8 @@ def collect(
         try:
             summaries = collect_source(code, catalog=catalog)
         except GdxError as exc:
+            for summary in getattr(exc, "summaries", []):
+                _print_summary(summary, as_json)
             err.print(f"[red]error:[/red] {code}: {exc}", highlight=False, soft_wrap=True)
             failed += 1
             continue

@@ -29,7 +29,9 @@ def collect(
     """Collect one registered source (what the DAG tasks and `gdx collect` call).
 
     Each delivery the source has for us (one file, one table read, one API crawl, or every new
-    file of a drop folder) is one batch; the source's state moves with each batch's commit.
+    file of a drop folder) is one batch; the source's state moves with each batch's commit. A
+    failed delivery does not stop the ones after it; CollectError then names it and carries the
+    summaries of those that committed.
     """
     catalog = catalog or load_catalog(settings.catalog_dir())
     source = catalog.source(source_code)
@@ -46,11 +48,33 @@ def collect(
         )
     except ConnectorError as exc:
         openers = [_raiser(exc)]
-    return [
-        run_batch(opener, source.resource, source.department, engine=engine, catalog=catalog,
-                  source=source.code)
-        for opener in openers
-    ]  # fmt: skip
+    summaries, errors = [], []
+    for opener in openers:
+        try:
+            summaries.append(
+                run_batch(
+                    opener,
+                    source.resource,
+                    source.department,
+                    engine=engine,
+                    catalog=catalog,
+                    source=source.code,
+                )
+            )
+        except GdxError as exc:
+            errors.append(str(exc))
+    if errors:
+        more = f" (and {len(errors) - 1} more failed deliveries)" if len(errors) > 1 else ""
+        raise CollectError(errors[0] + more, summaries)
+    return summaries
+
+
+class CollectError(GdxError):
+    """Some deliveries of a source failed; the others committed (`summaries`)."""
+
+    def __init__(self, message: str, summaries: list[BatchSummary]):
+        super().__init__(message)
+        self.summaries = summaries
 
 
 def load_file(

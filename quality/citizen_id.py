@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quality.dates import real_dates
+from quality.dates import real_dates, today
 from quality.divisions import is_division_code
 from quality.text import (
     char_matrix,
@@ -49,9 +47,9 @@ def normalize(values: pd.Series | pa.Array) -> pa.Array:
 
 
 def _dates_ok(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    today = dt.date.today()
+    now = today()
     stamp = year * 10000 + month * 100 + day
-    not_future = stamp <= today.year * 10000 + today.month * 100 + today.day
+    not_future = stamp <= now.year * 10000 + now.month * 100 + now.day
     return real_dates(year, month, day) & (year >= _EARLIEST_YEAR) & not_future
 
 

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from quality.text import fill_false
+
+TIMEZONE_SETTING = "GDX_TIMEZONE"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def today() -> dt.date:
+    """Today where the data is: the province's time zone (GDX_TIMEZONE), not the server's."""
+    zone = os.environ.get(TIMEZONE_SETTING) or DEFAULT_TIMEZONE
+    return dt.datetime.now(ZoneInfo(zone)).date()
+
 
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"

@@ -17,8 +17,12 @@ _EXCEL_SERIAL = r"^[1-9]\d{4}(\.0+)?$"
 
 
 def trim(values: pa.Array) -> pa.Array:
-    """Surrounding blanks (including the ideographic space) removed; empty strings become null."""
-    values = pc.utf8_trim(values.cast(pa.string()), " \t\r\n\u3000\ufeff\xa0")
+    """Control characters (NUL …) removed, surrounding blanks (the ideographic space too)
+    trimmed; empty strings become null."""
+    values = pc.replace_substring_regex(
+        values.cast(pa.string()), r"[\x00-\x08\x0b\x0c\x0e-\x1f]", ""
+    )
+    values = pc.utf8_trim(values, " \t\r\n\u3000\ufeff\xa0")
     return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
 
 

@@ -7,7 +7,6 @@ Great Expectations custom expectations (quality/expectations.py), so a rule mean
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ import pyarrow.compute as pc
 
 from catalog_schema import FieldSpec, Resource
 from quality import citizen_id, uscc
-from quality.dates import parse_iso
+from quality.dates import parse_iso, today
 from quality.text import fill_false, to_arrow
 from quality.vocab import (
     ETHNIC_GROUPS,
@@ -27,7 +26,7 @@ from quality.vocab import (
     PHONE_PATTERN,
 )
 
-_NUMBER = r"^[-+]?\d+(\.\d+)?$"
+_NUMBER = r"^[-+]?\d{1,16}(\.\d+)?$"  # the warehouse keeps 16 digits before the point
 
 
 def _present(values: pa.Array) -> np.ndarray:
@@ -69,7 +68,7 @@ def not_date(values) -> np.ndarray:
 
 def in_future(values) -> np.ndarray:
     dates = parse_iso(to_arrow(values))
-    return fill_false(pc.greater(dates, pa.scalar(dt.date.today(), pa.date32())))
+    return fill_false(pc.greater(dates, pa.scalar(today(), pa.date32())))
 
 
 def before(values, other) -> np.ndarray:

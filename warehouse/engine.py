@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -44,7 +46,19 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # a writer takes the write lock up front, so that it waits for another writer (busy
+    # timeout) instead of failing when it upgrades a read lock; readers stay deferred
+    immediate = connection.get_execution_options().get("gdx_write")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction: committed when the block ends, rolled back when it raises."""
+    with engine.connect() as conn:
+        conn.execution_options(gdx_write=True)
+        with conn.begin():
+            yield conn
 
 
 def is_postgres(engine: sa.Engine | sa.Connection) -> bool:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 
+from warehouse.engine import writing
 from warehouse.tables import batch_ledger
 
 
@@ -51,7 +52,7 @@ class BatchSummary:
 def start(engine: sa.Engine, summary: BatchSummary, file_path: str | None) -> dt.datetime:
     """Record the batch as running, in its own transaction, before any data moves."""
     started = now()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             batch_ledger.insert().values(
                 batch_id=summary.batch_id,

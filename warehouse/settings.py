@@ -41,6 +41,11 @@ SETTINGS = (
         "16",
         "Megabytes of a file read, validated and staged at a time (bounds memory per batch).",
     ),
+    Setting(
+        "GDX_TIMEZONE",
+        "Asia/Shanghai",
+        "Time zone of 'today' in the date rules (a date of today there is not in the future).",
+    ),
     Setting("GDX_API_HOST", "127.0.0.1", "Address `gdx serve` listens on."),
     Setting("GDX_API_PORT", "8000", "Port `gdx serve` listens on."),
 )

@@ -45,6 +45,8 @@ def record_model(resource: Resource) -> type[BaseModel]:
 def normalized_key(resource: Resource, raw: str) -> str:
     """The key as stored; 422 when it breaks a rule of the key field."""
     spec = resource.key_field
+    if any(ord(char) < 32 for char in raw):
+        raise HTTPException(422, f"{spec.name}: control characters are not allowed")
     value = normalize_column(spec, pa.array([raw], pa.string()))
     table = pa.table({spec.name: value})
     failed = [

@@ -62,7 +62,7 @@ class ConnectorContract:
                 assert all(pa.types.is_string(t) for t in batch.table.schema.types)
                 assert len(batch.lines) == batch.table.num_rows
                 rows += batch.table.to_pylist()
-            state = delivery.next_state()
+            state = delivery.next_state(state)
         return rows, state
 
     def test_reads_everything_as_strings(self):

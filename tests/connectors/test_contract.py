@@ -138,10 +138,14 @@ class TestSqlContract(ConnectorContract):
     def pending(self, state):
         return [
             lambda: SqlTable(
-                self.url, table="insured", watermark="updated_at", lookback_minutes=0,
-                batch_rows=500, state=state,
+                self.url,
+                table="insured",
+                watermark="updated_at",
+                lookback_minutes=0,
+                batch_rows=500,
+                state=state,
             )
-        ]  # fmt: skip
+        ]
 
     def test_dates_and_timestamps_read_as_iso_text(self):
         rows, _ = self.read({})
@@ -152,8 +156,9 @@ class TestSqlContract(ConnectorContract):
         _, state = self.read({})
         late = dict(people_row(5000), updated_at="2026-01-01 07:59:00")  # committed late, old time
         self.add([late])
-        reader = SqlTable(self.url, table="insured", watermark="updated_at",
-                          lookback_minutes=24 * 60, state=state)  # fmt: skip
+        reader = SqlTable(
+            self.url, table="insured", watermark="updated_at", lookback_minutes=24 * 60, state=state
+        )
         rows = [row for batch in reader.batches() for row in batch.table.to_pylist()]
         assert "ID005000" in {row["id_number"] for row in rows}
 
@@ -168,6 +173,7 @@ class _Api(BaseHTTPRequestHandler):
     rows: list[dict] = []
     failures: list[int] = []  # status codes to answer before serving normally
     not_json = False
+    stuck_cursor = False
 
     def do_GET(self):  # noqa: N802 (the stdlib's name)
         if self.headers.get("Authorization") != "Bearer s3cret":
@@ -178,12 +184,14 @@ class _Api(BaseHTTPRequestHandler):
             return self._send(200, b"<html>maintenance</html>")
         query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
         rows = [r for r in _Api.rows if r["updated_at"] > query.get("since", "")]
+        if _Api.stuck_cursor:
+            return self._send(200, json.dumps({"data": [], "next_cursor": "again"}).encode())
         if "offset" in query:  # offset paging
-            start, size = int(query["offset"]), int(query["limit"])
+            start, size = int(query["offset"]), min(1000, int(query["limit"]))
         elif "limit" in query:  # cursor paging: the cursor is the next start, as text
             start, size = int(query.get("cursor", 0)), int(query["limit"])
         else:
-            size = int(query.get("page_size", 100))
+            size = min(1000, int(query.get("page_size", 100)))  # the server caps pages
             start = (int(query.get("page", 1)) - 1) * size
         chunk = rows[start : start + size]
         more = start + size < len(rows)
@@ -233,10 +241,46 @@ class TestHttpContract(ConnectorContract):
 
     def api(self, state, **kw):
         options = {
-            "page_size": 100, "since_param": "since", "since_field": "updated_at",
-            "retries": 2, "backoff_seconds": 0.01, "state": state,
-        }  # fmt: skip
+            "page_size": 100,
+            "since_param": "since",
+            "since_field": "updated_at",
+            "retries": 2,
+            "backoff_seconds": 0.01,
+            "state": state,
+            "lookback_minutes": 0,
+        }
         return HttpApi(self.url, "/people", **(options | kw))
+
+    def test_the_lookback_rereads_the_last_hour(self):
+        _, state = self.read({})
+        reader = self.api(state, lookback_minutes=60)
+        again = [row for batch in reader.batches() for row in batch.table.to_pylist()]
+        assert len(again) == 60  # rows are a minute apart
+        assert reader.next_state(state) == state
+
+    def test_declared_columns_survive_pages_that_leave_them_out(self):
+        reader = self.api({}, expected=["id_number", "phone"])
+        rows = [row for batch in reader.batches() for row in batch.table.to_pylist()]
+        assert reader.header[:2] == ["id_number", "phone"]
+        assert len(rows) == self.rows and rows[0]["phone"] is None
+
+    def test_a_repeated_cursor_is_an_error_not_a_loop(self):
+        from connectors import ConnectorError
+
+        _Api.stuck_cursor = True
+        try:
+            with pytest.raises(ConnectorError, match="repeated cursor|more than"):
+                list(self.api({}, paging="cursor").batches())
+        finally:
+            _Api.stuck_cursor = False
+
+    def test_a_server_that_caps_the_page_size_is_read_to_the_end(self):
+        rows = [
+            row
+            for batch in self.api({}, page_size=5000).batches()
+            for row in batch.table.to_pylist()
+        ]
+        assert len(rows) == self.rows
 
     def test_5xx_is_retried_then_served(self):
         _Api.failures = [503, 502]

@@ -33,9 +33,10 @@ def test_streams_in_bounded_blocks(tmp_path):
 
 def test_values_stay_strings(tmp_path):
     path = tmp_path / "f.csv"
-    path.write_text("id,n\n007,1.50\n,\n", encoding="utf-8")
+    path.write_text("id,n\n007,1.50\n,\n\n008,\n", encoding="utf-8")
     (batch,) = list(CsvFile(path).batches())
-    assert batch.table.to_pylist() == [{"id": "007", "n": "1.50"}, {"id": "", "n": ""}]
+    assert batch.table.to_pylist() == [{"id": "007", "n": "1.50"}, {"id": "008", "n": ""}]
+    assert batch.lines.to_pylist() == [2, 5]  # rows with no value at all carry no data
 
 
 def test_malformed_rows_are_returned_not_raised(tmp_path):
@@ -97,3 +98,28 @@ def test_memory_does_not_grow_with_file_size(tmp_path):
     medium, large = peak(200_000), peak(600_000)  # about 11 MB and 33 MB of CSV
     assert large < 1.5 * medium + (1 << 20)
     assert large < 12 << 20
+
+
+def test_line_numbers_skip_blank_and_malformed_lines_across_blocks(tmp_path):
+    path = tmp_path / "f.csv"
+    lines = ["a,b"]
+    expected_good, expected_bad = [], []
+    for n in range(2, 3002):
+        if n % 97 == 0:
+            lines.append("")  # blank
+        elif n % 20 == 0:
+            lines.append(f"{n}")  # ragged
+            expected_bad.append(n)
+        else:
+            lines.append(f"{n},x")
+            expected_good.append(n)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    batches = list(CsvFile(path, block_bytes=2 << 10).batches())
+    good = [
+        (line, row["a"])
+        for b in batches
+        for line, row in zip(b.lines.to_pylist(), b.table.to_pylist(), strict=True)
+    ]
+    assert all(str(line) == value for line, value in good)
+    assert [line for line, _ in good] == expected_good
+    assert sorted(m.line for b in batches for m in b.malformed) == expected_bad

@@ -152,11 +152,61 @@ def test_drop_folder_loads_each_new_file_once(engine, catalog_with_sources, tmp_
     assert state_of(engine, "human_resources.insured_drop")["last_file"].endswith("b.csv")
 
 
-def test_a_bad_file_in_the_drop_folder_keeps_the_state(engine, catalog_with_sources, tmp_path):
+def test_a_bad_file_in_the_drop_folder_does_not_hold_back_the_others(
+    engine, catalog_with_sources, tmp_path
+):
+    from gdx.pipeline import CollectError
+
     catalog = catalog_with_sources
     drop = tmp_path / "drop"
     drop.mkdir()
-    (drop / "a.csv").write_text("公民身份号码,联系电话\n", encoding="utf-8")  # header only
-    with pytest.raises(GdxError, match="header only"):
+    header = "公民身份号码,联系电话,参保状态\n"
+    (drop / "a.csv").write_text(header, encoding="utf-8")  # header only: a broken extract
+    good = "".join(f"{p['id_number']},{p['phone']},参保缴费\n" for p in map(person, range(5)))
+    (drop / "b.csv").write_text(header + good, encoding="utf-8")
+    import os
+
+    os.utime(drop / "b.csv", (os.path.getmtime(drop / "a.csv") + 1,) * 2)
+    with pytest.raises(CollectError, match="header only") as caught:
         collect("human_resources.insured_drop", engine=engine, catalog=catalog)
-    assert state_of(engine, "human_resources.insured_drop") == {}
+    assert [s.rows_inserted for s in caught.value.summaries] == [5]
+    assert state_of(engine, "human_resources.insured_drop")["last_file"].endswith("b.csv")
+    (drop / "a.csv").write_text(header + good.replace("参保缴费", "暂停缴费"), encoding="utf-8")
+    (fixed,) = collect("human_resources.insured_drop", engine=engine, catalog=catalog)
+    assert fixed.file.endswith("a.csv") and fixed.rows_updated == 5
+    assert len(state_of(engine, "human_resources.insured_drop")["seen"]) == 2
+
+
+def test_concurrent_batches_wait_for_each_other_on_sqlite(tmp_path, catalog):
+    import threading
+
+    from gdx.demodata import write_demo_data
+    from gdx.pipeline import load_file
+    from warehouse import engine as engines
+    from warehouse import tables
+
+    db = engines.create(f"sqlite:///{tmp_path / 'gdx.db'}")
+    tables.init_schema(db, catalog)
+    manifest = write_demo_data(tmp_path / "in", catalog, people=3000, seed=2)
+    jobs = [
+        ("public_security.population", "population.person", "public_security"),
+        ("market_regulation.enterprises", "legal_entity.organization", "market_regulation"),
+        ("market_regulation.licences", "e_licence.licence", "market_regulation"),
+        ("courts.dishonest_debtors", "credit.record", "courts"),
+    ]
+    results: dict[str, str] = {}
+
+    def run(code, resource, department):
+        try:
+            path = manifest.extracts[code].path
+            results[code] = load_file(path, resource, department, engine=db, catalog=catalog).status
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            results[code] = f"{type(exc).__name__}: {exc}"
+
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.dispose()
+    assert results == {code: "loaded" for code, _, _ in jobs}

@@ -125,3 +125,32 @@ def test_industry_codes():
         True,
         False,
     ]
+
+
+def test_control_characters_are_removed_and_huge_numbers_rejected(catalog):
+    from quality.normalize import trim
+    from quality.rules import not_number
+
+    assert trim(pa.array(["a\x00b ", "\x00", None])).to_pylist() == ["ab", None, None]
+    assert not_number(pa.array(["1" * 16, "1" * 17, "1" * 16 + ".25"])).tolist() == [
+        False,
+        True,
+        False,
+    ]
+
+
+def test_today_is_the_provinces_today(monkeypatch):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from quality.dates import DEFAULT_TIMEZONE, today
+    from quality.rules import in_future
+    from warehouse.settings import SETTINGS
+
+    assert next(s.default for s in SETTINGS if s.env == "GDX_TIMEZONE") == DEFAULT_TIMEZONE
+    for zone in ("Pacific/Kiritimati", "Etc/GMT+12"):  # 26 hours apart
+        monkeypatch.setenv("GDX_TIMEZONE", zone)
+        local = dt.datetime.now(ZoneInfo(zone)).date()
+        assert today() == local
+        assert in_future(pa.array([local.isoformat()])).tolist() == [False]
+        assert in_future(pa.array([(local + dt.timedelta(days=1)).isoformat()])).tolist() == [True]

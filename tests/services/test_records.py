@@ -106,3 +106,7 @@ def test_healthz_and_docs(api):
     assert "/api/v1/resources/population.person/records/{id_number}" in spec["paths"]
     data = spec["components"]["schemas"]["PopulationPersonData"]["properties"]
     assert data["id_number"]["title"] == "公民身份号码"
+
+
+def test_control_characters_in_a_key_are_422(api):
+    _problem(api.get("/api/v1/resources/credit.record/records/x%00y"), 422)
