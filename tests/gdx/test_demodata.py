@@ -121,3 +121,19 @@ def test_the_same_seed_writes_the_same_files(tmp_path, catalog):
         if one.suffix in (".csv", ".json"):
             assert one.read_bytes() == two.read_bytes(), code
         assert extract.defects == second.extracts[code].defects, code
+
+
+def test_two_departments_give_different_phones_for_some_people(catalog, demo):
+    import openpyxl
+
+    incoming = settings.incoming_dir()
+    book = openpyxl.load_workbook(incoming / "civil_affairs/marriage.xlsx", read_only=True)
+    rows = list(book.worksheets[0].iter_rows(min_row=4, values_only=True))
+    civil = {row[0]: row[4] for row in rows if row[4]}
+    hr = sa.create_engine(demo.connections["hr_db"])
+    with hr.connect() as conn:
+        insured = dict(conn.execute(sa.text("SELECT id_number, phone FROM insured")).all())
+    hr.dispose()
+    both = [person for person in civil if person in insured]
+    conflicts = [person for person in both if civil[person] != insured[person]]
+    assert len(both) > 20 and len(conflicts) > 0.9 * len(both)
