@@ -44,10 +44,13 @@ class Strict(BaseModel):
 
 
 class Rule(Strict):
-    """One declared rule of a field: a name from the vocabulary and an optional argument."""
+    """One declared rule of a field: a name from the vocabulary, an optional argument, and
+    whether a row that fails it is rejected (quarantined) or only warned about (loaded, counted).
+    """
 
     name: str
     arg: str | None = None
+    severity: Literal["reject", "warn"] = "reject"
 
     @field_validator("name")
     @classmethod
@@ -59,12 +62,17 @@ class Rule(Strict):
     @model_validator(mode="before")
     @classmethod
     def _from_short_form(cls, value: Any) -> Any:
-        """Accept `citizen_id` or `{not_before: birth_date}` as well as the long form."""
+        """Accept `citizen_id`, `{not_before: birth_date}` or `{phone: null, severity: warn}` as
+        well as the long form."""
         if isinstance(value, str):
             return {"name": value}
-        if isinstance(value, dict) and len(value) == 1 and "name" not in value:
-            ((name, arg),) = value.items()
-            return {"name": name, "arg": arg}
+        if isinstance(value, dict) and "name" not in value:
+            rest = {k: v for k, v in value.items() if k != "severity"}
+            if len(rest) == 1:
+                ((name, arg),) = rest.items()
+                return {"name": name, "arg": arg} | (
+                    {"severity": value["severity"]} if "severity" in value else {}
+                )
         return value
 
 
@@ -113,6 +121,9 @@ class Resource(Strict):
     update_cycle: UpdateCycle
     published_on: str
     format: str = "database table"
+    max_reject_ratio: float = Field(
+        0.2, ge=0, le=1, description="Above this share of rejected rows a batch is rejected whole."
+    )
     fields: list[FieldSpec]
 
     @property

@@ -74,12 +74,23 @@ def run_batch(
             summary.status = "loaded"
             summary.seconds = round(time.perf_counter() - started, 3)
             ledger.finish(conn, summary, checksum)
+    except BatchRejected as exc:
+        summary.status, summary.error = "rejected", str(exc)
+        summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
+        summary.seconds = round(time.perf_counter() - started, 3)
+        with engines.writing(engine) as conn:
+            ledger.finish(conn, summary)
+        raise
     except Exception as exc:
         _failed(engine, summary, exc, started)
         if isinstance(exc, KNOWN_ERRORS):
             raise GdxError(summary.error) from None
         raise
     return summary
+
+
+class BatchRejected(GdxError):
+    """Too many rows of a batch broke the rules: the delivery is broken, nothing is merged."""
 
 
 KNOWN_ERRORS = (
@@ -97,7 +108,7 @@ def _failed(engine: sa.Engine, summary: BatchSummary, exc: Exception, started: f
     summary.status, summary.error = "failed", _describe(exc)
     summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
     summary.rows_unchanged = summary.rows_duplicate = summary.rows_quarantined = 0
-    summary.rejected_by_rule = {}
+    summary.rejected_by_rule, summary.warned_by_rule = {}, {}
     summary.seconds = round(time.perf_counter() - started, 3)
     with engines.writing(engine) as conn:
         ledger.finish(conn, summary)
@@ -147,9 +158,10 @@ def _run(
     at = ledger.now()
     stg = staging.create(conn, resource)
     rejected: dict[str, int] = {}
+    warned: dict[str, int] = summary.warned_by_rule
     for batch in delivery.batches():
         summary.rows_read += batch.table.num_rows + len(batch.malformed)
-        rows, passed = _validate_batch(resource, batch, headers, rejected)
+        rows, passed = _validate_batch(resource, batch, headers, rejected, warned)
         quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
         summary.rows_quarantined += len(rows)
         staging.append(conn, stg, passed)
@@ -169,6 +181,8 @@ def _run(
         quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
         summary.rows_quarantined += len(rows)
 
+    summary.rejected_by_rule = dict(sorted(rejected.items()))
+    _accept(resource, summary, delivery.location)
     counts = merge(conn, tables, stg, headers.fields, summary.batch_id, summary.department, at)
     staging.drop(conn, stg)
     summary.rows_inserted, summary.rows_updated = counts.inserted, counts.updated
@@ -179,8 +193,27 @@ def _run(
     summary.rejected_by_rule = dict(sorted(rejected.items()))
 
 
+def _accept(resource: Resource, summary: BatchSummary, location: str) -> None:
+    """Reject the batch whole when more than the resource's max_reject_ratio of it failed."""
+    ratio = summary.rows_quarantined / summary.rows_read
+    if ratio <= resource.max_reject_ratio:
+        return
+    top = sorted(summary.rejected_by_rule.items(), key=lambda item: -item[1])[:3]
+    rules = ", ".join(f"{rule} {count}" for rule, count in top)
+    summary.rows_unchanged = 0
+    raise BatchRejected(
+        f"{location}: batch rejected, {ratio:.0%} of {summary.rows_read} rows broke the rules "
+        f"(at most {resource.max_reject_ratio:.0%} accepted for {resource.code}); top rules: "
+        f"{rules}; nothing was merged"
+    )
+
+
 def _validate_batch(
-    resource: Resource, batch: RawBatch, headers: HeaderMap, rejected: dict[str, int]
+    resource: Resource,
+    batch: RawBatch,
+    headers: HeaderMap,
+    rejected: dict[str, int],
+    warned: dict[str, int],
 ) -> tuple[list[tuple], pa.Table]:
     """Quarantine rows (line, key, rules, raw) and the normalised rows that passed."""
     mapped = pa.table(
@@ -190,6 +223,8 @@ def _validate_batch(
     verdict = validate(resource, normal)
     for rule, count in verdict.counts().items():
         rejected[rule] = rejected.get(rule, 0) + count
+    for rule, count in verdict.warnings().items():
+        warned[rule] = warned.get(rule, 0) + count
     failed = verdict.failed
     positions = np.flatnonzero(failed)
     lines = batch.lines.to_numpy()

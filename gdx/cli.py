@@ -73,6 +73,8 @@ def _print_summary(summary, as_json: bool) -> None:
     )
     for rule, count in s.rejected_by_rule.items():
         out.print(f"  rejected by {rule}: {count}", highlight=False)
+    for rule, count in s.warned_by_rule.items():
+        out.print(f"  loaded with a warning from {rule}: {count}", highlight=False)
     if s.unknown_columns:
         out.print(f"  unknown columns (not loaded): {', '.join(s.unknown_columns)}")
 

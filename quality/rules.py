@@ -151,6 +151,7 @@ class BoundRule:
     field: FieldSpec
     name: str
     arg: str | None
+    severity: str = "reject"
 
     @property
     def rule_id(self) -> str:
@@ -168,6 +169,8 @@ def bound_rules(resource: Resource, columns: list[str] | None = None) -> list[Bo
     """Every declared rule of the resource whose columns are all in `columns` (default: all)."""
     present = set(columns) if columns is not None else {spec.name for spec in resource.fields}
     rules = [
-        BoundRule(spec, rule.name, rule.arg) for spec in resource.fields for rule in spec.rules
+        BoundRule(spec, rule.name, rule.arg, rule.severity)
+        for spec in resource.fields
+        for rule in spec.rules
     ]
     return [rule for rule in rules if set(rule.columns()) <= present]

@@ -18,20 +18,37 @@ class Verdict:
 
     failures: dict[str, np.ndarray]  # rule id -> True where the row failed it
     rows: int
+    warn_only: frozenset[str] = frozenset()  # rule ids declared `severity: warn`
 
     @property
     def failed(self) -> np.ndarray:
+        """True where a row failed a rejecting rule (it goes to quarantine)."""
         mask = np.zeros(self.rows, dtype=bool)
-        for failed in self.failures.values():
-            mask |= failed
+        for rule, failed in self.failures.items():
+            if rule not in self.warn_only:
+                mask |= failed
         return mask
 
     def counts(self) -> dict[str, int]:
-        return {rule: int(mask.sum()) for rule, mask in self.failures.items() if mask.any()}
+        """Rows rejected per rejecting rule."""
+        return {
+            rule: int(mask.sum())
+            for rule, mask in self.failures.items()
+            if mask.any() and rule not in self.warn_only
+        }
+
+    def warnings(self) -> dict[str, int]:
+        """Rows that failed a warn-only rule and load all the same, per rule."""
+        return {
+            rule: int(mask.sum())
+            for rule, mask in self.failures.items()
+            if mask.any() and rule in self.warn_only
+        }
 
     def rules_of(self, positions: np.ndarray) -> list[list[str]]:
-        """For each row position, the ids of the rules it failed, in declaration order."""
-        names = list(self.failures)
+        """For each row position, the ids of the rejecting rules it failed, in declaration
+        order."""
+        names = [rule for rule in self.failures if rule not in self.warn_only]
         if not names:
             return [[] for _ in positions]
         matrix = np.stack([self.failures[name][positions] for name in names], axis=1)
@@ -42,13 +59,16 @@ def validate(resource: Resource, table: pa.Table) -> Verdict:
     """Run the resource's Great Expectations suite (every declared rule the table has columns
     for) and read the row-level verdicts from its results."""
     suite = runner(resource, tuple(table.column_names))
-    return Verdict(suite.failures(table), table.num_rows)
+    return Verdict(suite.failures(table), table.num_rows, _warn_only(suite.rules))
 
 
 def validate_direct(resource: Resource, table: pa.Table) -> Verdict:
     """The same verdicts from the rule checks alone, without Great Expectations' machinery
     (for single values, e.g. a key in an API call)."""
-    failures = {
-        rule.rule_id: rule.check(table) for rule in bound_rules(resource, table.column_names)
-    }
-    return Verdict(failures, table.num_rows)
+    rules = bound_rules(resource, table.column_names)
+    failures = {rule.rule_id: rule.check(table) for rule in rules}
+    return Verdict(failures, table.num_rows, _warn_only(rules))
+
+
+def _warn_only(rules) -> frozenset[str]:
+    return frozenset(rule.rule_id for rule in rules if rule.severity == "warn")

@@ -39,6 +39,7 @@ class BatchSummary:
     rows_duplicate: int = 0
     rows_quarantined: int = 0
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
+    warned_by_rule: dict[str, int] = field(default_factory=dict)
     unknown_columns: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
     status: str = "running"
@@ -84,6 +85,7 @@ def finish(conn: sa.Connection, summary: BatchSummary, checksum: str | None = No
             "rows_duplicate",
             "rows_quarantined",
             "rejected_by_rule",
+            "warned_by_rule",
             "unknown_columns",
             "error",
             "seconds",

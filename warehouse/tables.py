@@ -33,6 +33,7 @@ batch_ledger = sa.Table(
     sa.Column("rows_duplicate", sa.BigInteger, nullable=False, default=0),
     sa.Column("rows_quarantined", sa.BigInteger, nullable=False, default=0),
     sa.Column("rejected_by_rule", sa.JSON, nullable=False, default=dict),
+    sa.Column("warned_by_rule", sa.JSON),
     sa.Column("unknown_columns", sa.JSON, nullable=False, default=list),
     sa.Column("error", sa.Text),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),

@@ -88,8 +88,11 @@ def test_init_with_a_malformed_declaration_is_one_line(tmp_path):
 
 def test_load_prints_the_json_summary(engine, tmp_path):
     path = tmp_path / "p.csv"
+    from tests.gdx.test_pipeline import crowd
+
     path.write_text(
-        HEADER + ZHANG + "110105194912310021,李四,女,1949-12-31,汉族,北京市\n", encoding="utf-8"
+        HEADER + ZHANG + "110105194912310021,李四,女,1949-12-31,汉族,北京市\n" + crowd(8),
+        encoding="utf-8",
     )
     args = [
         "load",
@@ -104,12 +107,12 @@ def test_load_prints_the_json_summary(engine, tmp_path):
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.strip().splitlines()
     summary = json.loads(line)
-    assert summary["rows_read"] == 2 and summary["rows_loaded"] == 1
+    assert summary["rows_read"] == 10 and summary["rows_loaded"] == 9
     assert summary["rows_quarantined"] == 1
     assert summary["rejected_by_rule"] == {"id_number.citizen_id": 1}
     assert summary["status"] == "loaded"
     again = json.loads(gdx(*args, home=tmp_path, url=_url(engine)).stdout)
-    assert again["rows_unchanged"] == 1 and again["rows_loaded"] == 0
+    assert again["rows_unchanged"] == 9 and again["rows_loaded"] == 0
 
 
 def test_load_without_json_prints_a_readable_line(tmp_path):

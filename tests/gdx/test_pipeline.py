@@ -31,6 +31,16 @@ LI = _fix_li(LI)
 LI_ID = LI.split(",")[0]
 
 
+def crowd(n: int = 10) -> str:
+    """Valid rows of other people, so that a few bad rows stay under the reject ratio."""
+    import numpy as np
+
+    from quality.citizen_id import make_ids
+
+    ids = make_ids(np.full(n, 220104), np.full(n, 19800101), np.arange(101, 101 + 2 * n, 2))
+    return "".join(f"{i},路人{k},男,1980-01-01,汉族,吉林省长春市\n" for k, i in enumerate(ids))
+
+
 def write(tmp_path: Path, text: str, name: str = "p.csv", encoding: str = "utf-8") -> Path:
     path = tmp_path / name
     path.write_bytes(text.encode(encoding))
@@ -155,20 +165,22 @@ def test_headers_by_field_name_and_alias(engine, catalog, tmp_path):
 
 def test_duplicates_in_one_batch(engine, catalog, tmp_path):
     conflict = ZHANG.replace("张三", "张叁")
-    summary = load(engine, catalog, write(tmp_path, HEADER + LI + LI + LI + ZHANG + conflict))
+    text = HEADER + LI + LI + LI + ZHANG + conflict + crowd()
+    summary = load(engine, catalog, write(tmp_path, text))
     assert_invariant(summary)
     assert summary.rows_duplicate == 2
-    assert summary.rows_inserted == 1
+    assert summary.rows_inserted == 11
     assert summary.rejected_by_rule == {"duplicate_key_conflict": 2}
     rows = quarantine_rows(engine, catalog, summary.batch_id)
     assert [r["rules"] for r in rows] == [["duplicate_key_conflict"]] * 2
     assert {r["raw"]["姓名"] for r in rows} == {"张三", "张叁"}
-    assert [g["id_number"] for g in golden_rows(engine, catalog)] == [LI_ID]
+    ids = {g["id_number"] for g in golden_rows(engine, catalog)}
+    assert LI_ID in ids and "11010519491231002X" not in ids
 
 
 def test_quarantine_keeps_the_raw_row_and_every_failed_rule(engine, catalog, tmp_path):
     bad = "110105194912310021,,男,1949-12-31,火星族,北京市\n"
-    summary = load(engine, catalog, write(tmp_path, HEADER + bad + ZHANG))
+    summary = load(engine, catalog, write(tmp_path, HEADER + bad + ZHANG + crowd()))
     assert_invariant(summary)
     (row,) = quarantine_rows(engine, catalog, summary.batch_id)
     assert row["rules"] == [
@@ -193,11 +205,11 @@ def test_quarantine_keeps_the_raw_row_and_every_failed_rule(engine, catalog, tmp
 
 
 def test_ragged_and_unterminated_lines_are_quarantined(engine, catalog, tmp_path):
-    text = HEADER + ZHANG + "220102199003071234,李四\n" + LI + '"unterminated,x,y\n'
+    text = HEADER + ZHANG + "220102199003071234,李四\n" + LI + crowd() + '"unterminated,x,y\n'
     summary = load(engine, catalog, write(tmp_path, text))
     assert_invariant(summary)
     assert summary.rejected_by_rule == {"malformed_row": 2}
-    assert summary.rows_inserted == 2
+    assert summary.rows_inserted == 12
     rows = quarantine_rows(engine, catalog, summary.batch_id)
     assert rows[0]["line"] == 3 and rows[0]["raw"]["_text"] == "220102199003071234,李四"
 
@@ -267,3 +279,41 @@ def test_summary_is_json_serialisable(engine, catalog, tmp_path):
         "seconds",
     ):
         assert key in data
+
+
+def test_a_batch_of_mostly_broken_rows_is_rejected_whole(engine, catalog, tmp_path):
+    load(engine, catalog, write(tmp_path, HEADER + ZHANG, "good.csv"))
+    before = golden_rows(engine, catalog)
+    broken = "".join(f"11010519491231{n:05d},某{n},女,1949-12-31,汉族,北京市\n" for n in range(6))
+    path = write(tmp_path, HEADER + broken + LI + ZHANG.replace("建国路1号", "长安街9号"))
+    with pytest.raises(GdxError, match=r"batch rejected, 75% of 8 rows .*id_number.citizen_id 6"):
+        load(engine, catalog, path)
+    assert golden_rows(engine, catalog) == before  # not even the good rows were merged
+    recorded = ledger_row(engine)
+    assert recorded["status"] == "rejected"
+    assert recorded["rows_quarantined"] == 6 and recorded["rows_loaded"] == 0
+    assert recorded["rejected_by_rule"]["id_number.citizen_id"] == 6
+    assert quarantine_rows(engine, catalog, recorded["batch_id"]) == []
+
+
+def test_a_warn_only_rule_loads_the_row_and_counts_the_warning(engine, tmp_path):
+    import shutil
+
+    import yaml
+
+    from catalog_schema import load_catalog
+    from catalog_schema.catalog import DEFAULT_DIR
+
+    folder = tmp_path / "catalog"
+    shutil.copytree(DEFAULT_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / "resources" / "population.person.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["fields"][6]["rules"] = [{"phone": None, "severity": "warn"}]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    catalog = load_catalog(folder)
+    assert catalog.resource("population.person").field("phone").rules[0].severity == "warn"
+    text = "公民身份号码,联系电话\n11010519491231002X,12345\n" + LI.split(",")[0] + ",13812345678\n"
+    summary = load(engine, catalog, write(tmp_path, text), "human_resources")
+    assert (summary.rows_loaded, summary.rows_quarantined) == (2, 0)
+    assert summary.warned_by_rule == {"phone.phone": 1}
+    assert ledger_row(engine, summary.batch_id)["warned_by_rule"] == {"phone.phone": 1}
