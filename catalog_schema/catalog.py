@@ -59,6 +59,14 @@ def load_catalog(directory: Path | str | None = None) -> Catalog:
         if resource.provider not in departments:
             raise CatalogError(f"{path}: provider: unknown department {resource.provider!r}")
         resources[resource.code] = resource
+    for resource in resources.values():
+        for index, spec in enumerate(resource.fields):
+            for code in spec.references:
+                if code not in resources:
+                    path = root / "resources" / f"{resource.code}.yaml"
+                    raise CatalogError(
+                        f"{path}: fields[{index}].references: unknown resource {code!r}"
+                    )
     sources_path = root / "sources.yaml"
     sources = _index(_load_list(sources_path, "sources", Source), "sources.yaml")
     for index, source in enumerate(sources.values()):

@@ -94,6 +94,11 @@ class FieldSpec(Strict):
     mask: Mask = Mask()
     description: str
     rules: list[Rule] = []
+    references: list[str] = Field(
+        [],
+        description="Resources whose key this value should be (a cross-library check: a miss "
+        "is counted as a warning, not a rejection, since libraries fill at different times).",
+    )
 
     @property
     def required(self) -> bool:

@@ -27,6 +27,7 @@ from warehouse import engine as engines
 from warehouse import ledger, quarantine, settings, source_state, staging
 from warehouse.ledger import BatchSummary
 from warehouse.merge import merge
+from warehouse.references import missing_references
 from warehouse.tables import ResourceTables, for_resource
 
 DUPLICATE_KEY_CONFLICT = "duplicate_key_conflict"
@@ -67,7 +68,7 @@ def run_batch(
         checksum = delivery.checksum()
         tables = for_resource(resource)
         with engines.writing(engine) as conn:
-            _run(conn, tables, delivery, headers, summary)
+            _run(conn, catalog, tables, delivery, headers, summary)
             if source:
                 state = delivery.next_state(source_state.get(conn, source))
                 source_state.put(conn, source, state, summary.batch_id)
@@ -149,6 +150,7 @@ def _check_columns(
 
 def _run(
     conn: sa.Connection,
+    catalog: Catalog,
     tables: ResourceTables,
     delivery: Delivery,
     headers: HeaderMap,
@@ -183,6 +185,7 @@ def _run(
 
     summary.rejected_by_rule = dict(sorted(rejected.items()))
     _accept(resource, summary, delivery.location)
+    summary.warned_by_rule |= missing_references(conn, catalog, resource, stg, headers.fields)
     counts = merge(conn, tables, stg, headers.fields, summary.batch_id, summary.department, at)
     staging.drop(conn, stg)
     summary.rows_inserted, summary.rows_updated = counts.inserted, counts.updated

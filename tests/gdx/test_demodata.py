@@ -137,3 +137,17 @@ def test_two_departments_give_different_phones_for_some_people(catalog, demo):
     both = [person for person in civil if person in insured]
     conflicts = [person for person in both if civil[person] != insured[person]]
     assert len(both) > 20 and len(conflicts) > 0.9 * len(both)
+
+
+def test_cross_library_misses_are_counted_as_warnings(engine, catalog, demo):
+    results = collect_all(engine, catalog)
+    licences = [
+        s for code in ("market_regulation.licences", "health.licences") for s in results[code]
+    ]
+    misses = sum(s.warned_by_rule.get("holder_id.references", 0) for s in licences)
+    loaded = sum(s.rows_loaded for s in licences)
+    assert 0 < misses < 0.1 * loaded  # about 2% of holders are unknown to the libraries
+    (insured,) = results["human_resources.insured"]
+    assert insured.warned_by_rule.get("employer_uscc.references", 0) == 0  # employers came first
+    (enterprises,) = results["market_regulation.enterprises"]
+    assert enterprises.warned_by_rule == {}  # every legal representative is a known person
