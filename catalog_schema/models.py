@@ -13,7 +13,7 @@ UpdateCycle = Literal["realtime", "hourly", "daily", "weekly", "monthly", "quart
 
 #: The rule vocabulary of the declarations; `quality` implements every name (a test checks it).
 RULE_NAMES: dict[str, str] = {
-    "required": "a value is present",
+    "required": "present (not blank)",
     "citizen_id": "a valid citizen ID (GB 11643: check character, birth date, division code)",
     "uscc": "a valid unified social credit code (GB 32100, with the GB 11714 organisation code)",
     "in_set": "one of the field's declared values",
@@ -22,12 +22,31 @@ RULE_NAMES: dict[str, str] = {
     "date_format": "a calendar date (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD or YYYY年M月D日)",
     "not_future": "a date not after today",
     "not_before": "a date not before the date in the named field",
-    "gender_agrees_with_id": "agrees with the sequence digit of the citizen ID in the named field",
-    "birth_date_agrees_with_id": "agrees with the birth date in the citizen ID in the named field",
+    "gender_agrees_with_id": "in agreement with the sequence digit of the ID in the named field",
+    "birth_date_agrees_with_id": "in agreement with the birth date in the ID in the named field",
     "industry_code": "a GB/T 4754 industry code: a section letter and up to 4 digits",
     "subject_id": "a citizen ID when the named type field says 自然人, a USCC when it says 法人",
     "number_format": "a decimal number (digits, an optional sign and decimal point)",
     "non_negative": "a number not below zero",
+}
+
+#: The same rules in Chinese, for the departments that must fix and resend rejected rows.
+RULE_NAMES_ZH: dict[str, str] = {
+    "required": "缺少必填值",
+    "citizen_id": "不是有效的公民身份号码（校验码、出生日期或行政区划代码有误）",
+    "uscc": "不是有效的统一社会信用代码（校验码或组织机构代码有误）",
+    "in_set": "不在规定的取值范围内",
+    "ethnic_group": "不是56个民族之一（或“其他”）",
+    "phone": "不是有效的手机号码或固定电话",
+    "date_format": "不是有效的日期",
+    "not_future": "日期晚于今天",
+    "not_before": "日期早于所依据的日期",
+    "gender_agrees_with_id": "与公民身份号码中的性别不一致",
+    "birth_date_agrees_with_id": "与公民身份号码中的出生日期不一致",
+    "subject_id": "与主体类型不符（自然人应为公民身份号码，法人应为统一社会信用代码）",
+    "industry_code": "不是有效的国民经济行业代码",
+    "number_format": "不是有效的数字",
+    "non_negative": "不能为负数",
 }
 
 #: Rules that take the name of another field of the same resource as their argument.

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from gdx.admin_commands import consumers_app, quarantine_app, sources_app
+from gdx.console import catalog as _catalog
+from gdx.console import err, fail, out
 from gdx.errors import GdxError
 
 app = typer.Typer(
@@ -19,26 +21,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-consumers_app = typer.Typer(help="Register the approval systems that call the API.")
 app.add_typer(consumers_app, name="consumers")
-sources_app = typer.Typer(help="The registered department sources.")
 app.add_typer(sources_app, name="sources")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+app.add_typer(quarantine_app, name="quarantine")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object per batch.")]
-
-
-def fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
-    return typer.Exit(1)
-
-
-def _catalog():
-    from catalog_schema import load_catalog
-    from warehouse import settings
-
-    return load_catalog(settings.catalog_dir())
 
 
 @app.command()
@@ -143,52 +130,6 @@ def serve(
     )
 
 
-@sources_app.command("list")
-def sources_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False):
-    """Every registered source with its last run, state and rows."""
-    from rich.table import Table
-
-    from warehouse import engine
-    from warehouse.sources_report import sources_report
-
-    with engine.create().connect() as conn:
-        report = sources_report(conn, _catalog())
-    if as_json:
-        out.print_json(json.dumps(report, ensure_ascii=False, default=str), indent=None)
-        return
-    table = Table("source", "kind", "into", "schedule", "last run", "status", "rows", "state")
-    for row in report:
-        status = row["last_status"] or "never run"
-        style = {"failed": "red", "loaded": "green"}.get(row["last_status"] or "", "yellow")
-        rows = "" if row["rows_read"] is None else f"{row['rows_loaded']}/{row['rows_read']}"
-        table.add_row(
-            row["source"],
-            row["kind"],
-            row["resource"],
-            row["schedule"],
-            (row["last_run"] or "")[:19],
-            f"[{style}]{status}[/{style}]",
-            rows,
-            row["state_summary"],
-        )
-    (out if out.is_terminal else Console(width=170)).print(table)
-
-
-@consumers_app.command("add")
-def consumers_add(
-    name: Annotated[str, typer.Argument(help="Name of the approval system.")],
-    department: Annotated[str, typer.Option(help="Department the consumer belongs to.")],
-) -> None:
-    """Register a consumer and print its API key (shown once; only its hash is stored)."""
-    from warehouse import consumers, engine
-
-    _catalog().department(department)
-    with engine.create().begin() as conn:
-        consumer, key = consumers.add(conn, name, department)
-    out.print(f"consumer {consumer.id} {consumer.name} ({consumer.department})", highlight=False)
-    out.print(f"API key (shown once, keep it safe): {key}", highlight=False)
-
-
 @app.command("demo-data")
 def demo_data(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the extracts into.")],
@@ -244,7 +185,7 @@ def demo(
         bool, typer.Option("--serve/--no-serve", help="Serve the API at the end.")
     ] = True,
 ) -> None:
-    """The main job on the embedded default: demo data, the collection DAG, the API."""
+    """The main job on the embedded default: demo data, every collection DAG, the API."""
     from gdx.demo import run_demo
 
     run_demo(out, people=people, port=port, serve_api=serve_api)

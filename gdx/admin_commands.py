@@ -1,0 +1,123 @@
+"""Administration commands: registered sources, quarantine, API consumers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gdx.console import catalog as _catalog
+from gdx.console import fail, out, wide
+
+sources_app = typer.Typer(help="The registered department sources.")
+quarantine_app = typer.Typer(help="Rows that broke the rules: list them, export them to fix.")
+consumers_app = typer.Typer(help="Register the approval systems that call the API.")
+
+
+@sources_app.command("list")
+def sources_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False):
+    """Every registered source with its last run, state and rows."""
+    from rich.table import Table
+
+    from warehouse import engine
+    from warehouse.sources_report import sources_report
+
+    with engine.create().connect() as conn:
+        report = sources_report(conn, _catalog())
+    if as_json:
+        out.print_json(json.dumps(report, ensure_ascii=False, default=str), indent=None)
+        return
+    table = Table("source", "kind", "into", "schedule", "last run", "status", "rows", "state")
+    for row in report:
+        status = row["last_status"] or "never run"
+        style = {"failed": "red", "loaded": "green"}.get(row["last_status"] or "", "yellow")
+        rows = "" if row["rows_read"] is None else f"{row['rows_loaded']}/{row['rows_read']}"
+        table.add_row(
+            row["source"],
+            row["kind"],
+            row["resource"],
+            row["schedule"],
+            (row["last_run"] or "")[:19],
+            f"[{style}]{status}[/{style}]",
+            rows,
+            row["state_summary"],
+        )
+    wide().print(table)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    resource: Annotated[str, typer.Option(help="Resource code.")] = "population.person",
+    batch: Annotated[str | None, typer.Option(help="Only this batch.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Quarantined rows of a resource, newest batch first, with the rules they broke."""
+    from rich.table import Table
+
+    from gdx import quarantine_report
+    from warehouse import engine
+
+    declared = _catalog().resource(resource)
+    with engine.create().connect() as conn:
+        found = quarantine_report.rows(conn, declared, batch=batch, limit=limit)
+    if as_json:
+        out.print_json(json.dumps(found, ensure_ascii=False, default=str), indent=None)
+        return
+    table = Table("batch", "department", "line", "key", "rules (中文)")
+    for row in found:
+        reasons = [quarantine_report.explain(declared, rule)[0] for rule in row["rules"]]
+        table.add_row(
+            row["batch_id"],
+            row["department"],
+            str(row["line"]),
+            row["record_key"] or "",
+            "；".join(reasons),
+        )
+    wide().print(table)
+    out.print(f"{len(found)} rows shown (at most {limit})", highlight=False)
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    file: Annotated[Path, typer.Argument(help="CSV file to write.")],
+    resource: Annotated[str, typer.Option(help="Resource code.")],
+    department: Annotated[str, typer.Option(help="The department that sent the rows.")],
+    batch: Annotated[
+        str | None, typer.Option(help="Batch (default: the department's latest).")
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="utf-8-sig (Excel), utf-8 or gbk.")] = "utf-8-sig",
+) -> None:
+    """Write a department's rejected rows, as it sent them, with the reasons in zh and en."""
+    from gdx import quarantine_report
+    from warehouse import engine
+
+    catalog = _catalog()
+    declared, _ = catalog.resource(resource), catalog.department(department)
+    with engine.create().connect() as conn:
+        batch = batch or quarantine_report.latest_batch(conn, declared, department)
+        if batch is None:
+            raise fail(f"no loaded batch of {resource} from {department}")
+        found = quarantine_report.rows(conn, declared, batch=batch, department=department)
+    try:
+        count = quarantine_report.export(declared, found, file, encoding)
+    except (OSError, LookupError, UnicodeEncodeError) as exc:
+        raise fail(f"{file}: {exc}") from None
+    out.print(f"wrote {count} rows of batch {batch} to {file}", highlight=False)
+
+
+@consumers_app.command("add")
+def consumers_add(
+    name: Annotated[str, typer.Argument(help="Name of the approval system.")],
+    department: Annotated[str, typer.Option(help="Department the consumer belongs to.")],
+) -> None:
+    """Register a consumer and print its API key (shown once; only its hash is stored)."""
+    from warehouse import consumers, engine
+
+    _catalog().department(department)
+    with engine.create().begin() as conn:
+        consumer, key = consumers.add(conn, name, department)
+    out.print(f"consumer {consumer.id} {consumer.name} ({consumer.department})", highlight=False)
+    out.print(f"API key (shown once, keep it safe): {key}", highlight=False)

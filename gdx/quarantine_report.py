@@ -1,0 +1,95 @@
+"""Quarantined rows explained for people: every failed rule in Chinese and English, under the
+department's own column names, so that the department can fix the rows and send them again."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from catalog_schema import RULE_NAMES, RULE_NAMES_ZH, Resource
+from warehouse.tables import batch_ledger, for_resource
+
+ROW_RULES = {
+    "duplicate_key_conflict": (
+        "同一批次中同一主键出现内容不同的多行",
+        "the same key with different content more than once in the batch",
+    ),
+    "malformed_row": (
+        "字段数量与表头不符（或引号未闭合）",
+        "wrong number of fields (or an open quote)",
+    ),
+}
+
+
+def explain(resource: Resource, rule_id: str) -> tuple[str, str]:
+    """(zh, en) reason for a rule id such as `id_number.citizen_id`."""
+    if rule_id in ROW_RULES:
+        return ROW_RULES[rule_id]
+    field, _, rule = rule_id.partition(".")
+    try:
+        label = resource.field(field).label_zh
+    except KeyError:
+        label = field
+    return (
+        f"{label}：{RULE_NAMES_ZH.get(rule, rule)}",
+        f"{field} should be {RULE_NAMES.get(rule, rule)}",
+    )
+
+
+def rows(
+    conn: sa.Connection,
+    resource: Resource,
+    *,
+    batch: str | None = None,
+    department: str | None = None,
+    limit: int | None = None,
+) -> list[dict]:
+    """Quarantined rows, newest batch first, then by line."""
+    q = for_resource(resource).quarantine
+    query = sa.select(q).order_by(q.c.batch_id.desc(), q.c.line, q.c.id)
+    if batch:
+        query = query.where(q.c.batch_id == batch)
+    if department:
+        query = query.where(q.c.department == department)
+    if limit:
+        query = query.limit(limit)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def latest_batch(conn: sa.Connection, resource: Resource, department: str) -> str | None:
+    """The department's most recent batch of the resource that committed."""
+    return conn.execute(
+        sa.select(batch_ledger.c.batch_id)
+        .where(
+            batch_ledger.c.resource == resource.code,
+            batch_ledger.c.department == department,
+            batch_ledger.c.status == "loaded",
+        )
+        .order_by(batch_ledger.c.started_at.desc())
+        .limit(1)
+    ).scalar()
+
+
+def export(resource: Resource, quarantined: list[dict], path: Path, encoding: str) -> int:
+    """Write the rows as delivered plus `问题说明` (zh) and `problems` (en); returns the count."""
+    columns: list[str] = []
+    for row in quarantined:
+        columns.extend(name for name in row["raw"] if name not in columns)
+    header = ["行号 line", *columns, "问题说明", "problems"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in quarantined:
+            reasons = [explain(resource, rule) for rule in row["rules"]]
+            writer.writerow(
+                [
+                    row["line"],
+                    *[row["raw"].get(name, "") for name in columns],
+                    "；".join(zh for zh, _ in reasons),
+                    "; ".join(en for _, en in reasons),
+                ]
+            )
+    return len(quarantined)

@@ -1,0 +1,81 @@
+"""The quarantine workflow: list the rejected rows, export them for the department to fix."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from catalog_schema import RULE_NAMES, RULE_NAMES_ZH
+from gdx.quarantine_report import explain
+from tests.gdx.test_pipeline import HEADER, ZHANG, crowd
+
+GDX = str(Path(sys.executable).parent / "gdx")
+
+
+def test_every_rule_has_a_chinese_reason():
+    assert set(RULE_NAMES_ZH) == set(RULE_NAMES)
+
+
+def test_reasons_name_the_field_in_both_languages(catalog):
+    person = catalog.resource("population.person")
+    zh, en = explain(person, "id_number.citizen_id")
+    assert zh.startswith("公民身份号码：") and "校验码" in zh
+    assert en.startswith("id_number should be a valid citizen ID")
+    assert explain(person, "malformed_row")[1].startswith("wrong number of fields")
+
+
+def gdx(*args, home):
+    env = dict(os.environ, GDX_HOME=str(home))
+    env.pop("GDX_DATABASE_URL", None)
+    return subprocess.run([GDX, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_list_and_export_the_rows_a_department_must_fix(tmp_path):
+    gdx("init", "--warehouse-only", home=tmp_path)
+    bad = "110105194912310021,李四,女,1949-12-31,火星族,北京市\n"
+    path = tmp_path / "p.csv"
+    path.write_text(
+        HEADER.replace("户籍地址", "户籍所在地") + ZHANG + bad + crowd(), encoding="utf-8"
+    )
+    load = ["load", str(path), "--resource", "population.person", "--department", "public_security"]
+    assert gdx(*load, home=tmp_path).returncode == 0
+
+    listed = gdx("quarantine", "list", "--json", home=tmp_path)
+    (row,) = json.loads(listed.stdout)
+    assert row["rules"] == ["id_number.citizen_id", "ethnicity.ethnic_group"] and row["line"] == 3
+    assert "公民身份号码：" in gdx("quarantine", "list", home=tmp_path).stdout
+
+    target = tmp_path / "fix" / "rejected.csv"
+    export = [
+        "quarantine",
+        "export",
+        str(target),
+        "--resource",
+        "population.person",
+        "--department",
+        "public_security",
+    ]
+    result = gdx(*export, home=tmp_path)
+    assert result.returncode == 0 and "wrote 1 rows" in result.stdout
+    with target.open(encoding="utf-8-sig") as handle:
+        (exported,) = list(csv.DictReader(handle))
+    assert exported["户籍所在地"] == "北京市"  # the department's own column name
+    assert exported["民族"] == "火星族"
+    assert "公民身份号码：不是有效的公民身份号码" in exported["问题说明"]
+    assert "ethnicity should be one of the 56 ethnic groups" in exported["problems"]
+
+    nothing = gdx(
+        "quarantine",
+        "export",
+        str(target),
+        "--resource",
+        "population.person",
+        "--department",
+        "civil_affairs",
+        home=tmp_path,
+    )
+    assert nothing.returncode == 1 and "no loaded batch" in nothing.stderr
