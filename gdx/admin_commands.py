@@ -108,6 +108,26 @@ def quarantine_export(
     out.print(f"wrote {count} rows of batch {batch} to {file}", highlight=False)
 
 
+@quarantine_app.command("retry")
+def quarantine_retry(
+    batch: Annotated[str, typer.Argument(help="The batch whose quarantined rows to retry.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Re-validate a batch's quarantined rows (after a rule fix): passing rows merge, once."""
+    from gdx.retry import retry
+
+    summary = retry(batch, catalog=_catalog())
+    if as_json:
+        out.print_json(json.dumps(summary.as_dict(), ensure_ascii=False), indent=None)
+    else:
+        out.print(
+            f"retry {summary.batch_id} of {batch}: {summary.rows_read} rows re-validated, "
+            f"{summary.rows_loaded} merged, {summary.rows_unchanged} unchanged, "
+            f"{summary.rows_quarantined} quarantined again",
+            highlight=False,
+        )
+
+
 @consumers_app.command("add")
 def consumers_add(
     name: Annotated[str, typer.Argument(help="Name of the approval system.")],

@@ -8,6 +8,7 @@ reason) when it does not commit.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +44,14 @@ def run_batch(
     catalog: Catalog | None = None,
     source: str | None = None,
     location: str | None = None,
+    before_commit: Callable[[sa.Connection, str], None] | None = None,
+    judge_whole: bool = True,
 ) -> BatchSummary:
-    """One delivery through read -> normalise -> validate -> stage -> merge, as one batch."""
+    """One delivery through read -> normalise -> validate -> stage -> merge, as one batch.
+
+    `before_commit(conn, batch_id)` runs inside the batch's transaction, after the merge.
+    `judge_whole=False` skips batch acceptance (max_reject_ratio), for re-validated rows.
+    """
     catalog = catalog or load_catalog(settings.catalog_dir())
     resource = catalog.resource(resource_code)
     catalog.department(department)
@@ -68,10 +75,12 @@ def run_batch(
         checksum = delivery.checksum()
         tables = for_resource(resource)
         with engines.writing(engine) as conn:
-            _run(conn, catalog, tables, delivery, headers, summary)
+            _run(conn, catalog, tables, delivery, headers, summary, judge_whole)
             if source:
                 state = delivery.next_state(source_state.get(conn, source))
                 source_state.put(conn, source, state, summary.batch_id)
+            if before_commit:
+                before_commit(conn, summary.batch_id)
             summary.status = "loaded"
             summary.seconds = round(time.perf_counter() - started, 3)
             ledger.finish(conn, summary, checksum)
@@ -155,6 +164,7 @@ def _run(
     delivery: Delivery,
     headers: HeaderMap,
     summary: BatchSummary,
+    judge_whole: bool = True,
 ) -> None:
     resource = tables.resource
     at = ledger.now()
@@ -184,7 +194,8 @@ def _run(
         summary.rows_quarantined += len(rows)
 
     summary.rejected_by_rule = dict(sorted(rejected.items()))
-    _accept(resource, summary, delivery.location)
+    if judge_whole:
+        _accept(resource, summary, delivery.location)
     summary.warned_by_rule |= missing_references(conn, catalog, resource, stg, headers.fields)
     counts = merge(conn, tables, stg, headers.fields, summary.batch_id, summary.department, at)
     staging.drop(conn, stg)

@@ -141,6 +141,7 @@ def _build(resource: Resource) -> ResourceTables:
         sa.Column("rules", sa.JSON, nullable=False),
         sa.Column("raw", sa.JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retried_in", sa.String(40)),  # the batch that re-validated the row
         comment=f"{resource.name_zh}: rejected rows with every rule they failed",
     )
     return ResourceTables(resource, golden, history, quarantine)

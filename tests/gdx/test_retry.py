@@ -1,0 +1,66 @@
+"""`gdx quarantine retry`: after a rule fix, rows that now pass merge, once."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from catalog_schema import load_catalog
+from catalog_schema.catalog import DEFAULT_DIR
+from gdx.errors import GdxError
+from gdx.pipeline import load_file
+from gdx.retry import retry
+from tests.gdx.test_pipeline import HEADER, ZHANG, crowd, golden_rows
+from warehouse.tables import for_resource
+
+MARTIAN = "220102199003071234"
+
+
+@pytest.fixture
+def relaxed(tmp_path):
+    """The catalog after a rule fix: unknown ethnic groups only warn."""
+    folder = tmp_path / "catalog"
+    shutil.copytree(DEFAULT_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / "resources" / "population.person.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["fields"][4]["rules"] = [{"ethnic_group": None, "severity": "warn"}]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return load_catalog(folder)
+
+
+def test_rows_that_now_pass_merge_once(engine, catalog, relaxed, tmp_path):
+    from stdnum.cn import ric
+
+    body = MARTIAN[:17]
+    martian = body + ric.calc_check_digit(body + "0")
+    rows = f"{martian},外星人,男,1990-03-07,火星族,吉林省\n"
+    rows += "110105194912310021,李四,女,1949-12-31,汉族,北京市\n"  # a bad check character
+    path = tmp_path / "p.csv"
+    path.write_text(HEADER + ZHANG + rows + crowd(), encoding="utf-8")
+    first = load_file(path, "population.person", "public_security", engine=engine, catalog=catalog)
+    assert first.rows_quarantined == 2
+
+    again = retry(first.batch_id, engine=engine, catalog=relaxed)
+    assert (again.rows_read, again.rows_loaded, again.rows_quarantined) == (2, 1, 1)
+    assert again.warned_by_rule == {"ethnicity.ethnic_group": 1}
+    names = {row["id_number"]: row["name"] for row in golden_rows(engine, catalog)}
+    assert names[martian] == "外星人"
+
+    q = for_resource(catalog.resource("population.person")).quarantine
+    with engine.connect() as conn:
+        marks = conn.execute(sa.select(q.c.batch_id, q.c.retried_in).order_by(q.c.id)).all()
+    assert [tuple(m) for m in marks] == [
+        (first.batch_id, again.batch_id),
+        (first.batch_id, again.batch_id),
+        (again.batch_id, None),  # the bad ID, quarantined again under the retry
+    ]
+    once_more = retry(first.batch_id, engine=engine, catalog=relaxed)
+    assert once_more.rows_read == 0 and once_more.rows_loaded == 0
+
+
+def test_retrying_an_unknown_batch_is_one_line(engine, catalog):
+    with pytest.raises(GdxError, match="no batch 'nope' in the ledger"):
+        retry("nope", engine=engine, catalog=catalog)
