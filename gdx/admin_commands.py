@@ -14,6 +14,7 @@ from gdx.console import fail, out, wide
 sources_app = typer.Typer(help="The registered department sources.")
 quarantine_app = typer.Typer(help="Rows that broke the rules: list them, export them to fix.")
 consumers_app = typer.Typer(help="Register the approval systems that call the API.")
+quality_app = typer.Typer(help="Data quality figures of the base libraries.")
 
 
 @sources_app.command("list")
@@ -126,6 +127,37 @@ def quarantine_retry(
             f"{summary.rows_quarantined} quarantined again",
             highlight=False,
         )
+
+
+@quality_app.command("report")
+def quality_report(
+    resource: Annotated[str | None, typer.Option(help="Only this resource.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Pass rates per resource and rule over every committed batch."""
+    from rich.table import Table
+
+    from warehouse import engine
+    from warehouse.quality_report import pass_rates
+
+    if resource:
+        _catalog().resource(resource)
+    with engine.create().connect() as conn:
+        report = pass_rates(conn, resource)
+    if as_json:
+        out.print_json(json.dumps(report, ensure_ascii=False), indent=None)
+        return
+    table = Table("resource", "rule", "rows checked", "rejected", "warned", "pass rate")
+    for row in report:
+        table.add_row(
+            row["resource"],
+            row["rule"],
+            str(row["rows_checked"]),
+            str(row["rejected"]),
+            str(row["warned"]),
+            f"{row['pass_rate']:.2%}",
+        )
+    wide().print(table)
 
 
 @consumers_app.command("add")

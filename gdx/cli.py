@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from gdx.admin_commands import consumers_app, quarantine_app, sources_app
+from gdx.admin_commands import consumers_app, quality_app, quarantine_app, sources_app
 from gdx.console import catalog as _catalog
 from gdx.console import err, fail, out
 from gdx.errors import GdxError
@@ -24,6 +24,7 @@ app = typer.Typer(
 app.add_typer(consumers_app, name="consumers")
 app.add_typer(sources_app, name="sources")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(quality_app, name="quality")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object per batch.")]
 
@@ -205,5 +206,7 @@ def main() -> None:
             raise
         name = type(exc).__name__
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if any(hint in detail for hint in ("no such table", "no such column", "does not exist")):
+            detail += " — the warehouse schema is out of date: run `gdx init`"
         err.print(f"[red]error:[/red] {name}: {detail} (GDX_DEBUG=1 shows the traceback)")
         sys.exit(1)

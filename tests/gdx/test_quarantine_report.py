@@ -79,3 +79,19 @@ def test_list_and_export_the_rows_a_department_must_fix(tmp_path):
         home=tmp_path,
     )
     assert nothing.returncode == 1 and "no loaded batch" in nothing.stderr
+
+
+def test_quality_report_pass_rates(engine, catalog, tmp_path):
+    from gdx.pipeline import load_file
+    from warehouse.quality_report import pass_rates
+
+    bad = "110105194912310021,李四,女,1949-12-31,火星族,北京市\n"
+    path = tmp_path / "p.csv"
+    path.write_text(HEADER + ZHANG + bad + crowd(8), encoding="utf-8")
+    load_file(path, "population.person", "public_security", engine=engine, catalog=catalog)
+    with engine.connect() as conn:
+        report = {row["rule"]: row for row in pass_rates(conn, "population.person")}
+    assert report["(all rules)"]["rows_checked"] == 10
+    assert report["(all rules)"]["rejected"] == 1 and report["(all rules)"]["pass_rate"] == 0.9
+    assert report["ethnicity.ethnic_group"]["rejected"] == 1
+    assert report["id_number.citizen_id"]["pass_rate"] == 0.9
