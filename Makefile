@@ -24,6 +24,7 @@ test: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/demo_data.py
+	$(BIN)/python bench/validation.py
 
 clean:
 	rm -rf var logs .pytest_cache
