@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
@@ -49,6 +51,29 @@ class Delivery(Protocol):
         """The source's state once this delivery commits, from the state stored at that moment
         (call after `batches`)."""
         ...
+
+
+def file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class FileDelivery:
+    """A delivery that is one file: its state is the file and its checksum."""
+
+    path: Path
+    location: str
+
+    def checksum(self) -> str:
+        if not hasattr(self, "_checksum"):
+            self._checksum = file_checksum(self.path)
+        return self._checksum
+
+    def next_state(self, current: dict) -> dict:
+        return {"file": self.location, "checksum": self.checksum()}
 
 
 #: Opens one delivery; raising ConnectorError here fails that batch, not the others.

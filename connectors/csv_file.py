@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from connectors.base import ConnectorError, MalformedRow, RawBatch
+from connectors.base import ConnectorError, FileDelivery, MalformedRow, RawBatch
 
 SAMPLE_BYTES = 1 << 20
 ENCODINGS = ("utf-8", "gbk", "gb18030")
@@ -65,15 +64,7 @@ def locate_decode_error(path: Path, encoding: str) -> str:
     return f"cannot decode as {encoding}"
 
 
-def file_checksum(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-class CsvFile:
+class CsvFile(FileDelivery):
     """A department CSV file, read in bounded blocks of `block_bytes`."""
 
     kind = "csv"
@@ -93,14 +84,6 @@ class CsvFile:
         self.encoding = encoding.lower()
         self.block_bytes = block_bytes
         self.header = self._read_header()
-
-    def checksum(self) -> str:
-        if not hasattr(self, "_checksum"):
-            self._checksum = file_checksum(self.path)
-        return self._checksum
-
-    def next_state(self, current: dict) -> dict:
-        return {"file": self.location, "checksum": self.checksum()}
 
     def _read_header(self) -> list[str]:
         with self.path.open("rb") as handle:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.base import ConnectorError, Opener
-from connectors.csv_file import CsvFile, file_checksum
+from connectors.base import ConnectorError, Opener, file_checksum
+from connectors.csv_file import CsvFile
 
 
 class DropFolder:

@@ -17,14 +17,13 @@ from xml.etree import ElementTree
 
 import pyarrow as pa
 
-from connectors.base import ConnectorError, MalformedRow, RawBatch, strings
-from connectors.csv_file import file_checksum
+from connectors.base import ConnectorError, FileDelivery, MalformedRow, RawBatch, strings
 
 HEADER_SCAN_ROWS = 20
 _CELL = re.compile(r"^([A-Z]+)(\d+)$")
 
 
-class XlsxFile:
+class XlsxFile(FileDelivery):
     kind = "xlsx"
     encoding = None
     empty_ok = False
@@ -54,14 +53,6 @@ class XlsxFile:
         self.sheet = self.book[sheet] if sheet else self.book.worksheets[0]
         self.where = f"{self.path}: sheet {self.sheet.title}"
         self.header, self.first_data_row = self._find_header(is_header)
-
-    def checksum(self) -> str:
-        if not hasattr(self, "_checksum"):
-            self._checksum = file_checksum(self.path)
-        return self._checksum
-
-    def next_state(self, current: dict) -> dict:
-        return {"file": self.location, "checksum": self.checksum()}
 
     def _merged(self) -> list[tuple[int, int, int, int]]:
         """Merged ranges as (min_row, min_col, max_row, max_col), read from the sheet's XML."""

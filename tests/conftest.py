@@ -22,7 +22,7 @@ os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(_AIRFLOW_TMP / "logs")
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from catalog_schema import load_catalog  # noqa: E402
+from catalog_schema import Catalog, load_catalog  # noqa: E402
 from warehouse import engine as engines  # noqa: E402
 from warehouse import tables  # noqa: E402
 
@@ -71,3 +71,21 @@ def engine(request, tmp_path, catalog):
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
     admin.dispose()
+
+
+def edited_catalog(tmp_path: Path, file: str, change) -> Catalog:
+    """A copy of the packaged catalog with one YAML file changed by `change(data)`, loaded."""
+    import shutil
+
+    import yaml
+
+    from catalog_schema.catalog import DEFAULT_DIR
+
+    folder = tmp_path / "catalog"
+    if not folder.exists():
+        shutil.copytree(DEFAULT_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = folder / file
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return load_catalog(folder)

@@ -342,7 +342,7 @@ class TestXlsxContract(ConnectorContract):
         self.path.write_bytes(self.path.read_bytes()[:300])
 
     def pending(self, state):
-        from connectors.csv_file import file_checksum
+        from connectors.base import file_checksum
         from connectors.xlsx_file import XlsxFile
 
         if state.get("checksum") == file_checksum(self.path):

@@ -297,20 +297,12 @@ def test_a_batch_of_mostly_broken_rows_is_rejected_whole(engine, catalog, tmp_pa
 
 
 def test_a_warn_only_rule_loads_the_row_and_counts_the_warning(engine, tmp_path):
-    import shutil
+    from tests.conftest import edited_catalog
 
-    import yaml
+    def warn_on_phones(data):
+        data["fields"][6]["rules"] = [{"phone": None, "severity": "warn"}]
 
-    from catalog_schema import load_catalog
-    from catalog_schema.catalog import DEFAULT_DIR
-
-    folder = tmp_path / "catalog"
-    shutil.copytree(DEFAULT_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    path = folder / "resources" / "population.person.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["fields"][6]["rules"] = [{"phone": None, "severity": "warn"}]
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    catalog = load_catalog(folder)
+    catalog = edited_catalog(tmp_path, "resources/population.person.yaml", warn_on_phones)
     assert catalog.resource("population.person").field("phone").rules[0].severity == "warn"
     text = "公民身份号码,联系电话\n11010519491231002X,12345\n" + LI.split(",")[0] + ",13812345678\n"
     summary = load(engine, catalog, write(tmp_path, text), "human_resources")

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import sqlalchemy as sa
-import yaml
 
-from catalog_schema import load_catalog
-from catalog_schema.catalog import DEFAULT_DIR
 from gdx.errors import GdxError
 from gdx.pipeline import load_file
 from gdx.retry import retry
+from tests.conftest import edited_catalog
 from tests.gdx.test_pipeline import HEADER, ZHANG, crowd, golden_rows
 from warehouse.tables import for_resource
 
@@ -22,13 +18,11 @@ MARTIAN = "220102199003071234"
 @pytest.fixture
 def relaxed(tmp_path):
     """The catalog after a rule fix: unknown ethnic groups only warn."""
-    folder = tmp_path / "catalog"
-    shutil.copytree(DEFAULT_DIR, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    path = folder / "resources" / "population.person.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["fields"][4]["rules"] = [{"ethnic_group": None, "severity": "warn"}]
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return load_catalog(folder)
+
+    def warn_on_ethnic_groups(data):
+        data["fields"][4]["rules"] = [{"ethnic_group": None, "severity": "warn"}]
+
+    return edited_catalog(tmp_path, "resources/population.person.yaml", warn_on_ethnic_groups)
 
 
 def test_rows_that_now_pass_merge_once(engine, catalog, relaxed, tmp_path):
