@@ -199,6 +199,8 @@ class Resource(Strict):
             raise ValueError(f"{where}: only applies to date fields")
         if rule.name in {"number_format", "non_negative"} and spec.type != "decimal":
             raise ValueError(f"{where}: only applies to decimal fields")
+        if rule.name in {"date_format", "number_format"} and rule.severity == "warn":
+            raise ValueError(f"{where}: a value of the wrong type cannot be stored, so it rejects")
 
     def _check_types(self, spec: FieldSpec) -> None:
         names = {rule.name for rule in spec.rules}

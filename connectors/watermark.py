@@ -11,7 +11,7 @@ import decimal
 import re
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
 def parse(value: object) -> object:
@@ -20,7 +20,7 @@ def parse(value: object) -> object:
         return value
     text = str(value).strip()
     if _STAMP.match(text):
-        return dt.datetime.fromisoformat(text.replace(" ", "T"))
+        return dt.datetime.fromisoformat(text.replace(" ", "T").replace("Z", "+00:00"))
     if _DATE.match(text):
         return dt.date.fromisoformat(text)
     try:
@@ -32,7 +32,7 @@ def parse(value: object) -> object:
 def store(value: object) -> object:
     """The JSON form of a watermark: ISO text for times and dates, numbers as numbers."""
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None).isoformat(sep=" ")
+        return value.isoformat(sep=" ")  # an offset, when the value has one, is kept
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
@@ -40,12 +40,18 @@ def store(value: object) -> object:
     return value
 
 
-def _plausible(value: object) -> bool:
-    tomorrow = dt.datetime.now() + dt.timedelta(days=1)
+def _key(value: object) -> object:
+    """A form in which dates, naive and aware datetimes compare: aware, naive taken as UTC."""
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None) <= tomorrow
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if isinstance(value, dt.date):
-        return value <= tomorrow.date()
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    return value
+
+
+def _plausible(value: object) -> bool:
+    if isinstance(value, dt.date):
+        return _key(value) <= dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     return True
 
 
@@ -59,9 +65,9 @@ def newest(values, current: object = None) -> object:
         if not _plausible(candidate):
             continue
         try:
-            if best is None or candidate > best:
+            if best is None or _key(candidate) > _key(best):
                 best = candidate
-        except TypeError:  # mixed types: keep the typed one
+        except TypeError:  # number against text: keep the one we have
             continue
     return store(best) if best is not None else None
 

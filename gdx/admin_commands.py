@@ -52,7 +52,7 @@ def sources_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
 def quarantine_list(
     resource: Annotated[str, typer.Option(help="Resource code.")] = "population.person",
     batch: Annotated[str | None, typer.Option(help="Only this batch.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+    limit: Annotated[int, typer.Option(help="At most this many rows.", min=1)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Quarantined rows of a resource, newest batch first, with the rules they broke."""
@@ -105,6 +105,7 @@ def quarantine_export(
     try:
         count = quarantine_report.export(declared, found, file, encoding)
     except (OSError, LookupError, UnicodeEncodeError) as exc:
+        file.with_name(f".{file.name}.partial").unlink(missing_ok=True)
         raise fail(f"{file}: {exc}") from None
     out.print(f"wrote {count} rows of batch {batch} to {file}", highlight=False)
 

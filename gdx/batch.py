@@ -46,6 +46,7 @@ def run_batch(
     location: str | None = None,
     before_commit: Callable[[sa.Connection, str], None] | None = None,
     judge_whole: bool = True,
+    retry_of: str | None = None,
 ) -> BatchSummary:
     """One delivery through read -> normalise -> validate -> stage -> merge, as one batch.
 
@@ -58,6 +59,7 @@ def run_batch(
     engine = engine or engines.create()
     registered = catalog.sources[source] if source else _registered(catalog, resource, department)
     summary = BatchSummary(ledger.new_batch_id(), resource.code, department, source, location)
+    summary.retry_of = retry_of
     started = time.perf_counter()
     _start(engine, summary)
     try:
@@ -171,9 +173,11 @@ def _run(
     stg = staging.create(conn, resource)
     rejected: dict[str, int] = {}
     warned: dict[str, int] = summary.warned_by_rule
+    checked: dict[str, None] = {}  # rule ids in order
     for batch in delivery.batches():
         summary.rows_read += batch.table.num_rows + len(batch.malformed)
-        rows, passed = _validate_batch(resource, batch, headers, rejected, warned)
+        rows, passed = _validate_batch(resource, batch, headers, rejected, warned, checked)
+        summary.rules_checked = list(checked)
         quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
         summary.rows_quarantined += len(rows)
         staging.append(conn, stg, passed)
@@ -228,6 +232,7 @@ def _validate_batch(
     headers: HeaderMap,
     rejected: dict[str, int],
     warned: dict[str, int],
+    checked: dict[str, None],
 ) -> tuple[list[tuple], pa.Table]:
     """Quarantine rows (line, key, rules, raw) and the normalised rows that passed."""
     mapped = pa.table(
@@ -239,6 +244,7 @@ def _validate_batch(
         rejected[rule] = rejected.get(rule, 0) + count
     for rule, count in verdict.warnings().items():
         warned[rule] = warned.get(rule, 0) + count
+    checked.update(verdict.failures)
     failed = verdict.failed
     positions = np.flatnonzero(failed)
     lines = batch.lines.to_numpy()

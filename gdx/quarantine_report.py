@@ -3,6 +3,7 @@ department's own column names, so that the department can fix the rows and send 
 
 from __future__ import annotations
 
+import codecs
 import csv
 from pathlib import Path
 
@@ -78,8 +79,10 @@ def export(resource: Resource, quarantined: list[dict], path: Path, encoding: st
     for row in quarantined:
         columns.extend(name for name in row["raw"] if name not in columns)
     header = ["行号 line", *columns, "问题说明", "problems"]
+    codecs.lookup(encoding)  # an unknown encoding fails before anything is written
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding=encoding, newline="") as handle:
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("w", encoding=encoding, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for row in quarantined:
@@ -92,4 +95,5 @@ def export(resource: Resource, quarantined: list[dict], path: Path, encoding: st
                     "; ".join(en for _, en in reasons),
                 ]
             )
+    partial.replace(path)  # an earlier export at `path` survives a failed one
     return len(quarantined)

@@ -2,7 +2,9 @@
 
 The rows go through the pipeline again as a new batch, as they were delivered: those that now
 pass are merged, the others are quarantined again under the new batch. Every retried row is
-marked with the batch that retried it, in the same transaction, so no row is merged twice.
+marked with the batch that retried it, in the same transaction, so no row is merged twice. A row
+whose record has changed since it was quarantined is superseded: it is marked, not merged, so
+an old delivery never overwrites a newer one.
 """
 
 from __future__ import annotations
@@ -72,14 +74,20 @@ def retry(
                 .order_by(quarantine.c.line, quarantine.c.id)
             )
         ]
-    delivery = QuarantinedRows(batch_id, rows)
-    ids = [row["id"] for row in delivery.rows]
+        superseded = _superseded(conn, resource, rows)
+    delivery = QuarantinedRows(batch_id, [row for row in rows if row["id"] not in superseded])
+    ids = [row["id"] for row in rows if "_text" not in row["raw"]]
 
     def mark(conn: sa.Connection, retry_batch: str) -> None:
-        if ids:
-            conn.execute(
-                quarantine.update().where(quarantine.c.id.in_(ids)).values(retried_in=retry_batch)
-            )
+        if not ids:
+            return
+        marked = conn.execute(
+            quarantine.update()
+            .where(quarantine.c.id.in_(ids), quarantine.c.retried_in.is_(None))
+            .values(retried_in=retry_batch)
+        ).rowcount
+        if marked != len(ids):  # another retry of this batch committed first
+            raise GdxError(f"batch {batch_id} was retried meanwhile; nothing was changed")
 
     source = original["source"] if original["source"] in catalog.sources else None
     return run_batch(
@@ -92,7 +100,35 @@ def retry(
         location=delivery.location,
         before_commit=mark,
         judge_whole=False,  # quarantined rows are bad by definition: no batch verdict
+        retry_of=batch_id,
     )
+
+
+def _superseded(conn: sa.Connection, resource, rows: list[dict]) -> set[int]:
+    """Quarantined rows whose record changed after they were quarantined."""
+    golden = for_resource(resource).golden
+    keys = {row["record_key"] for row in rows if row["record_key"]}
+    if not keys:
+        return set()
+    changed = dict(
+        conn.execute(
+            sa.select(golden.c[resource.key], golden.c._updated_at).where(
+                golden.c[resource.key].in_(keys)
+            )
+        ).all()
+    )
+    return {
+        row["id"]
+        for row in rows
+        if row["record_key"] in changed and _after(changed[row["record_key"]], row["created_at"])
+    }
+
+
+def _after(updated, quarantined) -> bool:
+    naive = [
+        value.replace(tzinfo=None) if value.tzinfo else value for value in (updated, quarantined)
+    ]
+    return naive[0] > naive[1]
 
 
 def _blank_to_none(value: object) -> object:

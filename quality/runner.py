@@ -38,12 +38,15 @@ class Verdict:
         }
 
     def warnings(self) -> dict[str, int]:
-        """Rows that failed a warn-only rule and load all the same, per rule."""
-        return {
-            rule: int(mask.sum())
+        """Rows that failed a warn-only rule and load all the same (no rejecting rule failed),
+        per rule."""
+        loaded = ~self.failed
+        counts = {
+            rule: int((mask & loaded).sum())
             for rule, mask in self.failures.items()
-            if mask.any() and rule in self.warn_only
+            if rule in self.warn_only
         }
+        return {rule: count for rule, count in counts.items() if count}
 
     def rules_of(self, positions: np.ndarray) -> list[list[str]]:
         """For each row position, the ids of the rejecting rules it failed, in declaration

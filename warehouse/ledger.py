@@ -40,6 +40,8 @@ class BatchSummary:
     rows_quarantined: int = 0
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
     warned_by_rule: dict[str, int] = field(default_factory=dict)
+    rules_checked: list[str] = field(default_factory=list)
+    retry_of: str | None = None
     unknown_columns: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
     status: str = "running"
@@ -86,6 +88,8 @@ def finish(conn: sa.Connection, summary: BatchSummary, checksum: str | None = No
             "rows_quarantined",
             "rejected_by_rule",
             "warned_by_rule",
+            "rules_checked",
+            "retry_of",
             "unknown_columns",
             "error",
             "seconds",

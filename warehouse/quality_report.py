@@ -10,10 +10,10 @@ from warehouse.tables import batch_ledger
 
 
 def pass_rates(conn: sa.Connection, resource: str | None = None) -> list[dict]:
-    """Per resource and rule over committed batches: rows checked, rejected, warned, pass rate.
+    """Per resource and rule over committed deliveries: rows checked, rejected, warned, pass rate.
 
-    Every batch checks each of its rows against every rule, so the rows checked of a rule are
-    the rows read by the batches of its resource (malformed rows included).
+    A rule is checked on the rows of the batches whose columns allow it (`rules_checked`);
+    retries of quarantined rows are left out, so that no row counts twice.
     """
     query = sa.select(
         batch_ledger.c.resource,
@@ -21,43 +21,49 @@ def pass_rates(conn: sa.Connection, resource: str | None = None) -> list[dict]:
         batch_ledger.c.rows_quarantined,
         batch_ledger.c.rejected_by_rule,
         batch_ledger.c.warned_by_rule,
-    ).where(batch_ledger.c.status == "loaded")
+        batch_ledger.c.rules_checked,
+    ).where(batch_ledger.c.status == "loaded", batch_ledger.c.retry_of.is_(None))
     if resource:
         query = query.where(batch_ledger.c.resource == resource)
     rows_read: dict[str, int] = defaultdict(int)
     quarantined: dict[str, int] = defaultdict(int)
     failures: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for code, read, held, rejected, warned in conn.execute(query):
+    checked: dict[tuple[str, str], int] = defaultdict(int)
+    for code, read, held, rejected, warned, rules in conn.execute(query):
         rows_read[code] += read
         quarantined[code] += held
+        for rule in rules or []:
+            checked[(code, rule)] += read
+            failures[(code, rule)]  # every checked rule is reported, failures or not
         for rule, count in (rejected or {}).items():
             failures[(code, rule)][0] += count
         for rule, count in (warned or {}).items():
             failures[(code, rule)][1] += count
     report = []
     for code in sorted(rows_read):
-        checked = rows_read[code]
+        total = rows_read[code]
         rejected_rows = quarantined[code]  # a row that broke two rules counts once here
         report.append(
             {
                 "resource": code,
                 "rule": "(all rules)",
-                "rows_checked": checked,
+                "rows_checked": total,
                 "rejected": rejected_rows,
                 "warned": 0,
-                "pass_rate": _rate(checked, rejected_rows),
+                "pass_rate": _rate(total, rejected_rows),
             }
         )
         for (c, rule), (rejected, warned) in sorted(failures.items()):
             if c == code:
+                rows = checked.get((code, rule)) or total  # row-level rules: every row
                 report.append(
                     {
                         "resource": code,
                         "rule": rule,
-                        "rows_checked": checked,
+                        "rows_checked": rows,
                         "rejected": rejected,
                         "warned": warned,
-                        "pass_rate": _rate(checked, rejected + warned),
+                        "pass_rate": _rate(rows, rejected + warned),
                     }
                 )
     return report

@@ -189,3 +189,12 @@ def test_header_mapping(catalog):
     assert limited.unknown == ["姓名"]
     with pytest.raises(HeaderError, match="both name the field id_number"):
         map_headers(person, ["身份证号", "公民身份号码"])
+
+
+def test_type_rules_cannot_only_warn(broken):
+    def warn_on_dates(d):
+        d["fields"][3]["rules"] = [{"date_format": None, "severity": "warn"}]
+
+    _edit(broken / PERSON, warn_on_dates)
+    with pytest.raises(CatalogError, match="rule date_format: a value of the wrong type"):
+        load_catalog(broken)

@@ -61,3 +61,13 @@ def test_an_integer_watermark_reads_only_new_rows(tmp_path):
     db.dispose()
     rows, state = read(state)
     assert [row["id"] for row in rows] == ["new"] and state == {"watermark": 5001}
+
+
+def test_time_zones_and_mixed_dates():
+    aware = dt.datetime(2024, 5, 2, 10, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    assert marks.newest([aware], "2024-05-01 10:00:00+08:00") == "2024-05-02 10:00:00+08:00"
+    assert (
+        marks.newest(["2024-05-02T10:00:00Z"], "2024-05-01 00:00:00") == "2024-05-02 10:00:00+00:00"
+    )
+    assert marks.newest([dt.datetime(2024, 6, 1, 9)], "2024-05-01") == "2024-06-01 09:00:00"
+    assert marks.rewind("2024-05-02 10:00:00+08:00", 60) == aware - dt.timedelta(hours=1)

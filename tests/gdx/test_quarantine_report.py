@@ -95,3 +95,20 @@ def test_quality_report_pass_rates(engine, catalog, tmp_path):
     assert report["(all rules)"]["rejected"] == 1 and report["(all rules)"]["pass_rate"] == 0.9
     assert report["ethnicity.ethnic_group"]["rejected"] == 1
     assert report["id_number.citizen_id"]["pass_rate"] == 0.9
+
+
+def test_a_failed_export_keeps_the_earlier_file(catalog, tmp_path):
+    import pytest
+
+    from gdx.quarantine_report import export
+
+    person = catalog.resource("population.person")
+    rows = [{"line": 2, "raw": {"姓名": "张三"}, "rules": ["name.required"]}]
+    target = tmp_path / "out.csv"
+    assert export(person, rows, target, "utf-8") == 1
+    before = target.read_bytes()
+    with pytest.raises(LookupError):
+        export(person, rows, target, "bogus")
+    with pytest.raises(UnicodeEncodeError):
+        export(person, rows, target, "ascii")
+    assert target.read_bytes() == before

@@ -58,3 +58,39 @@ def test_rows_that_now_pass_merge_once(engine, catalog, relaxed, tmp_path):
 def test_retrying_an_unknown_batch_is_one_line(engine, catalog):
     with pytest.raises(GdxError, match="no batch 'nope' in the ledger"):
         retry("nope", engine=engine, catalog=catalog)
+
+
+def test_a_retry_never_overwrites_a_newer_record(engine, catalog, relaxed, tmp_path):
+    from stdnum.cn import ric
+
+    body = MARTIAN[:17]
+    martian = body + ric.calc_check_digit(body + "0")
+    old = tmp_path / "old.csv"
+    old.write_text(
+        HEADER + f"{martian},旧名,男,1990-03-07,火星族,吉林省\n" + crowd(), encoding="utf-8"
+    )
+    first = load_file(old, "population.person", "public_security", engine=engine, catalog=catalog)
+    new = tmp_path / "new.csv"
+    new.write_text(HEADER + f"{martian},新名,男,1990-03-07,汉族,吉林省\n", encoding="utf-8")
+    load_file(new, "population.person", "public_security", engine=engine, catalog=catalog)
+
+    again = retry(first.batch_id, engine=engine, catalog=relaxed)
+    assert again.rows_read == 0 and again.rows_loaded == 0  # superseded, only marked
+    names = {row["id_number"]: row["name"] for row in golden_rows(engine, catalog)}
+    assert names[martian] == "新名"
+    assert retry(first.batch_id, engine=engine, catalog=relaxed).rows_read == 0
+
+
+def test_retries_are_left_out_of_the_quality_report(engine, catalog, relaxed, tmp_path):
+    from warehouse.quality_report import pass_rates
+
+    bad = "110105194912310021,李四,女,1949-12-31,汉族,北京市\n"
+    path = tmp_path / "p.csv"
+    path.write_text(HEADER + ZHANG + bad + crowd(8), encoding="utf-8")
+    first = load_file(path, "population.person", "public_security", engine=engine, catalog=catalog)
+    retry(first.batch_id, engine=engine, catalog=relaxed)
+    with engine.connect() as conn:
+        report = {row["rule"]: row for row in pass_rates(conn, "population.person")}
+    assert report["(all rules)"]["rows_checked"] == 10
+    assert report["id_number.citizen_id"]["pass_rate"] == 0.9
+    assert "phone.phone" not in report  # no phone column: the rule was never checked

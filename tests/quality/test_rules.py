@@ -154,3 +154,20 @@ def test_today_is_the_provinces_today(monkeypatch):
         assert today() == local
         assert in_future(pa.array([local.isoformat()])).tolist() == [False]
         assert in_future(pa.array([(local + dt.timedelta(days=1)).isoformat()])).tolist() == [True]
+
+
+def test_warnings_count_only_rows_that_load(catalog):
+    import numpy as np
+
+    from quality.runner import Verdict
+
+    verdict = Verdict(
+        {
+            "id_number.citizen_id": np.array([True, False]),
+            "ethnicity.ethnic_group": np.array([True, True]),
+        },
+        2,
+        frozenset({"ethnicity.ethnic_group"}),
+    )
+    assert verdict.counts() == {"id_number.citizen_id": 1}
+    assert verdict.warnings() == {"ethnicity.ethnic_group": 1}  # the rejected row is not loaded
