@@ -71,3 +71,40 @@ def test_time_zones_and_mixed_dates():
     )
     assert marks.newest([dt.datetime(2024, 6, 1, 9)], "2024-05-01") == "2024-06-01 09:00:00"
     assert marks.rewind("2024-05-02 10:00:00+08:00", 60) == aware - dt.timedelta(hours=1)
+
+
+def test_a_timestamptz_watermark_moves_on_postgresql():
+    import sqlalchemy as sa
+
+    from connectors.sql_table import SqlTable
+    from tests.conftest import POSTGRES_URL, _postgres_or_skip
+
+    _postgres_or_skip()
+    import uuid
+
+    name = f"wm_tz_{uuid.uuid4().hex[:10]}"
+    db = sa.create_engine(POSTGRES_URL)
+    with db.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        conn.exec_driver_sql(f"CREATE TABLE {name} (id TEXT, at TIMESTAMPTZ)")
+        conn.exec_driver_sql(f"INSERT INTO {name} VALUES ('a', '2024-05-01 10:00+08')")
+    try:
+
+        def read(state):
+            reader = SqlTable(
+                POSTGRES_URL, table=name, watermark="at", lookback_minutes=0, state=state
+            )
+            rows = [row["id"] for batch in reader.batches() for row in batch.table.to_pylist()]
+            return rows, reader.next_state(state)
+
+        rows, state = read({})
+        assert rows == ["a"]
+        with db.begin() as conn:
+            conn.exec_driver_sql(f"INSERT INTO {name} VALUES ('b', '2024-05-02 10:00+08')")
+        rows, state = read(state)
+        assert rows == ["b"]
+        assert read(state)[0] == []
+    finally:
+        with db.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        db.dispose()
