@@ -139,12 +139,13 @@ def quality_report(
     from rich.table import Table
 
     from warehouse import engine
-    from warehouse.quality_report import pass_rates
+    from warehouse.quality_report import latest_docs, pass_rates
 
     if resource:
         _catalog().resource(resource)
     with engine.create().connect() as conn:
         report = pass_rates(conn, resource)
+        docs = latest_docs(conn, resource)
     if as_json:
         out.print_json(json.dumps(report, ensure_ascii=False), indent=None)
         return
@@ -159,6 +160,8 @@ def quality_report(
             f"{row['pass_rate']:.2%}",
         )
     wide().print(table)
+    for code, path in docs.items():
+        out.print(f"Data Docs of the latest {code} batch: {path}", highlight=False)
 
 
 @consumers_app.command("add")

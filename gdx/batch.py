@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from catalog_schema.headers import HeaderError, HeaderMap, map_headers
 from connectors import ConnectorError, RawBatch
 from connectors.base import Delivery, Opener
 from gdx.errors import GdxError
+from quality import data_docs
 from quality.normalize import normalize_table
 from quality.runner import validate
 from quality.suite import RuleError
@@ -60,6 +62,7 @@ def run_batch(
     registered = catalog.sources[source] if source else _registered(catalog, resource, department)
     summary = BatchSummary(ledger.new_batch_id(), resource.code, department, source, location)
     summary.retry_of = retry_of
+    docs = DataDocs(settings.data_docs_dir() / resource.code / summary.batch_id)
     started = time.perf_counter()
     _start(engine, summary)
     try:
@@ -77,7 +80,8 @@ def run_batch(
         checksum = delivery.checksum()
         tables = for_resource(resource)
         with engines.writing(engine) as conn:
-            _run(conn, catalog, tables, delivery, headers, summary, judge_whole)
+            _run(conn, catalog, tables, delivery, headers, summary, judge_whole, docs)
+            docs.finish(summary)
             if source:
                 state = delivery.next_state(source_state.get(conn, source))
                 source_state.put(conn, source, state, summary.batch_id)
@@ -87,6 +91,7 @@ def run_batch(
             summary.seconds = round(time.perf_counter() - started, 3)
             ledger.finish(conn, summary, checksum)
     except BatchRejected as exc:
+        docs.finish(summary)
         summary.status, summary.error = "rejected", str(exc)
         summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
         summary.seconds = round(time.perf_counter() - started, 3)
@@ -94,11 +99,32 @@ def run_batch(
             ledger.finish(conn, summary)
         raise
     except Exception as exc:
+        docs.finish(summary)
         _failed(engine, summary, exc, started)
         if isinstance(exc, KNOWN_ERRORS):
             raise GdxError(summary.error) from None
         raise
     return summary
+
+
+@dataclass
+class DataDocs:
+    """The batch's Data Docs: a GX page per validated block, an index at the end."""
+
+    folder: Path
+    pages: list = field(default_factory=list)
+
+    def add(self, verdict) -> None:
+        if verdict.report is None:
+            return
+        page = data_docs.block_page(self.folder, len(self.pages) + 1, verdict.report)
+        failed = verdict.report.statistics.get("unsuccessful_expectations", 0)
+        self.pages.append((page, verdict.rows, failed, bool(verdict.report.success)))
+
+    def finish(self, summary: BatchSummary) -> None:
+        if self.pages:
+            title = f"{summary.resource} batch {summary.batch_id} ({summary.department})"
+            summary.data_docs = str(data_docs.batch_index(self.folder, title, self.pages))
 
 
 class BatchRejected(GdxError):
@@ -167,6 +193,7 @@ def _run(
     headers: HeaderMap,
     summary: BatchSummary,
     judge_whole: bool = True,
+    docs: DataDocs | None = None,
 ) -> None:
     resource = tables.resource
     at = ledger.now()
@@ -176,7 +203,7 @@ def _run(
     checked: dict[str, None] = {}  # rule ids in order
     for batch in delivery.batches():
         summary.rows_read += batch.table.num_rows + len(batch.malformed)
-        rows, passed = _validate_batch(resource, batch, headers, rejected, warned, checked)
+        rows, passed = _validate_batch(resource, batch, headers, rejected, warned, checked, docs)
         summary.rules_checked = list(checked)
         quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
         summary.rows_quarantined += len(rows)
@@ -233,6 +260,7 @@ def _validate_batch(
     rejected: dict[str, int],
     warned: dict[str, int],
     checked: dict[str, None],
+    docs: DataDocs | None = None,
 ) -> tuple[list[tuple], pa.Table]:
     """Quarantine rows (line, key, rules, raw) and the normalised rows that passed."""
     mapped = pa.table(
@@ -245,6 +273,8 @@ def _validate_batch(
     for rule, count in verdict.warnings().items():
         warned[rule] = warned.get(rule, 0) + count
     checked.update(verdict.failures)
+    if docs is not None:
+        docs.add(verdict)
     failed = verdict.failed
     positions = np.flatnonzero(failed)
     lines = batch.lines.to_numpy()

@@ -19,6 +19,7 @@ class Verdict:
     failures: dict[str, np.ndarray]  # rule id -> True where the row failed it
     rows: int
     warn_only: frozenset[str] = frozenset()  # rule ids declared `severity: warn`
+    report: object = None  # the Great Expectations validation result, when GX judged
 
     @property
     def failed(self) -> np.ndarray:
@@ -62,7 +63,8 @@ def validate(resource: Resource, table: pa.Table) -> Verdict:
     """Run the resource's Great Expectations suite (every declared rule the table has columns
     for) and read the row-level verdicts from its results."""
     suite = runner(resource, tuple(table.column_names))
-    return Verdict(suite.failures(table), table.num_rows, _warn_only(suite.rules))
+    failures = suite.failures(table)
+    return Verdict(failures, table.num_rows, _warn_only(suite.rules), suite.last_result)
 
 
 def validate_direct(resource: Resource, table: pa.Table) -> Verdict:

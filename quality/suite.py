@@ -64,13 +64,15 @@ class SuiteRunner:
         self.suite = self.context.suites.add(suite)
 
     def failures(self, table: pa.Table) -> dict[str, np.ndarray]:
-        """For each rule id, True where the row failed it."""
+        """For each rule id, True where the row failed it (the GX result is `last_result`)."""
         failures = {rule.rule_id: np.zeros(table.num_rows, dtype=bool) for rule in self.rules}
+        self.last_result = None
         if table.num_rows == 0 or not self.rules:
             return failures
         frame = table.to_pandas().reset_index(drop=True)
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(self.suite, result_format="COMPLETE")
+        self.last_result = result
         for outcome in result.results:
             rule_id = outcome.expectation_config.meta["rule"]
             problem = _exception(outcome)

@@ -18,6 +18,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ["AIRFLOW_HOME"] = str(ROOT)
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_TMP / 'airflow.db'}"
 os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(_AIRFLOW_TMP / "logs")
+os.environ["GDX_DATA_DOCS_DIR"] = str(_AIRFLOW_TMP / "data_docs")
 
 import pytest  # noqa: E402
 import sqlalchemy as sa  # noqa: E402

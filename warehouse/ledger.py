@@ -42,6 +42,7 @@ class BatchSummary:
     warned_by_rule: dict[str, int] = field(default_factory=dict)
     rules_checked: list[str] = field(default_factory=list)
     retry_of: str | None = None
+    data_docs: str | None = None
     unknown_columns: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
     status: str = "running"
@@ -90,6 +91,7 @@ def finish(conn: sa.Connection, summary: BatchSummary, checksum: str | None = No
             "warned_by_rule",
             "rules_checked",
             "retry_of",
+            "data_docs",
             "unknown_columns",
             "error",
             "seconds",

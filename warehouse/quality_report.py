@@ -71,3 +71,15 @@ def pass_rates(conn: sa.Connection, resource: str | None = None) -> list[dict]:
 
 def _rate(checked: int, failed: int) -> float:
     return round(1 - failed / checked, 6) if checked else 1.0
+
+
+def latest_docs(conn: sa.Connection, resource: str | None = None) -> dict[str, str]:
+    """{resource: Data Docs index of its latest committed batch that has one}."""
+    query = (
+        sa.select(batch_ledger.c.resource, batch_ledger.c.data_docs)
+        .where(batch_ledger.c.status == "loaded", batch_ledger.c.data_docs.is_not(None))
+        .order_by(batch_ledger.c.started_at)
+    )
+    if resource:
+        query = query.where(batch_ledger.c.resource == resource)
+    return dict(conn.execute(query).all())  # later batches overwrite earlier ones

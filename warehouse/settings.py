@@ -37,6 +37,11 @@ SETTINGS = (
         "Local file of connection URLs by id (written by `gdx demo-data`); keep it private.",
     ),
     Setting(
+        "GDX_DATA_DOCS_DIR",
+        "{GDX_HOME}/data_docs",
+        "Folder of the Great Expectations Data Docs (HTML) of every batch's validation.",
+    ),
+    Setting(
         "GDX_READ_BLOCK_MB",
         "16",
         "Megabytes of a file read, validated and staged at a time (bounds memory per batch).",
@@ -81,6 +86,10 @@ def incoming_dir() -> Path:
 
 def connections_file() -> Path:
     return Path(get("GDX_CONNECTIONS_FILE"))
+
+
+def data_docs_dir() -> Path:
+    return Path(get("GDX_DATA_DOCS_DIR"))
 
 
 def read_block_bytes() -> int:

@@ -36,6 +36,7 @@ batch_ledger = sa.Table(
     sa.Column("warned_by_rule", sa.JSON),
     sa.Column("rules_checked", sa.JSON),  # the rule ids the batch's columns allowed
     sa.Column("retry_of", sa.String(40)),  # set on a batch that re-validated quarantined rows
+    sa.Column("data_docs", sa.Text),  # the index of the batch's Great Expectations HTML report
     sa.Column("unknown_columns", sa.JSON, nullable=False, default=list),
     sa.Column("error", sa.Text),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),

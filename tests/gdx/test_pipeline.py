@@ -309,3 +309,20 @@ def test_a_warn_only_rule_loads_the_row_and_counts_the_warning(engine, tmp_path)
     assert (summary.rows_loaded, summary.rows_quarantined) == (2, 0)
     assert summary.warned_by_rule == {"phone.phone": 1}
     assert ledger_row(engine, summary.batch_id)["warned_by_rule"] == {"phone.phone": 1}
+
+
+def test_every_batch_gets_its_data_docs(engine, catalog, tmp_path, monkeypatch):
+    monkeypatch.setenv("GDX_DATA_DOCS_DIR", str(tmp_path / "docs"))
+    bad = "110105194912310021,李四,女,1949-12-31,汉族,北京市\n"
+    summary = load(engine, catalog, write(tmp_path, HEADER + ZHANG + bad + crowd()))
+    index = Path(summary.data_docs)
+    assert index.is_file() and index.parent.name == summary.batch_id
+    assert ledger_row(engine, summary.batch_id)["data_docs"] == str(index)
+    page = index.parent / "block-001.html"
+    assert "block-001.html" in index.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
+    assert "citizen_id" in text.lower() or "citizen id" in text.lower()
+    from warehouse.quality_report import latest_docs
+
+    with engine.connect() as conn:
+        assert latest_docs(conn, "population.person") == {"population.person": str(index)}
