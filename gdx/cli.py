@@ -111,6 +111,45 @@ def collect(
 
 
 @app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Freshness: per source its last success and whether it is late; per resource its size."""
+    import datetime as dt
+
+    from rich.table import Table
+
+    from gdx.console import wide
+    from warehouse import engine
+    from warehouse.status import resource_status, source_status
+
+    catalog = _catalog()
+    with engine.create().connect() as conn:
+        sources = source_status(conn, catalog, dt.datetime.now(dt.UTC))
+        resources = resource_status(conn, catalog)
+    if as_json:
+        out.print_json(json.dumps({"resources": resources, "sources": sources}), indent=None)
+        return
+    table = Table("resource", "records", "last update", "quarantined (not retried)")
+    for row in resources:
+        table.add_row(
+            row["resource"],
+            str(row["records"]),
+            (row["last_update"] or "never")[:19],
+            str(row["quarantined"]),
+        )
+    wide().print(table)
+    table = Table("source", "cycle", "last success", "age (h)", "state")
+    for row in sources:
+        state = "[red]late[/red]" if row["late"] else "[green]on time[/green]"
+        if row["failed_since"]:
+            state += " [red](last run failed)[/red]"
+        age = "" if row["age_hours"] is None else str(row["age_hours"])
+        table.add_row(
+            row["source"], row["cycle"], (row["last_success"] or "never")[:19], age, state
+        )
+    wide().print(table)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address [GDX_API_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [GDX_API_PORT].")] = None,

@@ -184,6 +184,10 @@ def test_demo_data_then_collect(tmp_path):
     report = json.loads(gdx("sources", "list", "--json", home=tmp_path).stdout)
     (household,) = [row for row in report if row["source"] == "public_security.population"]
     assert household["last_status"] == "loaded" and household["state"]["checksum"]
+    status = json.loads(gdx("status", "--json", home=tmp_path).stdout)
+    late = {row["source"]: row["late"] for row in status["sources"]}
+    assert late["public_security.population"] is False and late["courts.dishonest_debtors"] is True
+    assert "late" in gdx("status", home=tmp_path).stdout
 
 
 def test_consumers_add_prints_the_key_once_and_stores_its_hash(tmp_path):

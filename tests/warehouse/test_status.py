@@ -1,0 +1,43 @@
+"""`gdx status`: late sources against their update cycle, failures since the last success."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from gdx.errors import GdxError
+from gdx.pipeline import collect
+from tests.gdx.test_pipeline import HEADER, ZHANG, crowd
+from warehouse import settings
+from warehouse.status import resource_status, source_status
+
+
+def test_status_of_sources_and_resources(engine, catalog, tmp_path, monkeypatch):
+    monkeypatch.setenv("GDX_HOME", str(tmp_path / "var"))
+    path = settings.incoming_dir() / "public_security" / "population.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(HEADER + ZHANG + crowd(), encoding="utf-8")
+    collect("public_security.population", engine=engine, catalog=catalog)
+    now = dt.datetime.now(dt.UTC)
+    with engine.connect() as conn:
+        sources = {row["source"]: row for row in source_status(conn, catalog, now)}
+        resources = {row["resource"]: row for row in resource_status(conn, catalog)}
+        later = {
+            row["source"]: row for row in source_status(conn, catalog, now + dt.timedelta(days=2))
+        }
+    household = sources["public_security.population"]
+    assert household["cycle"] == "daily" and not household["late"] and household["last_success"]
+    assert sources["courts.dishonest_debtors"]["late"]  # never collected
+    assert later["public_security.population"]["late"]  # two days without a success
+    assert resources["population.person"]["records"] == 11
+    assert resources["credit.record"]["records"] == 0
+
+    path.write_text(HEADER, encoding="utf-8")  # a broken delivery
+    with pytest.raises(GdxError):
+        collect("public_security.population", engine=engine, catalog=catalog)
+    with engine.connect() as conn:
+        (household,) = [
+            r for r in source_status(conn, catalog, now) if r["source"] == household["source"]
+        ]
+    assert household["failed_since"] and not household["late"]
