@@ -58,6 +58,10 @@ def load_catalog(directory: Path | str | None = None) -> Catalog:
             raise CatalogError(f"{path}: code: resource {resource.code!r} declared twice")
         if resource.provider not in departments:
             raise CatalogError(f"{path}: provider: unknown department {resource.provider!r}")
+        for where, order in _priorities(resource):
+            for code in order:
+                if code not in departments:
+                    raise CatalogError(f"{path}: {where}: unknown department {code!r}")
         resources[resource.code] = resource
     for resource in resources.values():
         for index, spec in enumerate(resource.fields):
@@ -71,7 +75,27 @@ def load_catalog(directory: Path | str | None = None) -> Catalog:
     sources = _index(_load_list(sources_path, "sources", Source), "sources.yaml")
     for index, source in enumerate(sources.values()):
         _check_source(sources_path, index, source, departments, resources)
+    for index, source in enumerate(sources.values()):
+        others = [
+            other.code
+            for other in sources.values()
+            if other.code != source.code
+            and (other.department, other.resource) == (source.department, source.resource)
+        ]
+        if source.full_snapshot and others:
+            raise CatalogError(
+                f"{sources_path}: sources[{index}].full_snapshot: {source.department} has other "
+                f"sources for {source.resource} ({', '.join(others)}), whose records a snapshot "
+                "would withdraw"
+            )
     return Catalog(root, departments, resources, sources)
+
+
+def _priorities(resource: Resource) -> list[tuple[str, list[str]]]:
+    found = [("priority", resource.priority)]
+    for index, spec in enumerate(resource.fields):
+        found.append((f"fields[{index}].priority", spec.priority))
+    return found
 
 
 def _check_source(

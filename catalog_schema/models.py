@@ -118,6 +118,11 @@ class FieldSpec(Strict):
         description="Resources whose key this value should be (a cross-library check: a miss "
         "is counted as a warning, not a rejection, since libraries fill at different times).",
     )
+    priority: list[str] = Field(
+        [],
+        description="Departments in order of trust for this field, overriding the resource's "
+        "priority: when departments disagree, the first one's value wins.",
+    )
 
     @property
     def required(self) -> bool:
@@ -149,6 +154,17 @@ class Resource(Strict):
         0.2, ge=0, le=1, description="Above this share of rejected rows a batch is rejected whole."
     )
     fields: list[FieldSpec]
+    priority: list[str] = Field(
+        [],
+        description="Departments in order of trust: when two deliver different values for one "
+        "field, the first one's value wins; departments not listed come after, the most recent "
+        "value first.",
+    )
+    ended_by: list[EndCondition] = Field(
+        [],
+        description="Explicit status values that end a record (注销, 吊销, a death date): the "
+        "only way an incremental source takes a record out of service.",
+    )
 
     @property
     def table_name(self) -> str:
@@ -172,6 +188,9 @@ class Resource(Strict):
         if not self.key_field.required:
             raise ValueError(f"key field {self.key!r} must have the rule 'required'")
         seen: dict[str, str] = {}
+        for index, end in enumerate(self.ended_by):
+            if end.field not in names:
+                raise ValueError(f"ended_by[{index}]: {end.field!r} is not a declared field")
         for spec in self.fields:
             for header in spec.headers():
                 other = seen.setdefault(_header_key(header), spec.name)
@@ -210,6 +229,14 @@ class Resource(Strict):
             raise ValueError(f"field {spec.name}: a decimal field needs the rule number_format")
         if spec.values and "in_set" not in names:
             raise ValueError(f"field {spec.name}: declares values but not the rule in_set")
+
+
+class EndCondition(Strict):
+    """A record is ended (still kept and served, marked `ended`) when this field holds one of
+    these values, or, without values, when it holds any value (a death date)."""
+
+    field: str
+    values: list[str] | None = None
 
 
 class Department(Strict):
@@ -286,10 +313,36 @@ class Source(Strict):
     mapping: dict[str, str] = {}
     schedule: str | None = None
     description: str = ""
+    full_snapshot: bool = Field(
+        False,
+        description="Every delivery holds all of the department's current records: a key it no "
+        "longer holds is withdrawn (the department's contribution, never a physical delete).",
+    )
+    max_withdraw_ratio: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="A full snapshot that would withdraw more than this share of the "
+        "department's records is rejected whole (a truncated file must not empty a library).",
+    )
 
     @property
     def kind(self) -> str:
         return self.options.kind
+
+    @model_validator(mode="after")
+    def _snapshot_kind(self) -> Source:
+        options = self.options
+        incremental = (
+            self.kind == "drop_folder"
+            or getattr(options, "watermark", None)
+            or getattr(options, "since_param", None)
+        )
+        if self.full_snapshot and incremental:
+            raise ValueError(
+                f"full_snapshot: a {self.kind} source read incrementally cannot be a full snapshot"
+            )
+        return self
 
 
 def _header_key(header: str) -> str:

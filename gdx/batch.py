@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from catalog_schema import Catalog, CatalogError, Resource, Source, load_catalog
 from catalog_schema.headers import HeaderError, HeaderMap, map_headers
+from catalog_schema.survivorship import policy
 from connectors import ConnectorError, RawBatch
 from connectors.base import Delivery, Opener
 from gdx.errors import GdxError
@@ -29,7 +30,7 @@ from quality.suite import RuleError
 from warehouse import engine as engines
 from warehouse import ledger, quarantine, settings, source_state, staging
 from warehouse.ledger import BatchSummary
-from warehouse.merge import merge
+from warehouse.merge import Contribution, TooManyWithdrawals, merge
 from warehouse.references import missing_references
 from warehouse.tables import ResourceTables, for_resource
 
@@ -49,9 +50,12 @@ def run_batch(
     before_commit: Callable[[sa.Connection, str], None] | None = None,
     judge_whole: bool = True,
     retry_of: str | None = None,
+    force: bool = False,
 ) -> BatchSummary:
     """One delivery through read -> normalise -> validate -> stage -> merge, as one batch.
 
+    A file identical (by checksum) to one this department already loaded into the resource is
+    not read again: the batch is `skipped`, naming the earlier batch (`force` reads it anyway).
     `before_commit(conn, batch_id)` runs inside the batch's transaction, after the merge.
     `judge_whole=False` skips batch acceptance (max_reject_ratio), for re-validated rows.
     """
@@ -79,8 +83,18 @@ def run_batch(
         summary.unknown_columns, summary.missing_columns = headers.unknown, headers.missing
         checksum = delivery.checksum()
         tables = for_resource(resource)
+        if checksum and retry_of is None and not force:
+            with engine.connect() as conn:
+                summary.same_as = ledger.loaded_file(conn, resource.code, department, checksum)
+            if summary.same_as:  # a re-sent file: nothing to read, nothing changes
+                summary.status = "skipped"
+                summary.seconds = round(time.perf_counter() - started, 3)
+                with engines.writing(engine) as conn:
+                    ledger.finish(conn, summary, checksum)
+                return summary
+        snapshot = catalog.sources[source] if source and retry_of is None else None
         with engines.writing(engine) as conn:
-            _run(conn, catalog, tables, delivery, headers, summary, judge_whole, docs)
+            _run(conn, catalog, tables, delivery, headers, summary, judge_whole, docs, snapshot)
             docs.finish(summary)
             if source:
                 state = delivery.next_state(source_state.get(conn, source))
@@ -94,6 +108,7 @@ def run_batch(
         docs.finish(summary)
         summary.status, summary.error = "rejected", str(exc)
         summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
+        summary.rows_withdrawn = summary.records_changed = summary.conflicts = 0
         summary.seconds = round(time.perf_counter() - started, 3)
         with engines.writing(engine) as conn:
             ledger.finish(conn, summary)
@@ -146,6 +161,7 @@ def _failed(engine: sa.Engine, summary: BatchSummary, exc: Exception, started: f
     summary.status, summary.error = "failed", _describe(exc)
     summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
     summary.rows_unchanged = summary.rows_duplicate = summary.rows_quarantined = 0
+    summary.rows_withdrawn = summary.records_changed = summary.conflicts = 0
     summary.rejected_by_rule, summary.warned_by_rule = {}, {}
     summary.seconds = round(time.perf_counter() - started, 3)
     with engines.writing(engine) as conn:
@@ -194,7 +210,10 @@ def _run(
     summary: BatchSummary,
     judge_whole: bool = True,
     docs: DataDocs | None = None,
+    source: Source | None = None,
 ) -> None:
+    """Read, validate, stage and merge. A registered full-snapshot `source` withdraws the keys
+    its delivery no longer holds."""
     resource = tables.resource
     at = ledger.now()
     stg = staging.create(conn, resource)
@@ -228,9 +247,23 @@ def _run(
     if judge_whole:
         _accept(resource, summary, delivery.location)
     summary.warned_by_rule |= missing_references(conn, catalog, resource, stg, headers.fields)
-    counts = merge(conn, tables, stg, headers.fields, summary.batch_id, summary.department, at)
+    contribution = Contribution(
+        summary.batch_id,
+        summary.department,
+        summary.source,
+        headers.fields,
+        at,
+        full_snapshot=bool(source and source.full_snapshot),
+        max_withdraw_ratio=source.max_withdraw_ratio if source else 1.0,
+    )
+    try:
+        counts = merge(conn, tables, stg, contribution, policy(catalog, resource))
+    except TooManyWithdrawals as exc:
+        raise BatchRejected(f"{delivery.location}: {exc}") from None
     staging.drop(conn, stg)
     summary.rows_inserted, summary.rows_updated = counts.inserted, counts.updated
+    summary.rows_withdrawn, summary.withdrawal_held = counts.withdrawn, counts.withdrawal_held
+    summary.records_changed, summary.conflicts = counts.records_changed, counts.conflicts
     summary.rows_loaded = counts.inserted + counts.updated
     summary.rows_unchanged = (
         summary.rows_read - summary.rows_loaded - summary.rows_duplicate - summary.rows_quarantined

@@ -52,6 +52,13 @@ def _print_summary(summary, as_json: bool) -> None:
         out.print_json(json.dumps(summary.as_dict(), ensure_ascii=False), indent=None)
         return
     s = summary
+    if s.status == "skipped":
+        out.print(
+            f"batch {s.batch_id} {s.resource} from {s.department}: skipped — {s.file} is "
+            f"identical to the file of batch {s.same_as}, already loaded (--force reads it)",
+            highlight=False,
+        )
+        return
     out.print(
         f"batch {s.batch_id} {s.resource} from {s.department}: {s.status} — read {s.rows_read}, "
         f"loaded {s.rows_loaded} (new {s.rows_inserted}, changed {s.rows_updated}), "
@@ -59,6 +66,14 @@ def _print_summary(summary, as_json: bool) -> None:
         f"quarantined {s.rows_quarantined} in {s.seconds:.2f}s",
         highlight=False,
     )
+    if s.records_changed or s.conflicts or s.rows_withdrawn:
+        out.print(
+            f"  golden records changed {s.records_changed}, withdrawn by the snapshot "
+            f"{s.rows_withdrawn}, new conflicts with other departments {s.conflicts}",
+            highlight=False,
+        )
+    if s.withdrawal_held:
+        out.print("  snapshot had unreadable rows: no key was withdrawn", highlight=False)
     for rule, count in s.rejected_by_rule.items():
         out.print(f"  rejected by {rule}: {count}", highlight=False)
     for rule, count in s.warned_by_rule.items():
@@ -73,12 +88,16 @@ def load(
     resource: Annotated[str, typer.Option(help="Resource code, e.g. population.person.")],
     department: Annotated[str, typer.Option(help="Delivering department, e.g. public_security.")],
     encoding: Annotated[str, typer.Option(help="auto, utf-8, utf-8-sig, gbk or gb18030.")] = "auto",
+    force: Annotated[
+        bool, typer.Option(help="Read a file this department already loaded (else skipped).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Load one file through the whole pipeline as one batch."""
     from gdx.pipeline import load_file
 
-    _print_summary(load_file(file, resource, department, encoding=encoding), as_json)
+    summary = load_file(file, resource, department, encoding=encoding, force=force)
+    _print_summary(summary, as_json)
 
 
 @app.command()

@@ -86,8 +86,10 @@ def load_file(
     catalog: Catalog | None = None,
     encoding: str = "auto",
     block_bytes: int | None = None,
+    force: bool = False,
 ) -> BatchSummary:
-    """Load one department file (CSV or XLSX) into a resource as one batch."""
+    """Load one department file (CSV or XLSX) into a resource as one batch. A file the
+    department already loaded is skipped unless `force`."""
     blocks = block_bytes or settings.read_block_bytes()
     catalog = catalog or load_catalog(settings.catalog_dir())
 
@@ -103,6 +105,7 @@ def load_file(
         engine=engine,
         catalog=catalog,
         location=str(path),
+        force=force,
     )
 
 

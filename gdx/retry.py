@@ -74,7 +74,7 @@ def retry(
                 .order_by(quarantine.c.line, quarantine.c.id)
             )
         ]
-        superseded = _superseded(conn, resource, rows)
+        superseded = _superseded(conn, resource, original["department"], rows)
     delivery = QuarantinedRows(batch_id, [row for row in rows if row["id"] not in superseded])
     ids = [row["id"] for row in rows if "_text" not in row["raw"]]
 
@@ -104,16 +104,17 @@ def retry(
     )
 
 
-def _superseded(conn: sa.Connection, resource, rows: list[dict]) -> set[int]:
-    """Quarantined rows whose record changed after they were quarantined."""
-    golden = for_resource(resource).golden
+def _superseded(conn: sa.Connection, resource, department: str, rows: list[dict]) -> set[int]:
+    """Quarantined rows whose department delivered the record again after they were
+    quarantined."""
+    contrib = for_resource(resource).contribution
     keys = {row["record_key"] for row in rows if row["record_key"]}
     if not keys:
         return set()
     changed = dict(
         conn.execute(
-            sa.select(golden.c[resource.key], golden.c._updated_at).where(
-                golden.c[resource.key].in_(keys)
+            sa.select(contrib.c[resource.key], contrib.c._changed_at).where(
+                contrib.c[resource.key].in_(keys), contrib.c._department == department
             )
         ).all()
     )

@@ -17,13 +17,20 @@ def now() -> dt.datetime:
 
 
 def new_batch_id() -> str:
-    """Sortable and unique: UTC time to the second and six random hex digits."""
-    return f"{now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    """Sortable and unique: UTC time to the microsecond and six random hex digits. Survivorship
+    orders values by the batch that supplied them, so the order must follow time closely."""
+    return f"{now():%Y%m%dT%H%M%S.%f}-{secrets.token_hex(3)}"
 
 
 @dataclass
 class BatchSummary:
-    """What one batch did; `rows_read = loaded + unchanged + duplicate + quarantined`."""
+    """What one batch did; `rows_read = loaded + unchanged + duplicate + quarantined`.
+
+    The `rows_` counts are about the delivery (the department's contribution); `records_changed`
+    counts the golden records that changed as a result, `conflicts` the disagreements with other
+    departments this batch found, `rows_withdrawn` the keys a full snapshot no longer held
+    (`withdrawal_held` when unreadable rows stopped the withdrawal).
+    """
 
     batch_id: str
     resource: str
@@ -38,10 +45,15 @@ class BatchSummary:
     rows_unchanged: int = 0
     rows_duplicate: int = 0
     rows_quarantined: int = 0
+    rows_withdrawn: int = 0
+    withdrawal_held: bool = False
+    records_changed: int = 0
+    conflicts: int = 0
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
     warned_by_rule: dict[str, int] = field(default_factory=dict)
     rules_checked: list[str] = field(default_factory=list)
     retry_of: str | None = None
+    same_as: str | None = None  # a skipped re-sent file: the batch that loaded it
     data_docs: str | None = None
     unknown_columns: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
@@ -87,10 +99,15 @@ def finish(conn: sa.Connection, summary: BatchSummary, checksum: str | None = No
             "rows_unchanged",
             "rows_duplicate",
             "rows_quarantined",
+            "rows_withdrawn",
+            "withdrawal_held",
+            "records_changed",
+            "conflicts",
             "rejected_by_rule",
             "warned_by_rule",
             "rules_checked",
             "retry_of",
+            "same_as",
             "data_docs",
             "unknown_columns",
             "error",
@@ -110,3 +127,18 @@ def finish(conn: sa.Connection, summary: BatchSummary, checksum: str | None = No
 def get(conn: sa.Connection, batch_id: str) -> dict | None:
     row = conn.execute(sa.select(batch_ledger).where(batch_ledger.c.batch_id == batch_id)).first()
     return dict(row._mapping) if row else None
+
+
+def loaded_file(conn: sa.Connection, resource: str, department: str, checksum: str) -> str | None:
+    """The batch that already loaded this exact file from this department, if any."""
+    return conn.execute(
+        sa.select(batch_ledger.c.batch_id)
+        .where(
+            batch_ledger.c.resource == resource,
+            batch_ledger.c.department == department,
+            batch_ledger.c.file_checksum == checksum,
+            batch_ledger.c.status == "loaded",
+        )
+        .order_by(batch_ledger.c.started_at)
+        .limit(1)
+    ).scalar()

@@ -1,8 +1,14 @@
-"""Merge a staged batch into the golden table, set-based, with a history row per change.
+"""Merge a staged batch into a resource, set-based, in four steps.
 
-New keys are inserted, records whose contributed fields differ are updated, identical records
-are left alone. The batch only writes the fields it contributes: other departments' fields of
-an existing record stay as they are.
+1. Contributions: the batch's rows become the department's current delivery per key (new,
+   changed or, for a full snapshot, withdrawn when the key is gone). Unchanged rows stop here.
+2. Winners: for every key whose contributions changed, each field's value is chosen among the
+   active contributions: the declared department priority first, then the newest value; an empty
+   value wins only from the field's owner (see `catalog_schema.survivorship`).
+3. Conflicts: where departments deliver different values, the loser, the winner and both
+   batches are recorded; a disagreement that has gone is marked resolved, never deleted.
+4. Golden records: inserted, updated, restored or marked removed (no contributor left), with a
+   history row per change and, per field, the batch that supplied the value (provenance).
 """
 
 from __future__ import annotations
@@ -12,83 +18,494 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from warehouse.tables import ResourceTables
+from catalog_schema.survivorship import FieldPolicy
+from warehouse import staging
+from warehouse.tables import ResourceTables, column_type, source_column
+
+ACTIVE, ENDED, REMOVED = "active", "ended", "removed"
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """Who delivers what: the batch, its department and source, the fields it carries."""
+
+    batch_id: str
+    department: str
+    source: str | None
+    fields: list[str]
+    at: dt.datetime
+    full_snapshot: bool = False
+    max_withdraw_ratio: float = 1.0
 
 
 @dataclass(frozen=True)
 class MergeCounts:
-    inserted: int
-    updated: int
+    inserted: int = 0  # delivered rows new for this department
+    updated: int = 0  # delivered rows that changed the department's contribution
+    withdrawn: int = 0  # keys a full snapshot no longer holds
+    withdrawal_held: bool = False  # a snapshot with unreadable rows withdraws nothing
+    records_changed: int = 0  # golden records inserted, updated, restored or removed
+    records_removed: int = 0
+    conflicts: int = 0  # disagreements this batch found
+
+
+class TooManyWithdrawals(Exception):
+    """A full snapshot would withdraw more of the department's records than it may."""
 
 
 def merge(
     conn: sa.Connection,
     tables: ResourceTables,
     stg: sa.Table,
-    contributed: list[str],
-    batch_id: str,
-    department: str,
-    at: dt.datetime,
+    batch: Contribution,
+    policy: dict[str, FieldPolicy],
 ) -> MergeCounts:
-    resource = tables.resource
-    golden, history = tables.golden, tables.history
-    key = resource.key
-    fields = [spec.name for spec in resource.fields]
-    values = [name for name in contributed if name != key]
-    same_key = stg.c[key] == golden.c[key]
-    differs = sa.or_(*[golden.c[name].is_distinct_from(stg.c[name]) for name in values])
-    if not values:
-        differs = sa.false()
+    touched = staging.temporary(conn, _touched_table(tables))
+    inserted, updated = _contribute(conn, tables, stg, touched, batch)
+    withdrawn, held = 0, False
+    if batch.full_snapshot:
+        withdrawn, held = _withdraw(conn, tables, stg, touched, batch)
+    _count_contributors(conn, tables, touched)
+    winners = staging.temporary(conn, _winners_table(tables, policy))
+    _single(conn, tables, touched, winners)
+    _multiple(conn, tables, touched, winners, policy)
+    conflicts = _conflicts(conn, tables, touched, winners, batch)
+    changed, removed = _apply(conn, tables, touched, winners, batch)
+    for table in (winners, touched):
+        staging.drop(conn, table)
+    return MergeCounts(inserted, updated, withdrawn, held, changed, removed, conflicts)
 
-    meta = [
-        sa.literal(batch_id, sa.String).label("_batch_id"),
-        sa.literal(department, sa.String).label("_department"),
-        sa.literal(at, sa.DateTime(timezone=True)).label("_valid_from"),
-    ]
-    hist_columns = [*fields, "_op", "_changed", "_batch_id", "_department", "_valid_from"]
 
-    changed = sa.literal("", sa.Text)
-    for name in values:
-        changed = changed + sa.case(
-            (golden.c[name].is_distinct_from(stg.c[name]), name + " "), else_=""
-        )
-    new_version = [
-        (stg.c[name] if name in contributed else golden.c[name]).label(name) for name in fields
-    ]
-    updates = (
-        sa.select(*new_version, sa.literal("update").label("_op"), sa.func.trim(changed), *meta)
-        .select_from(stg.join(golden, same_key))
-        .where(differs)
+def _values(tables: ResourceTables) -> list[str]:
+    key = tables.resource.key
+    return [spec.name for spec in tables.resource.fields if spec.name != key]
+
+
+def _touched_table(tables: ResourceTables) -> sa.Table:
+    key = tables.resource.key_field
+    return sa.Table(
+        f"tch_{tables.resource.table_name}",
+        sa.MetaData(),
+        sa.Column(key.name, column_type(key), primary_key=True),
+        sa.Column("_n", sa.Integer),
+        prefixes=["TEMPORARY"],
     )
-    conn.execute(history.insert().from_select(hist_columns, updates))
 
-    absent = ~sa.exists().where(golden.c[key] == stg.c[key])
-    first_version = [
-        (stg.c[name] if name in contributed else sa.null()).label(name) for name in fields
-    ]
-    inserts = sa.select(
-        *first_version,
-        sa.literal("insert").label("_op"),
-        sa.literal(" ".join(contributed)).label("_changed"),
-        *meta,
-    ).where(absent)
-    conn.execute(history.insert().from_select(hist_columns, inserts))
 
+def _winners_table(tables: ResourceTables, policy: dict[str, FieldPolicy]) -> sa.Table:
+    """Active contributions of keys with several contributors, each field's winner beside them
+    (value `_w_`, batch `_ws_`, department `_wd_`); `_rn` 1 on one row per key."""
+    key = tables.resource.key_field
+    columns = [sa.Column(key.name, column_type(key)), sa.Column("_department", sa.String(80))]
+    for name in _values(tables):
+        kind = column_type(tables.resource.field(name))
+        columns += [
+            sa.Column(name, kind),
+            sa.Column(source_column(name), sa.String(40)),
+            sa.Column(f"_w_{name}", kind),
+            sa.Column(f"_ws_{name}", sa.String(40)),
+            sa.Column(f"_wd_{name}", sa.String(80)),
+        ]
+    return sa.Table(
+        f"win_{tables.resource.table_name}",
+        sa.MetaData(),
+        *columns,
+        sa.Column("_rn", sa.Integer),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _contribute(
+    conn: sa.Connection,
+    tables: ResourceTables,
+    stg: sa.Table,
+    touched: sa.Table,
+    batch: Contribution,
+) -> tuple[int, int]:
+    """Upsert the department's contributions; note every key whose contribution changed."""
+    contrib, key = tables.contribution, tables.resource.key
+    values = [name for name in batch.fields if name != key]
+    mine = sa.and_(contrib.c[key] == stg.c[key], contrib.c._department == batch.department)
+    revived = contrib.c._withdrawn_at.is_not(None)
+    differs = sa.or_(revived, *[contrib.c[n].is_distinct_from(stg.c[n]) for n in values])
+    conn.execute(
+        touched.insert().from_select(
+            [key], sa.select(stg.c[key]).select_from(stg.join(contrib, mine)).where(differs)
+        )
+    )
+    sources = {
+        source_column(n): sa.case(
+            (
+                sa.or_(
+                    revived,
+                    contrib.c[n].is_distinct_from(stg.c[n]),
+                    contrib.c[source_column(n)].is_(None),
+                ),
+                batch.batch_id,
+            ),
+            else_=contrib.c[source_column(n)],
+        )
+        for n in values
+    }
     updated = conn.execute(
-        golden.update()
-        .where(same_key, differs)
-        .values({name: stg.c[name] for name in values} | {"_batch_id": batch_id, "_updated_at": at})
+        contrib.update()
+        .where(mine, differs)
+        .values(
+            {n: stg.c[n] for n in values}
+            | sources
+            | {
+                "_batch_id": batch.batch_id,
+                "_changed_at": batch.at,
+                "_withdrawn_at": None,
+                "_source": batch.source,
+            }
+        )
     ).rowcount
-    insert_columns = [*contributed, "_batch_id", "_created_at", "_updated_at"]
+
+    absent = ~sa.exists().where(
+        contrib.c[key] == stg.c[key], contrib.c._department == batch.department
+    )
+    conn.execute(touched.insert().from_select([key], sa.select(stg.c[key]).where(absent)))
+    stamp = sa.literal(batch.batch_id, sa.String)
     inserted = conn.execute(
-        golden.insert().from_select(
-            insert_columns,
+        contrib.insert().from_select(
+            [key, *values, *map(source_column, values), "_department", "_source"]
+            + ["_batch_id", "_changed_at"],
             sa.select(
-                *[stg.c[name] for name in contributed],
-                sa.literal(batch_id, sa.String),
-                sa.literal(at, sa.DateTime(timezone=True)),
-                sa.literal(at, sa.DateTime(timezone=True)),
+                stg.c[key],
+                *[stg.c[n] for n in values],
+                *[stamp for _ in values],
+                sa.literal(batch.department, sa.String),
+                sa.literal(batch.source, sa.String),
+                stamp,
+                sa.literal(batch.at, sa.DateTime(timezone=True)),
             ).where(absent),
         )
     ).rowcount
-    return MergeCounts(inserted=inserted, updated=updated)
+    return inserted, updated
+
+
+def _withdraw(
+    conn: sa.Connection,
+    tables: ResourceTables,
+    stg: sa.Table,
+    touched: sa.Table,
+    batch: Contribution,
+) -> tuple[int, bool]:
+    """A full snapshot withdraws the department's keys it no longer holds. Keys of rows it
+    quarantined are still held; if a row could not even be read (no key), nothing is withdrawn."""
+    contrib, quarantine, key = tables.contribution, tables.quarantine, tables.resource.key
+    this_batch = quarantine.c.batch_id == batch.batch_id
+    keyless = conn.execute(
+        sa.select(sa.func.count()).where(this_batch, quarantine.c.record_key.is_(None))
+    ).scalar_one()
+    if keyless:
+        return 0, True
+    active = sa.and_(contrib.c._department == batch.department, contrib.c._withdrawn_at.is_(None))
+    gone = sa.and_(
+        active,
+        ~sa.exists().where(stg.c[key] == contrib.c[key]),
+        ~sa.exists().where(this_batch, quarantine.c.record_key == contrib.c[key]),
+    )
+    held = conn.execute(sa.select(sa.func.count()).where(active)).scalar_one()
+    leaving = conn.execute(sa.select(sa.func.count()).where(gone)).scalar_one()
+    if leaving and leaving > held * batch.max_withdraw_ratio:
+        raise TooManyWithdrawals(
+            f"full snapshot would withdraw {leaving} of {batch.department}'s {held} records "
+            f"(more than {batch.max_withdraw_ratio:.0%}); is the file complete? nothing was merged"
+        )
+    conn.execute(touched.insert().from_select([key], sa.select(contrib.c[key]).where(gone)))
+    withdrawn = conn.execute(
+        contrib.update()
+        .where(gone)
+        .values(_withdrawn_at=batch.at, _batch_id=batch.batch_id, _changed_at=batch.at)
+    ).rowcount
+    return withdrawn, False
+
+
+def _active(tables: ResourceTables, touched: sa.Table) -> sa.ColumnElement[bool]:
+    contrib, key = tables.contribution, tables.resource.key
+    return sa.and_(contrib.c[key] == touched.c[key], contrib.c._withdrawn_at.is_(None))
+
+
+def _count_contributors(conn: sa.Connection, tables: ResourceTables, touched: sa.Table) -> None:
+    count = (
+        sa.select(sa.func.count())
+        .select_from(tables.contribution)
+        .where(_active(tables, touched))
+        .scalar_subquery()
+    )
+    conn.execute(touched.update().values(_n=count))
+
+
+def _single(
+    conn: sa.Connection, tables: ResourceTables, touched: sa.Table, winners: sa.Table
+) -> None:
+    """Keys with one contributor take its values as they are."""
+    contrib, key = tables.contribution, tables.resource.key
+    values = _values(tables)
+    rows = (
+        sa.select(
+            contrib.c[key],
+            *[contrib.c[n] for n in values],
+            *[_source_if_value(contrib, n) for n in values],
+            sa.literal(1),
+        )
+        .select_from(contrib.join(touched, _active(tables, touched)))
+        .where(touched.c._n == 1)
+    )
+    targets = [key, *[f"_w_{n}" for n in values], *[f"_ws_{n}" for n in values], "_rn"]
+    conn.execute(winners.insert().from_select(targets, rows))
+
+
+def _source_if_value(contrib: sa.Table, name: str) -> sa.ColumnElement:
+    """An empty field has no provenance."""
+    return sa.case((contrib.c[name].is_not(None), contrib.c[source_column(name)]))
+
+
+def _multiple(
+    conn: sa.Connection,
+    tables: ResourceTables,
+    touched: sa.Table,
+    winners: sa.Table,
+    policy: dict[str, FieldPolicy],
+) -> None:
+    """Keys with several contributors: each field's winner by window functions."""
+    contrib, key = tables.contribution, tables.resource.key
+    department = contrib.c._department
+    columns: list[sa.ColumnElement] = [contrib.c[key], department]
+    targets = [key, "_department"]
+    for name in _values(tables):
+        rule = policy.get(name) or FieldPolicy((), None)
+        value, source = contrib.c[name], contrib.c[source_column(name)]
+        candidate = value.is_not(None)
+        if rule.owner:
+            candidate = sa.or_(candidate, sa.and_(department == rule.owner, source.is_not(None)))
+        rank = (
+            sa.case({code: i for i, code in enumerate(rule.order)}, value=department, else_=99)
+            if rule.order
+            else sa.literal(0)
+        )
+        window = {
+            "partition_by": contrib.c[key],
+            "order_by": [
+                sa.case((candidate, 0), else_=1),
+                rank,
+                source.desc().nulls_last(),
+                department,
+            ],
+        }
+        columns += [
+            value,
+            source,
+            sa.func.first_value(value).over(**window),
+            sa.func.first_value(sa.case((value.is_not(None), source))).over(**window),
+            sa.func.first_value(sa.case((candidate, department))).over(**window),
+        ]
+        targets += [name, source_column(name), f"_w_{name}", f"_ws_{name}", f"_wd_{name}"]
+    columns.append(sa.func.row_number().over(partition_by=contrib.c[key], order_by=department))
+    targets.append("_rn")
+    rows = (
+        sa.select(*columns)
+        .select_from(contrib.join(touched, _active(tables, touched)))
+        .where(touched.c._n > 1)
+    )
+    conn.execute(winners.insert().from_select(targets, rows))
+
+
+def _conflicts(
+    conn: sa.Connection,
+    tables: ResourceTables,
+    touched: sa.Table,
+    winners: sa.Table,
+    batch: Contribution,
+) -> int:
+    """Record new disagreements of the touched keys; mark those that have gone resolved."""
+    conflict, key = tables.conflict, tables.resource.key
+    w = winners.c
+    found = []
+    for name in _values(tables):
+        found.append(
+            sa.select(
+                w[key].label("record_key"),
+                sa.literal(name, sa.String).label("field"),
+                w[f"_wd_{name}"].label("winner_department"),
+                sa.cast(w[f"_w_{name}"], sa.Text).label("winner_value"),
+                w[f"_ws_{name}"].label("winner_batch"),
+                w._department.label("other_department"),
+                sa.cast(w[name], sa.Text).label("other_value"),
+                w[source_column(name)].label("other_batch"),
+            ).where(
+                w._department.is_not(None),
+                w[name].is_not(None),
+                w[f"_wd_{name}"].is_not(None),
+                w._department != w[f"_wd_{name}"],
+                w[name].is_distinct_from(w[f"_w_{name}"]),
+            )
+        )
+    current = sa.union_all(*found).subquery("current") if found else None
+    c = conflict.c
+    open_for_touched = sa.and_(
+        c.resolved_at.is_(None), sa.exists().where(touched.c[key] == c.record_key)
+    )
+    if current is None:
+        return 0
+    same = sa.and_(
+        current.c.record_key == c.record_key,
+        current.c.field == c.field,
+        current.c.other_department == c.other_department,
+        current.c.winner_department == c.winner_department,
+        current.c.other_value.is_not_distinct_from(c.other_value),
+        current.c.winner_value.is_not_distinct_from(c.winner_value),
+    )
+    conn.execute(
+        conflict.update()
+        .where(open_for_touched, ~sa.exists().where(same))
+        .values(resolved_batch=batch.batch_id, resolved_at=batch.at)
+    )
+    names = [col.name for col in current.c]
+    new = sa.select(
+        *current.c,
+        sa.literal(batch.batch_id, sa.String),
+        sa.literal(batch.at, sa.DateTime(timezone=True)),
+    ).where(~sa.exists().where(same, c.resolved_at.is_(None)))
+    return conn.execute(
+        conflict.insert().from_select([*names, "found_batch", "found_at"], new)
+    ).rowcount
+
+
+def _state(tables: ResourceTables, row: sa.Table) -> sa.ColumnElement:
+    """`ended` when a declared end condition holds (注销, a death date), else `active`."""
+    ends = []
+    for end in tables.resource.ended_by:
+        value = row.c[f"_w_{end.field}"] if end.field != tables.resource.key else row.c[end.field]
+        ends.append(value.in_(end.values) if end.values else value.is_not(None))
+    if not ends:
+        return sa.literal(ACTIVE, sa.String)
+    return sa.case((sa.or_(*ends), ENDED), else_=ACTIVE)
+
+
+def _apply(
+    conn: sa.Connection,
+    tables: ResourceTables,
+    touched: sa.Table,
+    winners: sa.Table,
+    batch: Contribution,
+) -> tuple[int, int]:
+    """Write the winners into the golden table, a history row per change."""
+    resource, golden, history = tables.resource, tables.golden, tables.history
+    key = resource.key
+    values = _values(tables)
+    new = sa.select(winners).where(winners.c._rn == 1).subquery("new")
+    state = _state(tables, new)
+    at = sa.literal(batch.at, sa.DateTime(timezone=True))
+    meta = [
+        sa.literal(batch.batch_id, sa.String),
+        sa.literal(batch.department, sa.String),
+        at,
+    ]
+    hist_columns = [key, *values, "_state", "_op", "_changed", "_batch_id", "_department"]
+    hist_columns.append("_valid_from")
+
+    # removed: no active contributor left
+    gone = sa.and_(
+        touched.c[key] == golden.c[key], touched.c._n == 0, golden.c._removed_at.is_(None)
+    )
+    conn.execute(
+        history.insert().from_select(
+            hist_columns,
+            sa.select(
+                golden.c[key],
+                *[golden.c[n] for n in values],
+                sa.literal(REMOVED),
+                sa.literal("remove"),
+                sa.literal(""),
+                *meta,
+            ).select_from(golden.join(touched, gone)),
+        )
+    )
+    removed = conn.execute(
+        golden.update()
+        .where(sa.exists().where(gone))
+        .values(
+            _state=REMOVED, _removed_at=batch.at, _batch_id=batch.batch_id, _updated_at=batch.at
+        )
+    ).rowcount
+
+    same_key = new.c[key] == golden.c[key]
+    value_differs = [golden.c[n].is_distinct_from(new.c[f"_w_{n}"]) for n in values]
+    restored = golden.c._removed_at.is_not(None)
+    differs = sa.or_(restored, golden.c._state != state, *value_differs)
+    changed = sa.literal("", sa.Text)
+    for name, differ in zip(values, value_differs, strict=True):
+        changed = changed + sa.case((differ, name + " "), else_="")
+    conn.execute(
+        history.insert().from_select(
+            hist_columns,
+            sa.select(
+                new.c[key],
+                *[new.c[f"_w_{n}"] for n in values],
+                state,
+                sa.case((restored, "restore"), else_="update"),
+                sa.func.trim(changed),
+                *meta,
+            )
+            .select_from(new.join(golden, same_key))
+            .where(differs),
+        )
+    )
+    winners_values = {n: new.c[f"_w_{n}"] for n in values}
+    provenance = {source_column(n): new.c[f"_ws_{n}"] for n in values}
+    updated = conn.execute(
+        golden.update()
+        .where(same_key, differs)
+        .values(
+            winners_values
+            | provenance
+            | {
+                "_state": state,
+                "_removed_at": None,
+                "_batch_id": batch.batch_id,
+                "_updated_at": batch.at,
+            }
+        )
+    ).rowcount
+    # the same values from another department or batch: provenance only, no new version
+    conn.execute(
+        golden.update()
+        .where(
+            same_key,
+            sa.or_(*[golden.c[c].is_distinct_from(v) for c, v in provenance.items()]),
+        )
+        .values(provenance)
+    )
+
+    absent = ~sa.exists().where(golden.c[key] == new.c[key])
+    conn.execute(
+        history.insert().from_select(
+            hist_columns,
+            sa.select(
+                new.c[key],
+                *[new.c[f"_w_{n}"] for n in values],
+                state,
+                sa.literal("insert"),
+                sa.literal(" ".join(values)),
+                *meta,
+            ).where(absent),
+        )
+    )
+    inserted = conn.execute(
+        golden.insert().from_select(
+            [key, *values, *provenance, "_state", "_batch_id", "_created_at", "_updated_at"],
+            sa.select(
+                new.c[key],
+                *winners_values.values(),
+                *provenance.values(),
+                state,
+                sa.literal(batch.batch_id, sa.String),
+                at,
+                at,
+            ).where(absent),
+        )
+    ).rowcount
+    return removed + updated + inserted, removed

@@ -15,7 +15,11 @@ from warehouse.tables import staging_table
 
 def create(conn: sa.Connection, resource: Resource) -> sa.Table:
     """A fresh temporary staging table, private to this connection's transaction."""
-    table = staging_table(resource)
+    return temporary(conn, staging_table(resource))
+
+
+def temporary(conn: sa.Connection, table: sa.Table) -> sa.Table:
+    """Create a TEMPORARY table afresh; on PostgreSQL it is dropped when the transaction ends."""
     conn.execute(sa.schema.DropTable(table, if_exists=True))
     if is_postgres(conn):
         table.dialect_options["postgresql"]["on_commit"] = "DROP"

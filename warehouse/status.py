@@ -32,7 +32,10 @@ def source_status(conn: sa.Connection, catalog: Catalog, now: dt.datetime) -> li
     last = dict(
         conn.execute(
             sa.select(batch_ledger.c.source, sa.func.max(batch_ledger.c.finished_at))
-            .where(batch_ledger.c.status == "loaded", batch_ledger.c.retry_of.is_(None))
+            .where(
+                batch_ledger.c.status.in_(["loaded", "skipped"]),
+                batch_ledger.c.retry_of.is_(None),
+            )
             .group_by(batch_ledger.c.source)
         ).all()
     )

@@ -32,10 +32,15 @@ batch_ledger = sa.Table(
     sa.Column("rows_unchanged", sa.BigInteger, nullable=False, default=0),
     sa.Column("rows_duplicate", sa.BigInteger, nullable=False, default=0),
     sa.Column("rows_quarantined", sa.BigInteger, nullable=False, default=0),
+    sa.Column("rows_withdrawn", sa.BigInteger, default=0),
+    sa.Column("withdrawal_held", sa.Boolean, default=False),
+    sa.Column("records_changed", sa.BigInteger, default=0),
+    sa.Column("conflicts", sa.BigInteger, default=0),
     sa.Column("rejected_by_rule", sa.JSON, nullable=False, default=dict),
     sa.Column("warned_by_rule", sa.JSON),
     sa.Column("rules_checked", sa.JSON),  # the rule ids the batch's columns allowed
     sa.Column("retry_of", sa.String(40)),  # set on a batch that re-validated quarantined rows
+    sa.Column("same_as", sa.String(40)),  # a skipped re-sent file: the batch that loaded it
     sa.Column("data_docs", sa.Text),  # the index of the batch's Great Expectations HTML report
     sa.Column("unknown_columns", sa.JSON, nullable=False, default=list),
     sa.Column("error", sa.Text),
@@ -43,6 +48,7 @@ batch_ledger = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("seconds", sa.Float),
     sa.Index("ix_batch_ledger_resource_started", "resource", "started_at"),
+    sa.Index("ix_batch_ledger_checksum", "file_checksum"),
 )
 
 source_state = sa.Table(
@@ -99,6 +105,19 @@ def _serial(name: str) -> sa.Column:
     )
 
 
+def source_column(field: str) -> str:
+    """The column naming the batch that supplied a field's current value (provenance)."""
+    return f"_src_{field}"
+
+
+def _source_columns(resource: Resource) -> list[sa.Column]:
+    return [
+        sa.Column(source_column(spec.name), sa.String(40))
+        for spec in resource.fields
+        if spec.name != resource.key
+    ]
+
+
 @dataclass(frozen=True)
 class ResourceTables:
     """The tables of one resource."""
@@ -107,6 +126,11 @@ class ResourceTables:
     golden: sa.Table
     history: sa.Table
     quarantine: sa.Table
+    contribution: sa.Table
+    conflict: sa.Table
+
+    def all(self) -> tuple[sa.Table, ...]:
+        return (self.golden, self.history, self.quarantine, self.contribution, self.conflict)
 
 
 def _build(resource: Resource) -> ResourceTables:
@@ -115,16 +139,20 @@ def _build(resource: Resource) -> ResourceTables:
         name,
         metadata,
         *_field_columns(resource, key_is_primary=True),
+        *_source_columns(resource),
+        sa.Column("_state", sa.String(10), nullable=False, server_default="active"),
         sa.Column("_batch_id", sa.String(40), nullable=False),
         sa.Column("_created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("_updated_at", sa.DateTime(timezone=True), nullable=False),
-        comment=resource.name_zh,
+        sa.Column("_removed_at", sa.DateTime(timezone=True)),
+        comment=f"{resource.name_zh}: the golden record per key (active, ended or removed)",
     )
     history = sa.Table(
         f"hist_{name}",
         metadata,
         _serial("_version_id"),
         *_field_columns(resource, key_is_primary=False),
+        sa.Column("_state", sa.String(10), nullable=False, server_default="active"),
         sa.Column("_op", sa.String(10), nullable=False),
         sa.Column("_changed", sa.Text, nullable=False),
         sa.Column("_batch_id", sa.String(40), nullable=False),
@@ -147,7 +175,38 @@ def _build(resource: Resource) -> ResourceTables:
         sa.Column("retried_in", sa.String(40)),  # the batch that re-validated the row
         comment=f"{resource.name_zh}: rejected rows with every rule they failed",
     )
-    return ResourceTables(resource, golden, history, quarantine)
+    contribution = sa.Table(
+        f"contrib_{name}",
+        metadata,
+        *_field_columns(resource, key_is_primary=True),
+        sa.Column("_department", sa.String(80), primary_key=True),
+        *_source_columns(resource),
+        sa.Column("_source", sa.String(120)),
+        sa.Column("_batch_id", sa.String(40), nullable=False),
+        sa.Column("_changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("_withdrawn_at", sa.DateTime(timezone=True)),
+        comment=f"{resource.name_zh}: each department's current delivery per key",
+    )
+    conflict = sa.Table(
+        f"conflict_{name}",
+        metadata,
+        _serial("id"),
+        sa.Column("record_key", sa.Text, nullable=False),
+        sa.Column("field", sa.String(80), nullable=False),
+        sa.Column("winner_department", sa.String(80), nullable=False),
+        sa.Column("winner_value", sa.Text),
+        sa.Column("winner_batch", sa.String(40)),
+        sa.Column("other_department", sa.String(80), nullable=False),
+        sa.Column("other_value", sa.Text),
+        sa.Column("other_batch", sa.String(40)),
+        sa.Column("found_batch", sa.String(40), nullable=False),
+        sa.Column("found_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_batch", sa.String(40)),
+        sa.Column("resolved_at", sa.DateTime(timezone=True)),
+        sa.Index(f"ix_conflict_{name}_key", "record_key", "field"),
+        comment=f"{resource.name_zh}: departments that disagree on a field, and who won",
+    )
+    return ResourceTables(resource, golden, history, quarantine, contribution, conflict)
 
 
 _cache: dict[str, ResourceTables] = {}
@@ -157,7 +216,7 @@ def for_resource(resource: Resource) -> ResourceTables:
     """The tables of a resource (built once per process per declaration)."""
     tables = _cache.get(resource.code)
     if tables is None or tables.resource != resource:
-        for table in (tables.golden, tables.history, tables.quarantine) if tables else ():
+        for table in tables.all() if tables else ():
             metadata.remove(table)
         tables = _cache[resource.code] = _build(resource)
     return tables
@@ -193,6 +252,11 @@ def init_schema(engine: sa.Engine, catalog: Catalog) -> list[str]:
                 if column.name not in present:
                     _add_column(conn, table, column)
                     changes.append(f"added column {table.name}.{column.name}")
+            indexes = {index["name"] for index in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in indexes:
+                    index.create(conn)
+                    changes.append(f"created index {index.name}")
     return changes
 
 

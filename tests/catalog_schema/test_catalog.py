@@ -144,6 +144,31 @@ PERSON = Path("resources/population.person.yaml")
             lambda d: d["sources"][0]["fields"].remove("id_number"),
             "must include the key",
         ),
+        (PERSON, lambda d: d.update(priority=["tax"]), "priority: unknown department 'tax'"),
+        (
+            PERSON,
+            lambda d: d["fields"][6].update(priority=["nobody"]),
+            "fields[6].priority: unknown department 'nobody'",
+        ),
+        (
+            PERSON,
+            lambda d: d.update(ended_by=[{"field": "dead"}]),
+            "ended_by[0]: 'dead' is not a declared field",
+        ),
+        (
+            Path("sources.yaml"),
+            lambda d: next(s for s in d["sources"] if s["code"] == "education.licences").update(
+                full_snapshot=True
+            ),
+            "a drop_folder source read incrementally cannot be a full snapshot",
+        ),
+        (
+            Path("sources.yaml"),
+            lambda d: d["sources"].append(
+                dict(d["sources"][0], code="public_security.extra", full_snapshot=False)
+            ),
+            "public_security has other sources for population.person (public_security.extra)",
+        ),
     ],
     ids=[
         "enum",
@@ -155,6 +180,11 @@ PERSON = Path("resources/population.person.yaml")
         "header-clash",
         "source-resource",
         "source-key",
+        "priority",
+        "field-priority",
+        "ended-by",
+        "snapshot-kind",
+        "snapshot-alone",
     ],
 )
 def test_malformed_declarations_fail_with_one_line(broken, file, change, expected):

@@ -112,7 +112,9 @@ def test_load_prints_the_json_summary(engine, tmp_path):
     assert summary["rejected_by_rule"] == {"id_number.citizen_id": 1}
     assert summary["status"] == "loaded"
     again = json.loads(gdx(*args, home=tmp_path, url=_url(engine)).stdout)
-    assert again["rows_unchanged"] == 9 and again["rows_loaded"] == 0
+    assert again["status"] == "skipped" and again["same_as"] == summary["batch_id"]
+    forced = json.loads(gdx(*args, "--force", home=tmp_path, url=_url(engine)).stdout)
+    assert forced["rows_unchanged"] == 9 and forced["rows_loaded"] == 0
 
 
 def test_load_without_json_prints_a_readable_line(tmp_path):

@@ -1,0 +1,213 @@
+"""Golden records merged from several departments: survivorship, provenance, conflicts,
+withdrawals and end states, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from gdx.errors import GdxError
+from gdx.pipeline import collect, load_file
+from tests.gdx.test_pipeline import HEADER, LI, LI_ID, ZHANG, crowd, write
+from warehouse.tables import for_resource
+
+ZHANG_ID = "11010519491231002X"
+PERSON = "population.person"
+
+
+def load(engine, catalog, tmp_path, text, department, name, force=False):
+    path = write(tmp_path, text, name)
+    return load_file(path, PERSON, department, engine=engine, catalog=catalog, force=force)
+
+
+def hr(tmp_path, engine, catalog, phone, name="hr.csv", status="参保缴费"):
+    text = f"公民身份号码,联系电话,参保状态\n{ZHANG_ID},{phone},{status}\n"
+    return load(engine, catalog, tmp_path, text, "human_resources", name)
+
+
+def ca(tmp_path, engine, catalog, phone="", marital="已婚", death="", name="ca.csv", force=False):
+    text = f"公民身份号码,婚姻状况,死亡日期,联系电话\n{ZHANG_ID},{marital},{death},{phone}\n"
+    return load(engine, catalog, tmp_path, text, "civil_affairs", name, force)
+
+
+def record(engine, catalog, key=ZHANG_ID, resource=PERSON) -> dict:
+    spec = catalog.resource(resource)
+    golden = for_resource(spec).golden
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(golden).where(golden.c[spec.key] == key)).first()
+        return dict(row._mapping) if row else None
+
+
+def conflicts(engine, catalog, resource=PERSON) -> list[dict]:
+    table = for_resource(catalog.resource(resource)).conflict
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(table).order_by(table.c.id))]
+
+
+def history(engine, catalog, key=ZHANG_ID) -> list[dict]:
+    hist = for_resource(catalog.resource(PERSON)).history
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(hist).where(hist.c.id_number == key).order_by(hist.c._version_id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+def test_three_departments_make_one_record_with_provenance(engine, catalog, tmp_path):
+    ps = load(engine, catalog, tmp_path, HEADER + ZHANG, "public_security", "ps.csv")
+    insured = hr(tmp_path, engine, catalog, "13812345678")
+    married = ca(tmp_path, engine, catalog, phone="13912345678")
+    zhang = record(engine, catalog)
+    assert (zhang["name"], zhang["marital_status"], zhang["insured_status"]) == (
+        "张三",
+        "已婚",
+        "参保缴费",
+    )
+    # phone: human resources outranks civil affairs for this field
+    assert zhang["phone"] == "13812345678"
+    assert zhang["_src_name"] == ps.batch_id
+    assert zhang["_src_phone"] == insured.batch_id
+    assert zhang["_src_marital_status"] == married.batch_id
+    assert zhang["_src_death_date"] is None  # an empty field has no provenance
+    assert married.conflicts == 1
+    (conflict,) = conflicts(engine, catalog)
+    assert conflict | {"id": None, "found_at": None} == {
+        "id": None,
+        "record_key": ZHANG_ID,
+        "field": "phone",
+        "winner_department": "human_resources",
+        "winner_value": "13812345678",
+        "winner_batch": insured.batch_id,
+        "other_department": "civil_affairs",
+        "other_value": "13912345678",
+        "other_batch": married.batch_id,
+        "found_batch": married.batch_id,
+        "found_at": None,
+        "resolved_batch": None,
+        "resolved_at": None,
+    }
+
+
+def test_priority_holds_whatever_the_order_and_a_conflict_resolves(engine, catalog, tmp_path):
+    load(engine, catalog, tmp_path, HEADER + ZHANG, "public_security", "ps.csv")
+    ca(tmp_path, engine, catalog, phone="13912345678")
+    assert record(engine, catalog)["phone"] == "13912345678"  # the only phone so far
+    late = hr(tmp_path, engine, catalog, "13812345678")
+    assert record(engine, catalog)["phone"] == "13812345678"
+    assert late.conflicts == 1 and late.records_changed == 1
+    agree = hr(tmp_path, engine, catalog, "13912345678", name="hr2.csv")
+    assert agree.conflicts == 0
+    (conflict,) = conflicts(engine, catalog)
+    assert conflict["resolved_batch"] == agree.batch_id
+    assert record(engine, catalog)["_src_phone"] == agree.batch_id
+
+
+def test_a_department_never_blanks_a_field_it_does_not_own(engine, catalog, tmp_path):
+    load(engine, catalog, tmp_path, HEADER + ZHANG, "public_security", "ps.csv")
+    hr(tmp_path, engine, catalog, "13812345678")
+    ca(tmp_path, engine, catalog, phone="")  # civil affairs has no phone for her
+    assert record(engine, catalog)["phone"] == "13812345678"
+    assert conflicts(engine, catalog) == []
+    # the owner may blank its own field
+    ca(tmp_path, engine, catalog, death="2025-01-02", name="ca2.csv")
+    assert record(engine, catalog)["death_date"].isoformat() == "2025-01-02"
+    ca(tmp_path, engine, catalog, marital="离婚", death="", name="ca3.csv")
+    assert record(engine, catalog)["death_date"] is None
+    hr(tmp_path, engine, catalog, "", name="hr2.csv")  # human resources owns the phone
+    assert record(engine, catalog)["phone"] is None
+
+
+def test_without_a_priority_the_newest_value_wins(engine, catalog, tmp_path):
+    first = "公民身份号码,姓名\n" + LI_ID + ",李四\n"
+    second = "公民身份号码,姓名\n" + LI_ID + ",李肆\n"
+    load(engine, catalog, tmp_path, first, "health", "h.csv")
+    newer = load(engine, catalog, tmp_path, second, "education", "e.csv")
+    li = record(engine, catalog, LI_ID)
+    assert li["name"] == "李肆" and li["_src_name"] == newer.batch_id
+    (conflict,) = conflicts(engine, catalog)
+    assert (conflict["winner_department"], conflict["other_department"]) == ("education", "health")
+    # a listed department outranks both
+    load(engine, catalog, tmp_path, HEADER + LI, "public_security", "ps.csv")
+    assert record(engine, catalog, LI_ID)["name"] == "李四"
+
+
+def test_an_unchanged_delivery_changes_nothing(engine, catalog, tmp_path):
+    load(engine, catalog, tmp_path, HEADER + ZHANG, "public_security", "ps.csv")
+    hr(tmp_path, engine, catalog, "13812345678")
+    ca(tmp_path, engine, catalog, phone="13912345678")
+    before = (record(engine, catalog), history(engine, catalog), conflicts(engine, catalog))
+    again = ca(tmp_path, engine, catalog, phone="13912345678", name="again.csv", force=True)
+    assert (again.rows_loaded, again.rows_unchanged, again.records_changed) == (0, 1, 0)
+    assert again.conflicts == 0
+    assert (record(engine, catalog), history(engine, catalog), conflicts(engine, catalog)) == before
+
+
+def test_ended_by_a_death_date(engine, catalog, tmp_path):
+    load(engine, catalog, tmp_path, HEADER + ZHANG, "public_security", "ps.csv")
+    assert record(engine, catalog)["_state"] == "active"
+    ca(tmp_path, engine, catalog, death="2025-01-02")
+    assert record(engine, catalog)["_state"] == "ended"
+    assert history(engine, catalog)[-1]["_state"] == "ended"
+
+
+def snapshot(tmp_path, monkeypatch, engine, catalog, text):
+    monkeypatch.setenv("GDX_INCOMING_DIR", str(tmp_path / "incoming"))
+    path = tmp_path / "incoming" / "public_security" / "population.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return collect("public_security.population", engine=engine, catalog=catalog)
+
+
+def test_a_full_snapshot_withdraws_a_key_it_no_longer_holds(engine, catalog, tmp_path, monkeypatch):
+    people = crowd(8)
+    snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + LI + people)
+    hr(tmp_path, engine, catalog, "13812345678")
+    (gone,) = snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + people)
+    assert (gone.rows_withdrawn, gone.records_changed) == (1, 1)
+    li = record(engine, catalog, LI_ID)
+    assert li["_state"] == "removed" and li["_removed_at"] is not None
+    assert li["name"] == "李四"  # marked, not deleted
+    assert history(engine, catalog, LI_ID)[-1]["_op"] == "remove"
+    # zhang lost public security's fields? no: public security still holds her
+    assert record(engine, catalog)["_state"] == "active"
+    # back in the next snapshot: restored
+    (back,) = snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + LI + ZHANG + people)
+    assert back.records_changed == 1
+    assert record(engine, catalog, LI_ID)["_state"] == "active"
+    assert history(engine, catalog, LI_ID)[-1]["_op"] == "restore"
+
+
+def test_a_withdrawn_contribution_leaves_the_others(engine, catalog, tmp_path, monkeypatch):
+    people = crowd(8)
+    snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + people)
+    hr(tmp_path, engine, catalog, "13812345678")
+    snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + people)
+    zhang = record(engine, catalog)
+    # human resources still contributes: the record stays, without public security's fields
+    assert zhang["_state"] == "active" and zhang["phone"] == "13812345678"
+    assert zhang["name"] is None and zhang["_src_name"] is None
+
+
+def test_a_truncated_snapshot_is_rejected_whole(engine, catalog, tmp_path, monkeypatch):
+    people = crowd(8)
+    snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + LI + people)
+    kept = people.splitlines(keepends=True)[0]
+    with pytest.raises(GdxError, match="would withdraw 7 of public_security's 10 records"):
+        snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + LI + kept)
+    assert record(engine, catalog, LI_ID)["_state"] == "active"
+
+
+def test_quarantined_rows_of_a_snapshot_are_not_withdrawn(engine, catalog, tmp_path, monkeypatch):
+    people = crowd(8)
+    snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + LI + people)
+    nameless = ZHANG.replace("张三", "")
+    (batch,) = snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + nameless + LI + people)
+    assert batch.rows_quarantined == 1 and batch.rows_withdrawn == 0
+    assert record(engine, catalog)["_state"] == "active"
+
+
+def test_incremental_loads_never_withdraw(engine, catalog, tmp_path):
+    load(engine, catalog, tmp_path, HEADER + ZHANG + LI, "public_security", "a.csv")
+    summary = load(engine, catalog, tmp_path, HEADER + ZHANG, "public_security", "b.csv")
+    assert summary.rows_withdrawn == 0
+    assert record(engine, catalog, LI_ID)["_state"] == "active"
