@@ -15,6 +15,112 @@ sources_app = typer.Typer(help="The registered department sources.")
 quarantine_app = typer.Typer(help="Rows that broke the rules: list them, export them to fix.")
 consumers_app = typer.Typer(help="Register the approval systems that call the API.")
 quality_app = typer.Typer(help="Data quality figures of the base libraries.")
+records_app = typer.Typer(help="Golden records as administrators see them: provenance, history.")
+
+
+def _key(resource, raw: str) -> str:
+    from quality.keys import BadKey, normalize_key
+
+    try:
+        return normalize_key(resource, raw)
+    except BadKey as exc:
+        raise fail(str(exc)) from None
+
+
+@records_app.command("show")
+def records_show(
+    resource: Annotated[str, typer.Argument(help="Resource code, e.g. population.person.")],
+    key: Annotated[str, typer.Argument(help="The record's key.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Show it as it was at this time (ISO 8601, local without offset)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One golden record, unmasked: each field with the department and batch that supplied it,
+    and the open conflicts between departments."""
+    import datetime as dt
+
+    from rich.table import Table
+
+    from quality.dates import zone
+    from warehouse import engine, records
+
+    spec = _catalog().resource(resource)
+    value = _key(spec, key)
+    with engine.create().connect() as conn:
+        if as_of:
+            try:
+                moment = dt.datetime.fromisoformat(as_of)
+            except ValueError:
+                raise fail(f"--as-of: {as_of!r} is not an ISO 8601 time") from None
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=zone())
+            record, origin, disputes = records.as_of(conn, spec, value, moment), {}, []
+        else:
+            record = records.by_key(conn, spec, value)
+            origin = records.provenance(conn, spec, record) if record else {}
+            disputes = records.conflicts(conn, spec, value)
+    if record is None:
+        when = f" at {as_of}" if as_of else ""
+        raise fail(f"no {resource} record with {spec.key} {value}{when}")
+    fields = {f.name: record.get(f.name) for f in spec.fields}
+    if as_json:
+        report = {"resource": resource, "key": value, "state": record["_state"]}
+        report |= {"fields": fields, "provenance": origin, "conflicts": disputes}
+        out.print_json(json.dumps(report, ensure_ascii=False, default=str), indent=None)
+        return
+    out.print(f"{resource} {value}: {record['_state']}", highlight=False)
+    table = Table("field", "value", "supplied by", "batch", "at")
+    for name, field_value in fields.items():
+        source = origin.get(name, {})
+        table.add_row(
+            name,
+            "" if field_value is None else str(field_value),
+            source.get("department", ""),
+            source.get("batch_id", ""),
+            str(source.get("supplied_at") or "")[:19],
+        )
+    wide().print(table)
+    for item in disputes:
+        out.print(
+            f"conflict on {item['field']}: {item['winner_department']} "
+            f"{item['winner_value']!r} (kept) vs {item['other_department']} "
+            f"{item['other_value']!r}, since batch {item['found_batch']}",
+            highlight=False,
+        )
+
+
+@records_app.command("history")
+def records_history(
+    resource: Annotated[str, typer.Argument(help="Resource code, e.g. population.person.")],
+    key: Annotated[str, typer.Argument(help="The record's key.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every version of a golden record, oldest first: what changed, by which batch, when."""
+    from rich.table import Table
+
+    from warehouse import engine, records
+
+    spec = _catalog().resource(resource)
+    value = _key(spec, key)
+    with engine.create().connect() as conn:
+        versions = records.history(conn, spec, value)
+    if not versions:
+        raise fail(f"no {resource} record with {spec.key} {value}")
+    if as_json:
+        out.print_json(json.dumps(versions, ensure_ascii=False, default=str), indent=None)
+        return
+    table = Table("valid from", "op", "state", "changed", "department", "batch")
+    for version in versions:
+        table.add_row(
+            str(version["_valid_from"])[:19],
+            version["_op"],
+            version["_state"],
+            version["_changed"],
+            version["_department"],
+            version["_batch_id"],
+        )
+    wide().print(table)
 
 
 @sources_app.command("list")

@@ -10,7 +10,13 @@ from typing import Annotated
 
 import typer
 
-from gdx.admin_commands import consumers_app, quality_app, quarantine_app, sources_app
+from gdx.admin_commands import (
+    consumers_app,
+    quality_app,
+    quarantine_app,
+    records_app,
+    sources_app,
+)
 from gdx.console import catalog as _catalog
 from gdx.console import err, fail, out
 from gdx.errors import GdxError
@@ -25,6 +31,7 @@ app.add_typer(consumers_app, name="consumers")
 app.add_typer(sources_app, name="sources")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(quality_app, name="quality")
+app.add_typer(records_app, name="records")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object per batch.")]
 
@@ -131,7 +138,8 @@ def collect(
 
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Freshness: per source its last success and whether it is late; per resource its size."""
+    """Freshness: per resource and source, last success, records, staleness against the update
+    cycle (late sources in red), open conflicts and quarantine."""
     import datetime as dt
 
     from rich.table import Table
@@ -147,25 +155,44 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     if as_json:
         out.print_json(json.dumps({"resources": resources, "sources": sources}), indent=None)
         return
-    table = Table("resource", "records", "last update", "quarantined (not retried)")
+    table = Table(
+        "resource", "records", "ended", "removed", "last update", "conflicts", "quarantined"
+    )
     for row in resources:
         table.add_row(
             row["resource"],
-            str(row["records"]),
+            *(str(row[name]) for name in ("records", "ended", "removed")),
             (row["last_update"] or "never")[:19],
-            str(row["quarantined"]),
+            _warn(row["conflicts"]),
+            _warn(row["quarantined"]),
         )
     wide().print(table)
-    table = Table("source", "cycle", "last success", "age (h)", "state")
+    table = Table(
+        "source", "cycle", "last success", "age (h)", "state", "records", "conflicts", "quarantined"
+    )
     for row in sources:
         state = "[red]late[/red]" if row["late"] else "[green]on time[/green]"
         if row["failed_since"]:
             state += " [red](last run failed)[/red]"
         age = "" if row["age_hours"] is None else str(row["age_hours"])
         table.add_row(
-            row["source"], row["cycle"], (row["last_success"] or "never")[:19], age, state
+            row["source"],
+            row["cycle"],
+            (row["last_success"] or "never")[:19],
+            age,
+            state,
+            str(row["records"]),
+            _warn(row["conflicts"]),
+            _warn(row["quarantined"]),
         )
     wide().print(table)
+    out.print(
+        "quarantined: rows not yet retried; conflicts: open disagreements between departments"
+    )
+
+
+def _warn(count: int) -> str:
+    return f"[yellow]{count}[/yellow]" if count else "0"
 
 
 @app.command()

@@ -18,8 +18,12 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 def today() -> dt.date:
     """Today where the data is: the province's time zone (GDX_TIMEZONE), not the server's."""
-    zone = os.environ.get(TIMEZONE_SETTING) or DEFAULT_TIMEZONE
-    return dt.datetime.now(ZoneInfo(zone)).date()
+    return dt.datetime.now(zone()).date()
+
+
+def zone() -> ZoneInfo:
+    """The province's time zone (GDX_TIMEZONE, default Asia/Shanghai)."""
+    return ZoneInfo(os.environ.get(TIMEZONE_SETTING) or DEFAULT_TIMEZONE)
 
 
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)

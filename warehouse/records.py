@@ -1,17 +1,87 @@
-"""Reading golden records for the data-service interfaces."""
+"""Reading golden records: now or as they were at a point in time, with field provenance."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import sqlalchemy as sa
 
 from catalog_schema import Resource
-from warehouse.tables import for_resource
+from warehouse.tables import batch_ledger, for_resource, source_column
 
 
 def by_key(conn: sa.Connection, resource: Resource, key: str) -> dict | None:
+    """The golden record (any state: active, ended or removed), or None."""
     golden = for_resource(resource).golden
     row = conn.execute(sa.select(golden).where(golden.c[resource.key] == key)).first()
     return dict(row._mapping) if row else None
+
+
+def as_of(conn: sa.Connection, resource: Resource, key: str, at: dt.datetime) -> dict | None:
+    """The record as it was at `at` (from the history, which is never rewritten): its fields,
+    `_state` (`removed` once no department held it), `_batch_id` and `_valid_from`; None when it
+    did not exist yet."""
+    history = for_resource(resource).history
+    instant = at.astimezone(dt.UTC) if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    row = conn.execute(
+        sa.select(history)
+        .where(history.c[resource.key] == key, history.c._valid_from <= instant)
+        .order_by(history.c._valid_from.desc(), history.c._version_id.desc())
+        .limit(1)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def history(conn: sa.Connection, resource: Resource, key: str) -> list[dict]:
+    """Every version of a record, oldest first."""
+    table = for_resource(resource).history
+    query = sa.select(table).where(table.c[resource.key] == key)
+    rows = conn.execute(query.order_by(table.c._valid_from, table.c._version_id))
+    return [dict(row._mapping) for row in rows]
+
+
+def provenance(conn: sa.Connection, resource: Resource, record: dict) -> dict[str, dict]:
+    """For each non-empty field of a golden record: the department that supplied the value,
+    its batch and when that batch committed."""
+    batches = {
+        record[source_column(spec.name)]
+        for spec in resource.fields
+        if spec.name != resource.key and record.get(source_column(spec.name))
+    }
+    if not batches:
+        return {}
+    ledger = {
+        row.batch_id: row
+        for row in conn.execute(
+            sa.select(
+                batch_ledger.c.batch_id,
+                batch_ledger.c.department,
+                batch_ledger.c.source,
+                batch_ledger.c.finished_at,
+            ).where(batch_ledger.c.batch_id.in_(batches))
+        )
+    }
+    result = {}
+    for spec in resource.fields:
+        batch = record.get(source_column(spec.name)) if spec.name != resource.key else None
+        if batch in ledger:
+            row = ledger[batch]
+            result[spec.name] = {
+                "department": row.department,
+                "source": row.source,
+                "batch_id": batch,
+                "supplied_at": row.finished_at,
+            }
+    return result
+
+
+def conflicts(conn: sa.Connection, resource: Resource, key: str, *, open_only: bool = True):
+    """The recorded disagreements between departments about one record."""
+    table = for_resource(resource).conflict
+    query = sa.select(table).where(table.c.record_key == key).order_by(table.c.id)
+    if open_only:
+        query = query.where(table.c.resolved_at.is_(None))
+    return [dict(row._mapping) for row in conn.execute(query)]
 
 
 def count(conn: sa.Connection, resource: Resource) -> int:

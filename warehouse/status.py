@@ -1,5 +1,6 @@
-"""Freshness of the hub: per source and resource, the last success and whether it is late
-against its update cycle (`gdx status`)."""
+"""Freshness of the hub (`gdx status`): per resource its records (ended, removed), last
+update, open conflicts and waiting quarantine; per source its last success, whether it is late
+against its update cycle, the records its department holds, its open conflicts and quarantine."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def source_status(conn: sa.Connection, catalog: Catalog, now: dt.datetime) -> li
             .group_by(batch_ledger.c.source)
         ).all()
     )
+    held, disputed, waiting = _per_department(conn, catalog)
     report = []
     for code, source in catalog.sources.items():
         cycle_name = source.schedule or catalog.resource(source.resource).update_cycle
@@ -63,16 +65,63 @@ def source_status(conn: sa.Connection, catalog: Catalog, now: dt.datetime) -> li
                 "failed_since": bool(
                     failed.get(code) and (not success or _aware(failed[code]) > success)
                 ),
+                "records": held.get((source.resource, source.department), 0),
+                "conflicts": disputed.get((source.resource, source.department), 0),
+                "quarantined": waiting.get(code, 0),
             }
         )
     return report
+
+
+def _per_department(conn: sa.Connection, catalog: Catalog) -> tuple[dict, dict, dict]:
+    """Per (resource, department): records it holds and open conflicts it lost or won; per
+    source: quarantined rows not yet retried."""
+    held: dict[tuple[str, str], int] = {}
+    disputed: dict[tuple[str, str], int] = {}
+    waiting: dict[str, int] = {}
+    for code, resource in catalog.resources.items():
+        tables = for_resource(resource)
+        c = tables.contribution.c
+        for department, count in conn.execute(
+            sa.select(c._department, sa.func.count())
+            .where(c._withdrawn_at.is_(None))
+            .group_by(c._department)
+        ):
+            held[(code, department)] = count
+        k = tables.conflict.c
+        for column in (k.winner_department, k.other_department):
+            for department, count in conn.execute(
+                sa.select(column, sa.func.count()).where(k.resolved_at.is_(None)).group_by(column)
+            ):
+                disputed[(code, department)] = disputed.get((code, department), 0) + count
+        q = tables.quarantine.c
+        for source, count in conn.execute(
+            sa.select(batch_ledger.c.source, sa.func.count())
+            .select_from(
+                tables.quarantine.join(batch_ledger, q.batch_id == batch_ledger.c.batch_id)
+            )
+            .where(q.retried_in.is_(None))
+            .group_by(batch_ledger.c.source)
+        ):
+            waiting[source] = waiting.get(source, 0) + count
+    return held, disputed, waiting
 
 
 def resource_status(conn: sa.Connection, catalog: Catalog) -> list[dict]:
     report = []
     for code, resource in catalog.resources.items():
         tables = for_resource(resource)
-        records = conn.execute(sa.select(sa.func.count()).select_from(tables.golden)).scalar_one()
+        golden = tables.golden
+        states = dict(
+            conn.execute(
+                sa.select(golden.c._state, sa.func.count()).group_by(golden.c._state)
+            ).all()
+        )
+        conflicts = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(tables.conflict)
+            .where(tables.conflict.c.resolved_at.is_(None))
+        ).scalar_one()
         q = tables.quarantine
         waiting = conn.execute(
             sa.select(sa.func.count()).select_from(q).where(q.c.retried_in.is_(None))
@@ -81,8 +130,11 @@ def resource_status(conn: sa.Connection, catalog: Catalog) -> list[dict]:
         report.append(
             {
                 "resource": code,
-                "records": records,
+                "records": states.get("active", 0) + states.get("ended", 0),
+                "ended": states.get("ended", 0),
+                "removed": states.get("removed", 0),
                 "last_update": _aware(updated).isoformat() if updated else None,
+                "conflicts": conflicts,
                 "quarantined": waiting,
             }
         )

@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Annotated, Any
 
-import pyarrow as pa
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field, create_model
 
 from catalog_schema import Catalog, Resource
-from quality.normalize import normalize_column
-from quality.rules import bound_rules
+from quality.dates import zone
+from quality.keys import BadKey, normalize_key
 from services.deps import ConsumerDep, EngineDep
 from services.masking import plain, present
 from services.problems import PROBLEM_RESPONSES
 from warehouse import records
 
 
+class Provenance(BaseModel):
+    department: str = Field(description="Department whose value the record holds.")
+    source: str | None = Field(description="Registered source of that delivery.")
+    batch_id: str = Field(description="Batch that supplied the value.")
+    supplied_at: str | None = Field(description="When that batch committed (UTC).")
+
+
 class RecordPublic(BaseModel):
     resource: str = Field(description="Code of the resource in the directory.")
     key: str = Field(description="The record's key, normalised.")
+    state: str = Field(
+        description="active, or ended (a declared end: 注销, 吊销, a death date); a removed "
+        "record (no department holds it any more) is 404 unless read as_of an earlier time."
+    )
+    as_of: str | None = Field(description="The point in time read, when one was asked for.")
     data: Any
     masked_fields: list[str] = Field(description="Sensitive fields shown masked.")
+    provenance: dict[str, Provenance] | None = Field(
+        description="Per served non-empty field, who supplied its current value (current "
+        "reads only)."
+    )
     batch_id: str = Field(description="Batch that last changed the record.")
     updated_at: str = Field(description="When the record last changed (UTC).")
 
@@ -44,20 +60,10 @@ def record_model(resource: Resource) -> type[BaseModel]:
 
 def normalized_key(resource: Resource, raw: str) -> str:
     """The key as stored; 422 when it breaks a rule of the key field."""
-    spec = resource.key_field
-    if any(ord(char) < 32 for char in raw):
-        raise HTTPException(422, f"{spec.name}: control characters are not allowed")
-    value = normalize_column(spec, pa.array([raw], pa.string()))
-    table = pa.table({spec.name: value})
-    failed = [
-        rule.name
-        for rule in bound_rules(resource, [spec.name])
-        if rule.field.name == spec.name and rule.check(table)[0]
-    ]
-    if failed or value[0].as_py() is None:
-        reason = ", ".join(failed) or "required"
-        raise HTTPException(422, f"{spec.name}: not a valid {spec.label_zh} ({reason})")
-    return value[0].as_py()
+    try:
+        return normalize_key(resource, raw)
+    except BadKey as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def build_router(catalog: Catalog) -> APIRouter:
@@ -74,20 +80,51 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
         consumer: ConsumerDep,
         engine: EngineDep,
         key: str = Path(alias=spec.name, description=spec.description, max_length=64),
+        as_of: Annotated[
+            dt.datetime | None,
+            Query(
+                description="Read the record as it was at this time (ISO 8601; without an "
+                "offset it is the province's local time, setting GDX_TIMEZONE)."
+            ),
+        ] = None,
     ) -> dict:
         value = normalized_key(resource, key)
         with engine.connect() as conn:
-            record = records.by_key(conn, resource, value)
+            if as_of is None:
+                record = records.by_key(conn, resource, value)
+                origin = records.provenance(conn, resource, record) if record else {}
+            else:
+                record, origin = records.as_of(conn, resource, value, _aware(as_of)), None
         if record is None:
-            raise HTTPException(404, f"no {resource.code} record with {spec.name} {value}")
+            when = f" at {as_of.isoformat()}" if as_of else ""
+            raise HTTPException(404, f"no {resource.code} record with {spec.name} {value}{when}")
+        if record["_state"] == "removed":
+            removed = plain(record.get("_removed_at") or record.get("_valid_from"))
+            raise HTTPException(
+                404,
+                f"{resource.code} record {value} was removed at {removed}: no department "
+                "holds it any more (as_of an earlier time reads it)",
+            )
         data, masked = present(resource, record)
+        served = (
+            origin
+            if origin is None
+            else {
+                name: {**item, "supplied_at": plain(item["supplied_at"])}
+                for name, item in origin.items()
+                if name in data
+            }
+        )
         return {
             "resource": resource.code,
             "key": value,
+            "state": record["_state"],
+            "as_of": _aware(as_of).isoformat() if as_of else None,
             "data": data,
             "masked_fields": masked,
+            "provenance": served,
             "batch_id": record["_batch_id"],
-            "updated_at": plain(record["_updated_at"]),
+            "updated_at": plain(record.get("_updated_at") or record["_valid_from"]),
         }
 
     router.add_api_route(
@@ -100,6 +137,11 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
         operation_id=f"read_{resource.table_name}",
         responses=PROBLEM_RESPONSES,
     )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """A time without an offset is the province's local time."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone())
 
 
 def _camel(code: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -28,6 +29,9 @@ COMMANDS = [
     ["consumers", "add"],
     ["demo-data"],
     ["demo"],
+    ["records", "show"],
+    ["records", "history"],
+    ["status"],
 ]
 
 
@@ -234,3 +238,72 @@ def test_serve_answers_healthz(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_records_show_and_history(tmp_path):
+    assert gdx("init", "--warehouse-only", home=tmp_path).returncode == 0
+    (tmp_path / "p.csv").write_text(HEADER + ZHANG, encoding="utf-8")
+    (tmp_path / "hr.csv").write_text(
+        "公民身份号码,联系电话\n11010519491231002X,13812345678\n", encoding="utf-8"
+    )
+    (tmp_path / "ca.csv").write_text(
+        "公民身份号码,联系电话\n11010519491231002X,13912345678\n", encoding="utf-8"
+    )
+    for file, department in [("p.csv", "public_security"), ("hr.csv", "human_resources")]:
+        load = ["load", str(tmp_path / file), "--resource", "population.person"]
+        assert gdx(*load, "--department", department, home=tmp_path).returncode == 0
+    before = dt.datetime.now(dt.UTC).isoformat()
+    load = ["load", str(tmp_path / "ca.csv"), "--resource", "population.person"]
+    assert gdx(*load, "--department", "civil_affairs", home=tmp_path).returncode == 0
+
+    shown = gdx(
+        "records", "show", "population.person", "11010519491231002x", "--json", home=tmp_path
+    )
+    report = json.loads(shown.stdout)
+    assert report["fields"]["phone"] == "13812345678"  # unmasked, for administrators
+    assert report["provenance"]["phone"]["department"] == "human_resources"
+    assert report["provenance"]["name"]["department"] == "public_security"
+    assert [c["other_department"] for c in report["conflicts"]] == ["civil_affairs"]
+    table = gdx("records", "show", "population.person", "11010519491231002X", home=tmp_path)
+    assert "human_resources" in table.stdout and "conflict on phone" in table.stdout
+    then = gdx(
+        "records",
+        "show",
+        "population.person",
+        "11010519491231002X",
+        "--as-of",
+        before,
+        "--json",
+        home=tmp_path,
+    )
+    assert json.loads(then.stdout)["fields"]["phone"] == "13812345678"
+
+    versions = gdx(
+        "records", "history", "population.person", "11010519491231002X", "--json", home=tmp_path
+    )
+    assert [v["_op"] for v in json.loads(versions.stdout)] == ["insert", "update"]
+
+    bad = gdx("records", "show", "population.person", "123", home=tmp_path)
+    assert_one_line_error(bad, "id_number: not a valid 公民身份号码")
+    early = gdx(
+        "records",
+        "show",
+        "population.person",
+        "11010519491231002X",
+        "--as-of",
+        "2001-01-01",
+        home=tmp_path,
+    )
+    assert_one_line_error(early, "no population.person record", "at 2001-01-01")
+    assert_one_line_error(
+        gdx(
+            "records",
+            "show",
+            "population.person",
+            "11010519491231002X",
+            "--as-of",
+            "x",
+            home=tmp_path,
+        ),
+        "--as-of: 'x' is not an ISO 8601 time",
+    )

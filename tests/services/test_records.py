@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -12,6 +14,7 @@ from warehouse import consumers
 HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地址\n"
 ZHANG = "11010519491231002X,张三,女,1949-12-31,汉族,北京市朝阳区建国路1号\n"
 URL = "/api/v1/resources/population.person/records/"
+PERSON = "population.person"
 
 
 @pytest.fixture
@@ -110,3 +113,55 @@ def test_healthz_and_docs(api):
 
 def test_control_characters_in_a_key_are_422(api):
     _problem(api.get("/api/v1/resources/credit.record/records/x%00y"), 422)
+
+
+def test_a_record_names_who_supplied_each_field(api, engine, catalog, tmp_path):
+    phones = "公民身份号码,联系电话\n11010519491231002X,13812345678\n"
+    (tmp_path / "hr.csv").write_text(phones, encoding="utf-8")
+    load_file(tmp_path / "hr.csv", PERSON, "human_resources", engine=engine, catalog=catalog)
+    body = api.get(URL + "11010519491231002X").json()
+    assert body["state"] == "active" and body["as_of"] is None
+    origin = body["provenance"]
+    assert origin["name"]["department"] == "public_security"
+    assert origin["phone"]["department"] == "human_resources"
+    assert origin["phone"]["supplied_at"].endswith("+00:00")
+    assert "death_date" not in origin  # empty fields have no provenance
+
+
+def test_as_of_reads_the_record_as_it_was(api, engine, catalog, tmp_path):
+    between = dt.datetime.now(dt.UTC)
+    renamed = ZHANG.replace("张三", "张叁")
+    (tmp_path / "p2.csv").write_text(HEADER + renamed, encoding="utf-8")
+    load_file(tmp_path / "p2.csv", PERSON, "public_security", engine=engine, catalog=catalog)
+    now = api.get(URL + "11010519491231002X").json()
+    then = api.get(URL + "11010519491231002X", params={"as_of": between.isoformat()}).json()
+    assert (now["data"]["name"], then["data"]["name"]) == ("张叁", "张三")
+    assert then["as_of"] == between.isoformat() and then["provenance"] is None
+    # a time without an offset is local (Asia/Shanghai): eight hours ahead of UTC
+    local = between.astimezone(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None)
+    same = api.get(URL + "11010519491231002X", params={"as_of": local.isoformat()}).json()
+    assert same["data"] == then["data"]
+    before = api.get(URL + "11010519491231002X", params={"as_of": "2000-01-01T00:00:00Z"})
+    assert "at 2000-01-01" in _problem(before, 404)["detail"]
+    _problem(api.get(URL + "11010519491231002X", params={"as_of": "yesterday"}), 422)
+
+
+def test_a_removed_record_is_404_but_readable_as_of_before(
+    api, engine, catalog, tmp_path, monkeypatch
+):
+    from gdx.pipeline import collect
+    from tests.gdx.test_pipeline import crowd
+
+    monkeypatch.setenv("GDX_INCOMING_DIR", str(tmp_path))
+    snapshot = tmp_path / "public_security" / "population.csv"
+    snapshot.parent.mkdir()
+    snapshot.write_text(HEADER + ZHANG + crowd(8), encoding="utf-8")
+    collect("public_security.population", engine=engine, catalog=catalog)
+    before = dt.datetime.now(dt.UTC)
+    snapshot.write_text(HEADER + crowd(8), encoding="utf-8")  # she left the register
+    (batch,) = collect("public_security.population", engine=engine, catalog=catalog)
+    assert batch.rows_withdrawn == 1
+    body = _problem(api.get(URL + "11010519491231002X"), 404)
+    assert "was removed at" in body["detail"]
+    old = api.get(URL + "11010519491231002X", params={"as_of": before.isoformat()})
+    assert old.status_code == 200 and old.json()["state"] == "active"

@@ -41,3 +41,29 @@ def test_status_of_sources_and_resources(engine, catalog, tmp_path, monkeypatch)
             r for r in source_status(conn, catalog, now) if r["source"] == household["source"]
         ]
     assert household["failed_since"] and not household["late"]
+
+
+def test_status_counts_conflicts_records_and_quarantine(engine, catalog, tmp_path, monkeypatch):
+    from gdx.pipeline import load_file
+
+    monkeypatch.setenv("GDX_HOME", str(tmp_path / "var"))
+    path = settings.incoming_dir() / "public_security" / "population.csv"
+    path.parent.mkdir(parents=True)
+    bad = ZHANG.replace("11010519491231002X", "110105194912310021")  # wrong check character
+    path.write_text(HEADER + ZHANG + bad + crowd(), encoding="utf-8")
+    collect("public_security.population", engine=engine, catalog=catalog)
+    for department, phone in [("human_resources", "13812345678"), ("civil_affairs", "13912345678")]:
+        file = tmp_path / f"{department}.csv"
+        file.write_text(f"公民身份号码,联系电话\n11010519491231002X,{phone}\n", encoding="utf-8")
+        load_file(file, "population.person", department, engine=engine, catalog=catalog)
+    with engine.connect() as conn:
+        sources = {r["source"]: r for r in source_status(conn, catalog, dt.datetime.now(dt.UTC))}
+        (person,) = [
+            r for r in resource_status(conn, catalog) if r["resource"] == "population.person"
+        ]
+    assert (person["records"], person["conflicts"], person["quarantined"]) == (11, 1, 1)
+    household = sources["public_security.population"]
+    assert (household["records"], household["conflicts"], household["quarantined"]) == (11, 0, 1)
+    assert sources["human_resources.insured"]["records"] == 1
+    assert sources["human_resources.insured"]["conflicts"] == 1  # it won the phone
+    assert sources["civil_affairs.marriage"]["conflicts"] == 1  # it lost it
