@@ -166,6 +166,9 @@ class Resource(Strict):
         "only way an incremental source takes a record out of service.",
     )
 
+    expiry: Expiry | None = None
+    subject_status: SubjectStatus | None = None
+
     @property
     def table_name(self) -> str:
         """The golden table's name: the code with the dot as an underscore."""
@@ -191,6 +194,7 @@ class Resource(Strict):
         for index, end in enumerate(self.ended_by):
             if end.field not in names:
                 raise ValueError(f"ended_by[{index}]: {end.field!r} is not a declared field")
+        self._check_derived(names)
         for spec in self.fields:
             for header in spec.headers():
                 other = seen.setdefault(_header_key(header), spec.name)
@@ -200,6 +204,33 @@ class Resource(Strict):
                 self._check_rule(spec, rule, names)
             self._check_types(spec)
         return self
+
+    def _check_derived(self, names: list[str]) -> None:
+        named: list[tuple[str, str | None]] = []
+        if self.expiry:
+            spec = self.expiry
+            named += [("expiry.field", spec.field), ("expiry.date", spec.date)]
+            if spec.field in names and self.field(spec.field).values:
+                allowed = self.field(spec.field).values
+                for value in [spec.value, *spec.replaces]:
+                    if value not in allowed:
+                        raise ValueError(f"expiry: {value!r} is not a value of {spec.field}")
+        if self.subject_status:
+            status = self.subject_status
+            named += [
+                ("subject_status.subject", status.subject),
+                ("subject_status.subject_type", status.subject_type),
+                ("subject_status.subject_name", status.subject_name),
+                ("subject_status.live_until", status.live_until),
+            ]
+            for index, level in enumerate(status.levels):
+                named += [
+                    (f"subject_status.levels[{index}].field", level.field),
+                    (f"subject_status.levels[{index}].date", level.date),
+                ]
+        for where, name in named:
+            if name is not None and name not in names:
+                raise ValueError(f"{where}: {name!r} is not a declared field")
 
     @property
     def key_field(self) -> FieldSpec:
@@ -237,6 +268,40 @@ class EndCondition(Strict):
 
     field: str
     values: list[str] | None = None
+
+
+class Expiry(Strict):
+    """A status derived from a date: once `date` has passed, a record whose `field` is one of
+    `replaces` shows `value` (a licence past its 有效期截止日期 is 过期)."""
+
+    field: str
+    value: str
+    date: str
+    replaces: list[str]
+
+
+class StatusLevel(Strict):
+    """A subject is at this level when it has a live record whose `field` is in `values`
+    (decided within the last `within_days` days, counted on `date`, when given)."""
+
+    level: str
+    field: str
+    values: list[str]
+    date: str | None = None
+    within_days: int | None = Field(None, gt=0)
+
+
+class SubjectStatus(Strict):
+    """A status per subject derived from its live records (the credit status of a person or
+    legal entity): the first level that matches, else `otherwise`. A record is live while it is
+    active (not ended or removed) and its `live_until` date has not passed."""
+
+    subject: str
+    subject_type: str | None = None
+    subject_name: str | None = None
+    live_until: str | None = None
+    levels: list[StatusLevel]
+    otherwise: str
 
 
 class Department(Strict):

@@ -23,12 +23,12 @@ from catalog_schema.survivorship import policy
 from connectors import ConnectorError, RawBatch
 from connectors.base import Delivery, Opener
 from gdx.errors import GdxError
-from quality import data_docs
+from quality import data_docs, dates
 from quality.normalize import normalize_table
 from quality.runner import validate
 from quality.suite import RuleError
+from warehouse import derived, ledger, quarantine, settings, source_state, staging
 from warehouse import engine as engines
-from warehouse import ledger, quarantine, settings, source_state, staging
 from warehouse.ledger import BatchSummary
 from warehouse.merge import Contribution, TooManyWithdrawals, merge
 from warehouse.references import missing_references
@@ -255,12 +255,16 @@ def _run(
         at,
         full_snapshot=bool(source and source.full_snapshot),
         max_withdraw_ratio=source.max_withdraw_ratio if source else 1.0,
+        today=dates.today(),
     )
     try:
         counts = merge(conn, tables, stg, contribution, policy(catalog, resource))
     except TooManyWithdrawals as exc:
         raise BatchRejected(f"{delivery.location}: {exc}") from None
     staging.drop(conn, stg)
+    if resource.subject_status:
+        subjects = derived.changed_subjects(tables, summary.batch_id)
+        derived.refresh_subjects(conn, tables, dates.today(), summary.batch_id, at, subjects)
     summary.rows_inserted, summary.rows_updated = counts.inserted, counts.updated
     summary.rows_withdrawn, summary.withdrawal_held = counts.withdrawn, counts.withdrawal_held
     summary.records_changed, summary.conflicts = counts.records_changed, counts.conflicts

@@ -196,6 +196,35 @@ def _warn(count: int) -> str:
 
 
 @app.command()
+def refresh(
+    today: Annotated[
+        str | None, typer.Option(help="Date to derive for (YYYY-MM-DD); default today.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Bring derived data up to date with the calendar: expired licences (过期) and every
+    subject's credit status. The publish DAG runs it daily and whenever a library changes."""
+    import datetime as dt
+
+    from gdx.refresh import refresh as run
+
+    try:
+        day = dt.date.fromisoformat(today) if today else None
+    except ValueError:
+        raise fail(f"--today: {today!r} is not a date (YYYY-MM-DD)") from None
+    report = run(catalog=_catalog(), today=day)
+    if as_json:
+        out.print_json(json.dumps(report, ensure_ascii=False), indent=None)
+        return
+    for row in report:
+        out.print(
+            f"{row['resource']}: {row['expired']} records expired, {row['subjects_changed']} "
+            f"subjects changed status (batch {row['batch_id']}, as of {row['today']})",
+            highlight=False,
+        )
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address [GDX_API_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [GDX_API_PORT].")] = None,

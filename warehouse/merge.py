@@ -9,6 +9,7 @@
    batches are recorded; a disagreement that has gone is marked resolved, never deleted.
 4. Golden records: inserted, updated, restored or marked removed (no contributor left), with a
    history row per change and, per field, the batch that supplied the value (provenance).
+   Declared derived values (an expiry) are applied to the winners first.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 
 from catalog_schema.survivorship import FieldPolicy
 from warehouse import staging
+from warehouse.derived import expired_value
 from warehouse.tables import ResourceTables, column_type, source_column
 
 ACTIVE, ENDED, REMOVED = "active", "ended", "removed"
@@ -36,6 +38,7 @@ class Contribution:
     at: dt.datetime
     full_snapshot: bool = False
     max_withdraw_ratio: float = 1.0
+    today: dt.date | None = None  # for derived values (an expiry); None derives nothing
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ def merge(
     _single(conn, tables, touched, winners)
     _multiple(conn, tables, touched, winners, policy)
     conflicts = _conflicts(conn, tables, touched, winners, batch)
+    _derive(conn, tables, winners, batch)
     changed, removed = _apply(conn, tables, touched, winners, batch)
     for table in (winners, touched):
         staging.drop(conn, table)
@@ -372,6 +376,23 @@ def _conflicts(
     return conn.execute(
         conflict.insert().from_select([*names, "found_batch", "found_at"], new)
     ).rowcount
+
+
+def _derive(
+    conn: sa.Connection, tables: ResourceTables, winners: sa.Table, batch: Contribution
+) -> None:
+    """Derived values (a licence past its end date is 过期) go into the golden record with the
+    delivered ones, so that a later refresh has nothing to flip back and forth."""
+    rule = tables.resource.expiry
+    if rule is None or batch.today is None:
+        return
+    w = winners.c
+    value, date = w[f"_w_{rule.field}"], w[f"_w_{rule.date}"]
+    conn.execute(
+        winners.update()
+        .where(w._rn == 1)
+        .values({value.name: expired_value(tables.resource, value, date, batch.today)})
+    )
 
 
 def _state(tables: ResourceTables, row: sa.Table) -> sa.ColumnElement:

@@ -128,9 +128,11 @@ class ResourceTables:
     quarantine: sa.Table
     contribution: sa.Table
     conflict: sa.Table
+    subject_status: sa.Table | None = None  # a status per subject, when declared
 
     def all(self) -> tuple[sa.Table, ...]:
-        return (self.golden, self.history, self.quarantine, self.contribution, self.conflict)
+        tables = (self.golden, self.history, self.quarantine, self.contribution, self.conflict)
+        return tables + ((self.subject_status,) if self.subject_status is not None else ())
 
 
 def _build(resource: Resource) -> ResourceTables:
@@ -206,7 +208,23 @@ def _build(resource: Resource) -> ResourceTables:
         sa.Index(f"ix_conflict_{name}_key", "record_key", "field"),
         comment=f"{resource.name_zh}: departments that disagree on a field, and who won",
     )
-    return ResourceTables(resource, golden, history, quarantine, contribution, conflict)
+    subjects = None
+    if resource.subject_status:
+        subject = resource.field(resource.subject_status.subject)
+        subjects = sa.Table(
+            f"{name}_subject",
+            metadata,
+            sa.Column("subject", column_type(subject), primary_key=True, comment=subject.label_zh),
+            sa.Column("subject_type", sa.Text),
+            sa.Column("subject_name", sa.Text),
+            sa.Column("status", sa.String(20), nullable=False),
+            sa.Column("live_records", sa.Integer, nullable=False),
+            sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("batch_id", sa.String(40), nullable=False),
+            sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+            comment=f"{resource.name_zh}: the status of each subject from its live records",
+        )
+    return ResourceTables(resource, golden, history, quarantine, contribution, conflict, subjects)
 
 
 _cache: dict[str, ResourceTables] = {}
@@ -220,6 +238,13 @@ def for_resource(resource: Resource) -> ResourceTables:
             metadata.remove(table)
         tables = _cache[resource.code] = _build(resource)
     return tables
+
+
+def subject_status_table(resource: Resource) -> sa.Table:
+    table = for_resource(resource).subject_status
+    if table is None:
+        raise KeyError(f"{resource.code} declares no subject_status")
+    return table
 
 
 def staging_table(resource: Resource) -> sa.Table:

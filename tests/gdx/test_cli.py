@@ -32,6 +32,7 @@ COMMANDS = [
     ["records", "show"],
     ["records", "history"],
     ["status"],
+    ["refresh"],
 ]
 
 
@@ -307,3 +308,13 @@ def test_records_show_and_history(tmp_path):
         ),
         "--as-of: 'x' is not an ISO 8601 time",
     )
+
+
+def test_refresh_reports_per_resource_and_rejects_a_bad_date(tmp_path):
+    assert gdx("init", "--warehouse-only", home=tmp_path).returncode == 0
+    result = gdx("refresh", "--json", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = {row["resource"]: row for row in json.loads(result.stdout)}
+    assert set(report) == {"e_licence.licence", "credit.record"}
+    assert report["e_licence.licence"]["expired"] == 0
+    assert_one_line_error(gdx("refresh", "--today", "soon", home=tmp_path), "--today: 'soon'")
