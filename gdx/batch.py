@@ -93,7 +93,7 @@ def run_batch(
                     ledger.finish(conn, summary, checksum)
                 return summary
         snapshot = catalog.sources[source] if source and retry_of is None else None
-        with engines.writing(engine) as conn:
+        with engines.writing(engine, lock=resource.code) as conn:
             _run(conn, catalog, tables, delivery, headers, summary, judge_whole, docs, snapshot)
             docs.finish(summary)
             if source:

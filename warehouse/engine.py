@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,12 +54,25 @@ def _sqlite_begin(connection) -> None:
 
 
 @contextmanager
-def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A write transaction: committed when the block ends, rolled back when it raises."""
+def writing(engine: sa.Engine, lock: str | None = None) -> Iterator[sa.Connection]:
+    """A write transaction: committed when the block ends, rolled back when it raises.
+
+    With `lock` (a resource code), writers of the same resource run one after the other: on
+    PostgreSQL through a transaction-scoped advisory lock, on SQLite through its single writer.
+    Two departments delivering the same new key at once both land, one after the other.
+    """
     with engine.connect() as conn:
         conn.execution_options(gdx_write=True)
         with conn.begin():
+            if lock and is_postgres(conn):
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id(lock))))
             yield conn
+
+
+def lock_id(name: str) -> int:
+    """A stable signed 64-bit id for an advisory lock."""
+    digest = hashlib.sha256(f"gdx:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def is_postgres(engine: sa.Engine | sa.Connection) -> bool:

@@ -210,3 +210,44 @@ def test_concurrent_batches_wait_for_each_other_on_sqlite(tmp_path, catalog):
         thread.join()
     db.dispose()
     assert results == {code: "loaded" for code, _, _ in jobs}
+
+
+def test_two_departments_delivering_the_same_new_keys_at_once_both_land(engine, catalog, tmp_path):
+    import threading
+
+    from gdx.pipeline import load_file
+    from tests.gdx.test_pipeline import HEADER, crowd
+
+    people = crowd(300)
+    ids = [line.split(",")[0] for line in people.splitlines()]
+    (tmp_path / "ps.csv").write_text(HEADER + people, encoding="utf-8")
+    phones = "".join(f"{i},138{n:08d}\n" for n, i in enumerate(ids))
+    (tmp_path / "hr.csv").write_text("公民身份号码,联系电话\n" + phones, encoding="utf-8")
+    results: dict[str, str] = {}
+
+    def run(file, department):
+        try:
+            summary = load_file(
+                tmp_path / file, "population.person", department, engine=engine, catalog=catalog
+            )
+            results[department] = summary.status
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            results[department] = f"{type(exc).__name__}: {exc}"
+
+    threads = [
+        threading.Thread(target=run, args=job)
+        for job in [("ps.csv", "public_security"), ("hr.csv", "human_resources")]
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {"public_security": "loaded", "human_resources": "loaded"}
+    golden = for_resource(catalog.resource("population.person")).golden
+    with engine.connect() as conn:
+        complete = conn.execute(
+            sa.select(sa.func.count()).where(
+                golden.c.name.is_not(None), golden.c.phone.is_not(None)
+            )
+        ).scalar_one()
+    assert complete == 300
