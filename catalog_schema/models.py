@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FieldType = Literal["text", "date", "decimal"]
 Sensitivity = Literal["public", "sensitive", "secret"]
 ShareType = Literal["unconditional", "conditional", "not_shared"]
+Library = Literal["population", "legal_entity", "e_licence", "credit"]
+LIBRARIES: tuple[str, ...] = get_args(Library)  # the four base libraries
 UpdateCycle = Literal["realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
 
 #: The rule vocabulary of the declarations; `quality` implements every name (a test checks it).
@@ -135,7 +137,7 @@ class FieldSpec(Strict):
 
 class Resource(Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-    library: Literal["population", "legal_entity", "e_licence", "credit"]
+    library: Library
     name_zh: str
     name_en: str
     summary: str

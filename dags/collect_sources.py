@@ -4,6 +4,10 @@
 Generated from the source registry (`catalog_schema/sources.yaml`): each DAG runs its source
 through the hub's pipeline (read, normalise, validate, quarantine, merge with history) on the
 source's schedule, or its resource's update cycle. The task returns the batch summaries.
+
+The task runs in its base library's pool (one load per library at a time) and updates the
+library's Asset, which triggers `publish_directory`. Re-running it changes nothing more: a file
+already loaded is skipped, and incremental reads start from the committed watermark.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from catalog_schema import Source, load_catalog
+from gdx.airflow_assets import library_asset, pool_name
 from warehouse import settings
 
 SCHEDULES = {
@@ -38,7 +43,7 @@ def collection_dag(source: Source, library: str, cycle: str):
         default_args={"retries": 2},
     )
     def collect_source():
-        @task
+        @task(pool=pool_name(library), outlets=[library_asset(library)])
         def collect() -> list[dict]:
             from gdx.pipeline import collect as run
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from gdx.errors import GdxError
@@ -42,11 +43,20 @@ def airflow(*args: str, timeout: float = 600, **env: str) -> subprocess.Complete
 
 
 def migrate() -> str:
-    """Create or upgrade Airflow's metadata database (idempotent)."""
+    """Create or upgrade Airflow's metadata database and set the base libraries' pools
+    (idempotent)."""
+    from gdx.airflow_assets import pools
+
     result = airflow("db", "migrate")
     if result.returncode != 0:
         raise GdxError(f"airflow db migrate failed: {_last_line(result)}")
-    return "up to date"
+    with tempfile.TemporaryDirectory(prefix="gdx-pools-") as folder:
+        definition = Path(folder, "pools.json")
+        definition.write_text(json.dumps(pools(), indent=2), encoding="utf-8")
+        result = airflow("pools", "import", str(definition))
+    if result.returncode != 0:
+        raise GdxError(f"airflow pools import failed: {_last_line(result)}")
+    return f"up to date, pools {', '.join(pools())}"
 
 
 def test_dag(dag_id: str) -> None:

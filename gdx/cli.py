@@ -225,6 +225,33 @@ def refresh(
 
 
 @app.command()
+def publish(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Recompute the directory's figures per resource: records, last update, freshness against
+    the update cycle, quality pass rate, open conflicts (the publish DAG runs it)."""
+    from rich.table import Table
+
+    from gdx.console import wide
+    from gdx.publish import publish as run
+
+    report = run(catalog=_catalog())
+    if as_json:
+        out.print_json(json.dumps(report, ensure_ascii=False), indent=None)
+        return
+    table = Table("resource", "records", "last update", "fresh", "pass rate", "open conflicts")
+    for row in report:
+        rate = "" if row["pass_rate"] is None else f"{row['pass_rate']:.2%}"
+        table.add_row(
+            row["resource"],
+            str(row["records"]),
+            (row["last_update"] or "never")[:19],
+            "[green]yes[/green]" if row["fresh"] else "[red]no[/red]",
+            rate,
+            _warn(row["open_conflicts"]),
+        )
+    wide().print(table)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address [GDX_API_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [GDX_API_PORT].")] = None,

@@ -13,11 +13,12 @@ from gdx import airflow_setup, connections
 from gdx.demodata import DEMO_API_TOKEN, write_demo_data
 from gdx.demodata.api import serve_licences
 from gdx.errors import GdxError
-from warehouse import consumers, settings, tables
+from warehouse import consumers, directory, settings, tables
 from warehouse import engine as engines
 from warehouse.tables import batch_ledger, for_resource
 
 DEMO_CONSUMER = "demo-approval-system"
+PUBLISH_DAG = "publish_directory"
 
 
 def dag_id(source: str) -> str:
@@ -43,12 +44,15 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
     airflow_setup.migrate()
     console.print(f"2/4 warehouse {engines.describe(engine)} and Airflow metadata ready")
 
-    states = airflow_setup.test_dags([dag_id(code) for code in catalog.sources])
+    collections = [dag_id(code) for code in catalog.sources]
+    states = airflow_setup.test_dags([*collections, PUBLISH_DAG])
     licence_api.shutdown()
     failed = sorted(d for d, state in states.items() if state != "success")
     if failed:
-        raise GdxError(f"collection DAGs failed: {', '.join(failed)} (see `gdx collect`)")
-    console.print(f"3/4 {len(states)} collection DAGs ran:", highlight=False)
+        raise GdxError(f"DAGs failed: {', '.join(failed)} (see `gdx collect`, `gdx publish`)")
+    console.print(f"3/4 {len(collections)} collection DAGs and {PUBLISH_DAG} ran:", highlight=False)
+    with engine.connect() as conn:
+        figures = directory.published(conn)
     with engine.connect() as conn:
         for code, resource in catalog.resources.items():
             batches = conn.execute(
@@ -58,12 +62,21 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
                     sa.func.sum(batch_ledger.c.rows_quarantined),
                 ).where(batch_ledger.c.resource == code, batch_ledger.c.status == "loaded")
             ).one()  # fmt: skip
-            golden = for_resource(resource).golden
-            records = conn.execute(sa.select(sa.func.count()).select_from(golden)).scalar_one()
+            contrib = for_resource(resource).contribution
+            shared = conn.execute(
+                sa.select(sa.func.count()).select_from(
+                    sa.select(contrib.c[resource.key])
+                    .group_by(contrib.c[resource.key])
+                    .having(sa.func.count() > 1)
+                    .subquery()
+                )
+            ).scalar_one()
+            figure = figures[code]
             console.print(
-                f"    {code}: {records} records from {batches[0]} batches "
-                f"(read {batches[1] or 0}, loaded {batches[2] or 0}, "
-                f"quarantined {batches[3] or 0})",
+                f"    {code}: {figure['records']} records ({shared} combining several "
+                f"departments, {figure['open_conflicts']} open conflicts) from {batches[0]} "
+                f"batches (read {batches[1] or 0}, loaded {batches[2] or 0}, quarantined "
+                f"{batches[3] or 0})",
                 highlight=False,
             )
 
@@ -73,7 +86,11 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
         _, key = consumers.add(conn, DEMO_CONSUMER, "government_services")
         example = conn.execute(
             sa.select(person.c.id_number)
-            .where(person.c.name.is_not(None), person.c.phone.is_not(None))
+            .where(
+                person.c.name.is_not(None),
+                person.c.phone.is_not(None),
+                person.c.marital_status.is_not(None),
+            )
             .order_by(person.c.id_number)
             .limit(1)
         ).scalar_one()
@@ -85,6 +102,11 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
         highlight=False,
     )
     console.print(f"  curl {base}/healthz", highlight=False)
+    console.print(
+        f"  gdx records show population.person {example}   (fields from three departments, "
+        "with provenance and conflicts)",
+        highlight=False,
+    )
     console.print(f"  open {base}/docs", highlight=False)
     if serve_api:
         import uvicorn

@@ -74,6 +74,22 @@ api_consumer = sa.Table(
 )
 
 
+directory_figures = sa.Table(
+    "directory_figures",
+    metadata,
+    sa.Column("resource", sa.String(80), primary_key=True),
+    sa.Column("records", sa.BigInteger, nullable=False),
+    sa.Column("last_update", sa.DateTime(timezone=True)),
+    sa.Column("last_collected", sa.DateTime(timezone=True)),
+    sa.Column("update_cycle", sa.String(20), nullable=False),
+    sa.Column("fresh", sa.Boolean, nullable=False),
+    sa.Column("pass_rate", sa.Float),
+    sa.Column("open_conflicts", sa.BigInteger, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    comment="The published figures of each resource in the directory (the publish DAG)",
+)
+
+
 def column_type(spec: FieldSpec) -> sa.types.TypeEngine:
     if spec.type == "date":
         return sa.Date()

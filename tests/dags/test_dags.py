@@ -24,7 +24,7 @@ def dagbag():
 def test_no_import_errors_and_one_dag_per_source(dagbag, catalog):
     assert dagbag.import_errors == {}
     expected = {f"collect_{code.replace('.', '_')}" for code in catalog.sources}
-    assert set(dagbag.dag_ids) == expected
+    assert set(dagbag.dag_ids) == expected | {"publish_directory"}
     assert dagbag.dags["collect_human_resources_insured"].schedule == "@hourly"
     assert dagbag.dags["collect_public_security_population"].schedule == "@daily"
 
@@ -36,6 +36,28 @@ def test_every_dag_has_tags_retries_and_docs(dagbag):
         assert not dag.catchup, dag_id
         for task in dag.tasks:
             assert task.retries >= 1, f"{dag_id}.{task.task_id}"
+
+
+def test_collections_run_in_their_library_pool_and_update_its_asset(dagbag, catalog):
+    for code, source in catalog.sources.items():
+        library = catalog.resource(source.resource).library
+        (task,) = dagbag.dags[f"collect_{code.replace('.', '_')}"].tasks
+        assert task.pool == f"gdx_{library}"
+        assert [outlet.uri for outlet in task.outlets] == [f"gdx://base-library/{library}"]
+
+
+def test_the_publish_dag_runs_when_a_library_changes_and_daily(dagbag):
+    from airflow.sdk import AssetOrTimeSchedule
+
+    dag = dagbag.dags["publish_directory"]
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    assert dag.timetable.timetable.expression == "30 0 * * *"
+    uris = {asset.uri for asset in dag.timetable.asset_condition.objects}
+    assert uris == {
+        f"gdx://base-library/{library}"
+        for library in ["population", "legal_entity", "e_licence", "credit"]
+    }
+    assert [t.task_id for t in dag.topological_sort()] == ["refresh_derived", "publish_figures"]
 
 
 def test_dag_files_only_wire():
@@ -80,6 +102,37 @@ def test_airflow_dags_test_collects_the_registered_source(tmp_path):
         people = conn.execute(sa.text("SELECT COUNT(*) FROM population_person")).scalar_one()
     engine.dispose()
     assert status == "loaded" and loaded == people > 450
+    airflow_db = sa.create_engine(f"sqlite:///{tmp_path / 'airflow.db'}")
+    with airflow_db.connect() as conn:
+        pools = dict(conn.execute(sa.text("SELECT pool, slots FROM slot_pool")).all())
+    airflow_db.dispose()
+    assert {name: pools.get(name) for name in ["gdx_population", "gdx_credit"]} == {
+        "gdx_population": 1,
+        "gdx_credit": 1,
+    }
+
+    # the same task run again changes nothing: the file it already loaded is skipped
+    again = subprocess.run(
+        [str(bin_dir / "airflow"), "dags", "test", "collect_public_security_population"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0 and "state=success" in again.stdout + again.stderr
+    engine = sa.create_engine(f"sqlite:///{env_home / 'gdx.db'}")
+    with engine.connect() as conn:
+        statuses = (
+            conn.execute(
+                sa.text("SELECT status FROM batch_ledger WHERE source = :s ORDER BY started_at"),
+                {"s": "public_security.population"},
+            )
+            .scalars()
+            .all()
+        )
+        after = conn.execute(sa.text("SELECT COUNT(*) FROM hist_population_person")).scalar_one()
+    engine.dispose()
+    assert statuses == ["loaded", "skipped"] and after == people
 
 
 def _env(tmp_path: Path, home: Path) -> dict[str, str]:

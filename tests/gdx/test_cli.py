@@ -33,6 +33,7 @@ COMMANDS = [
     ["records", "history"],
     ["status"],
     ["refresh"],
+    ["publish"],
 ]
 
 
