@@ -17,6 +17,7 @@ from gdx.admin_commands import (
     records_app,
     sources_app,
 )
+from gdx.airflow_command import airflow_command
 from gdx.console import catalog as _catalog
 from gdx.console import err, fail, out
 from gdx.errors import GdxError
@@ -32,6 +33,7 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(quality_app, name="quality")
 app.add_typer(records_app, name="records")
+app.command("airflow")(airflow_command)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object per batch.")]
 

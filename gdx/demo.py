@@ -84,12 +84,14 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
     with engine.begin() as conn:
         consumers.revoke_named(conn, DEMO_CONSUMER)
         _, key = consumers.add(conn, DEMO_CONSUMER, "government_services")
+        phone_from = batch_ledger.alias("phone_from")
         example = conn.execute(
             sa.select(person.c.id_number)
+            .join(phone_from, phone_from.c.batch_id == person.c._src_phone)
             .where(
                 person.c.name.is_not(None),
-                person.c.phone.is_not(None),
                 person.c.marital_status.is_not(None),
+                phone_from.c.department == "human_resources",
             )
             .order_by(person.c.id_number)
             .limit(1)

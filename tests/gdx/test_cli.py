@@ -34,6 +34,7 @@ COMMANDS = [
     ["status"],
     ["refresh"],
     ["publish"],
+    ["airflow"],
 ]
 
 

@@ -47,7 +47,9 @@ def test_demo_serves_the_record_its_curl_line_names(tmp_path):
         match = re.search(r"curl -H 'X-API-Key: (\S+)' (\S+)", text)
         assert match, text
         key, url = match.groups()
-        assert "14 collection DAGs ran" in text, text
+        assert "14 collection DAGs and publish_directory ran" in text, text
+        combined = re.search(r"population.person: \d+ records \((\d+) combining several", text)
+        assert combined and int(combined.group(1)) > 1000, text
         for library in (
             "population.person",
             "legal_entity.organization",
@@ -65,6 +67,11 @@ def test_demo_serves_the_record_its_curl_line_names(tmp_path):
         assert response is not None and response.status_code == 200
         body = response.json()
         assert body["data"]["id_number"].count("*") == 8
+        # the golden record combines three departments, each field naming its supplier
+        suppliers = {field: item["department"] for field, item in body["provenance"].items()}
+        assert suppliers["name"] == "public_security"
+        assert suppliers["marital_status"] == "civil_affairs"
+        assert suppliers["phone"] == "human_resources"
         assert httpx.get(url, timeout=5).status_code == 401
     finally:
         process.terminate()

@@ -211,3 +211,34 @@ def test_incremental_loads_never_withdraw(engine, catalog, tmp_path):
     summary = load(engine, catalog, tmp_path, HEADER + ZHANG, "public_security", "b.csv")
     assert summary.rows_withdrawn == 0
     assert record(engine, catalog, LI_ID)["_state"] == "active"
+
+
+def test_a_process_killed_in_the_middle_of_a_merge_changes_nothing(engine, catalog, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    load(engine, catalog, tmp_path, HEADER + ZHANG + LI, "public_security", "v1.csv")
+    hr(tmp_path, engine, catalog, "13812345678")
+    before = (record(engine, catalog), history(engine, catalog), conflicts(engine, catalog))
+    moved = ZHANG.replace("建国路1号", "长安街9号")
+    path = write(tmp_path, HEADER + moved + LI, "v2.csv")
+    script = (
+        "import os, signal\n"
+        "from warehouse import merge\n"
+        "merge._apply = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from gdx.pipeline import load_file\n"
+        "from warehouse import engine\n"
+        f"load_file({str(path)!r}, {PERSON!r}, 'public_security', "
+        f"engine=engine.create({engine.url.render_as_string(hide_password=False)!r}))\n"
+    )
+    died = subprocess.run([sys.executable, "-c", script], env=dict(os.environ), timeout=120)
+    assert died.returncode == -9  # killed after its contributions were written, before commit
+    after = (record(engine, catalog), history(engine, catalog), conflicts(engine, catalog))
+    assert after == before
+    again = load_file(path, PERSON, "public_security", engine=engine, catalog=catalog)
+    assert (again.status, again.rows_updated, again.records_changed) == ("loaded", 1, 1)
+    assert record(engine, catalog)["household_address"] == "北京市朝阳区长安街9号"
+    assert len(history(engine, catalog)) == len(before[1]) + 1
+    once_more = load_file(path, PERSON, "public_security", engine=engine, catalog=catalog)
+    assert once_more.status == "skipped"
