@@ -261,6 +261,15 @@ def _run(
         counts = merge(conn, tables, stg, contribution, policy(catalog, resource))
     except TooManyWithdrawals as exc:
         raise BatchRejected(f"{delivery.location}: {exc}") from None
+    if summary.retry_of is None:  # a retry re-delivers old rows: it supersedes nothing
+        quarantine.supersede(
+            conn,
+            tables,
+            summary.department,
+            summary.batch_id,
+            sa.select(stg.c[resource.key]),
+            contribution.full_snapshot,
+        )
     staging.drop(conn, stg)
     if resource.subject_status:
         subjects = derived.changed_subjects(tables, summary.batch_id)

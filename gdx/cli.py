@@ -114,6 +114,10 @@ def collect(
     sources: Annotated[
         list[str] | None, typer.Argument(help="Registered source codes (default: all).")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Read files the department already loaded (else they are skipped)."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Collect registered sources (what the Airflow tasks call)."""
@@ -123,7 +127,7 @@ def collect(
     failed = 0
     for code in sources or list(catalog.sources):
         try:
-            summaries = collect_source(code, catalog=catalog)
+            summaries = collect_source(code, catalog=catalog, force=force)
         except GdxError as exc:
             for summary in getattr(exc, "summaries", []):
                 _print_summary(summary, as_json)

@@ -24,7 +24,11 @@ from warehouse.ledger import BatchSummary
 
 
 def collect(
-    source_code: str, *, engine: sa.Engine | None = None, catalog: Catalog | None = None
+    source_code: str,
+    *,
+    engine: sa.Engine | None = None,
+    catalog: Catalog | None = None,
+    force: bool = False,
 ) -> list[BatchSummary]:
     """Collect one registered source (what the DAG tasks and `gdx collect` call).
 
@@ -48,7 +52,7 @@ def collect(
         )
     except ConnectorError as exc:
         openers = [_raiser(exc)]
-    summaries, errors = [], []
+    summaries, errors = [], []  # `force`: read a file the department already loaded
     for opener in openers:
         try:
             summaries.append(
@@ -59,6 +63,7 @@ def collect(
                     engine=engine,
                     catalog=catalog,
                     source=source.code,
+                    force=force,
                 )
             )
         except GdxError as exc:

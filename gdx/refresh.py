@@ -13,6 +13,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from catalog_schema import Catalog, load_catalog
+from gdx.batch import first_line
 from quality import dates
 from warehouse import derived, ledger, settings
 from warehouse import engine as engines
@@ -33,12 +34,20 @@ def refresh(
         tables = for_resource(resource)
         summary = BatchSummary(ledger.new_batch_id(), resource.code, derived.DERIVED, None)
         ledger.start(engine, summary, None)
-        at = ledger.now()
-        with engines.writing(engine) as conn:
-            expired = derived.expire(conn, tables, today, summary.batch_id, at)
-            subjects = derived.refresh_subjects(conn, tables, today, summary.batch_id, at)
-            summary.status, summary.records_changed = "derived", expired
-            ledger.finish(conn, summary)
+        try:
+            # the resource's writer lock: a batch in flight finishes first, so that nothing is
+            # derived from a state about to change
+            with engines.writing(engine, lock=resource.code) as conn:
+                at = ledger.now()
+                expired = derived.expire(conn, tables, today, summary.batch_id, at)
+                subjects = derived.refresh_subjects(conn, tables, today, summary.batch_id, at)
+                summary.status, summary.records_changed = "derived", expired
+                ledger.finish(conn, summary)
+        except Exception as exc:
+            summary.status, summary.error = "failed", first_line(exc)
+            with engines.writing(engine) as conn:
+                ledger.finish(conn, summary)
+            raise
         report.append(
             {
                 "resource": resource.code,

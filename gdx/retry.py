@@ -3,8 +3,9 @@
 The rows go through the pipeline again as a new batch, as they were delivered: those that now
 pass are merged, the others are quarantined again under the new batch. Every retried row is
 marked with the batch that retried it, in the same transaction, so no row is merged twice. A row
-whose record has changed since it was quarantined is superseded: it is marked, not merged, so
-an old delivery never overwrites a newer one.
+that a later delivery of its department superseded (the same key again, or any full snapshot)
+is left out, so an old row never overwrites a newer delivery nor brings back a key a snapshot
+dropped.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gdx.batch import run_batch
 from gdx.errors import GdxError
 from warehouse import engine as engines
 from warehouse import ledger, settings
+from warehouse import quarantine as quarantined
 from warehouse.ledger import BatchSummary
 from warehouse.tables import for_resource
 
@@ -70,12 +72,11 @@ def retry(
             dict(row._mapping)
             for row in conn.execute(
                 sa.select(quarantine)
-                .where(quarantine.c.batch_id == batch_id, quarantine.c.retried_in.is_(None))
+                .where(quarantine.c.batch_id == batch_id, quarantined.waiting(quarantine))
                 .order_by(quarantine.c.line, quarantine.c.id)
             )
         ]
-        superseded = _superseded(conn, resource, original["department"], rows)
-    delivery = QuarantinedRows(batch_id, [row for row in rows if row["id"] not in superseded])
+    delivery = QuarantinedRows(batch_id, rows)
     ids = [row["id"] for row in rows if "_text" not in row["raw"]]
 
     def mark(conn: sa.Connection, retry_batch: str) -> None:
@@ -102,34 +103,6 @@ def retry(
         judge_whole=False,  # quarantined rows are bad by definition: no batch verdict
         retry_of=batch_id,
     )
-
-
-def _superseded(conn: sa.Connection, resource, department: str, rows: list[dict]) -> set[int]:
-    """Quarantined rows whose department delivered the record again after they were
-    quarantined."""
-    contrib = for_resource(resource).contribution
-    keys = {row["record_key"] for row in rows if row["record_key"]}
-    if not keys:
-        return set()
-    changed = dict(
-        conn.execute(
-            sa.select(contrib.c[resource.key], contrib.c._changed_at).where(
-                contrib.c[resource.key].in_(keys), contrib.c._department == department
-            )
-        ).all()
-    )
-    return {
-        row["id"]
-        for row in rows
-        if row["record_key"] in changed and _after(changed[row["record_key"]], row["created_at"])
-    }
-
-
-def _after(updated, quarantined) -> bool:
-    naive = [
-        value.replace(tzinfo=None) if value.tzinfo else value for value in (updated, quarantined)
-    ]
-    return naive[0] > naive[1]
 
 
 def _blank_to_none(value: object) -> object:

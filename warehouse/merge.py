@@ -25,6 +25,8 @@ from warehouse.derived import expired_value
 from warehouse.tables import ResourceTables, column_type, source_column
 
 ACTIVE, ENDED, REMOVED = "active", "ended", "removed"
+#: A full snapshot may always withdraw this many keys, whatever its department's size.
+WITHDRAW_ALWAYS = 10
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,12 @@ def _contribute(
     values = [name for name in batch.fields if name != key]
     mine = sa.and_(contrib.c[key] == stg.c[key], contrib.c._department == batch.department)
     revived = contrib.c._withdrawn_at.is_not(None)
-    differs = sa.or_(revived, *[contrib.c[n].is_distinct_from(stg.c[n]) for n in values])
+    # a column delivered for the first time counts even when empty (an owner's blank)
+    differs = sa.or_(
+        revived,
+        *[contrib.c[n].is_distinct_from(stg.c[n]) for n in values],
+        *[contrib.c[source_column(n)].is_(None) for n in values],
+    )
     conn.execute(
         touched.insert().from_select(
             [key], sa.select(stg.c[key]).select_from(stg.join(contrib, mine)).where(differs)
@@ -213,10 +220,11 @@ def _withdraw(
     )
     held = conn.execute(sa.select(sa.func.count()).where(active)).scalar_one()
     leaving = conn.execute(sa.select(sa.func.count()).where(gone)).scalar_one()
-    if leaving and leaving > held * batch.max_withdraw_ratio:
+    if leaving > max(held * batch.max_withdraw_ratio, WITHDRAW_ALWAYS):
         raise TooManyWithdrawals(
             f"full snapshot would withdraw {leaving} of {batch.department}'s {held} records "
-            f"(more than {batch.max_withdraw_ratio:.0%}); is the file complete? nothing was merged"
+            f"(more than {batch.max_withdraw_ratio:.0%} and more than {WITHDRAW_ALWAYS}); is the "
+            "file complete? nothing was merged"
         )
     conn.execute(touched.insert().from_select([key], sa.select(contrib.c[key]).where(gone)))
     withdrawn = conn.execute(
@@ -342,6 +350,7 @@ def _conflicts(
             ).where(
                 w._department.is_not(None),
                 w[name].is_not(None),
+                w[f"_w_{name}"].is_not(None),  # an owner's blank is not a disagreement
                 w[f"_wd_{name}"].is_not(None),
                 w._department != w[f"_wd_{name}"],
                 w[name].is_distinct_from(w[f"_w_{name}"]),

@@ -42,3 +42,31 @@ def for_batch(conn: sa.Connection, tables: ResourceTables, batch_id: str) -> lis
     q = tables.quarantine
     query = sa.select(q).where(q.c.batch_id == batch_id).order_by(q.c.line, q.c.id)
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def waiting(quarantine: sa.Table) -> sa.ColumnElement[bool]:
+    """Rows still waiting for a fix: not retried, and not superseded by a later delivery."""
+    return sa.and_(quarantine.c.retried_in.is_(None), quarantine.c.superseded_by.is_(None))
+
+
+def supersede(
+    conn: sa.Connection,
+    tables: ResourceTables,
+    department: str,
+    batch_id: str,
+    delivered: sa.Select,
+    everything: bool,
+) -> int:
+    """A delivery supersedes the department's older quarantined rows of the keys it delivered
+    (`delivered`: a select of keys), or all of them for a full snapshot: retrying them would
+    put an old row over a newer delivery, or bring back a key the snapshot no longer holds."""
+    q = tables.quarantine
+    condition = sa.and_(waiting(q), q.c.department == department, q.c.batch_id != batch_id)
+    if not everything:
+        again = sa.select(q.c.record_key).where(
+            q.c.batch_id == batch_id, q.c.record_key.is_not(None)
+        )
+        condition = sa.and_(
+            condition, sa.or_(q.c.record_key.in_(delivered), q.c.record_key.in_(again))
+        )
+    return conn.execute(q.update().where(condition).values(superseded_by=batch_id)).rowcount

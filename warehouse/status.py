@@ -9,6 +9,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from catalog_schema import Catalog
+from warehouse import quarantine
 from warehouse.tables import batch_ledger, for_resource
 
 CYCLES = {
@@ -100,7 +101,7 @@ def _per_department(conn: sa.Connection, catalog: Catalog) -> tuple[dict, dict, 
             .select_from(
                 tables.quarantine.join(batch_ledger, q.batch_id == batch_ledger.c.batch_id)
             )
-            .where(q.retried_in.is_(None))
+            .where(quarantine.waiting(tables.quarantine))
             .group_by(batch_ledger.c.source)
         ):
             waiting[source] = waiting.get(source, 0) + count
@@ -124,7 +125,7 @@ def resource_status(conn: sa.Connection, catalog: Catalog) -> list[dict]:
         ).scalar_one()
         q = tables.quarantine
         waiting = conn.execute(
-            sa.select(sa.func.count()).select_from(q).where(q.c.retried_in.is_(None))
+            sa.select(sa.func.count()).select_from(q).where(quarantine.waiting(q))
         ).scalar_one()
         updated = conn.execute(sa.select(sa.func.max(tables.golden.c._updated_at))).scalar()
         report.append(

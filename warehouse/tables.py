@@ -177,6 +177,7 @@ def _build(resource: Resource) -> ResourceTables:
         sa.Column("_department", sa.String(80), nullable=False),
         sa.Column("_valid_from", sa.DateTime(timezone=True), nullable=False),
         sa.Index(f"ix_hist_{name}_key", resource.key, "_valid_from"),
+        *([sa.Index(f"ix_hist_{name}_batch", "_batch_id")] if resource.subject_status else []),
         comment=f"{resource.name_zh}: every version",
     )
     quarantine = sa.Table(
@@ -191,6 +192,7 @@ def _build(resource: Resource) -> ResourceTables:
         sa.Column("raw", sa.JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("retried_in", sa.String(40)),  # the batch that re-validated the row
+        sa.Column("superseded_by", sa.String(40)),  # a later delivery of the key: not retried
         comment=f"{resource.name_zh}: rejected rows with every rule they failed",
     )
     contribution = sa.Table(

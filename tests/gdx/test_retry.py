@@ -94,3 +94,46 @@ def test_retries_are_left_out_of_the_quality_report(engine, catalog, relaxed, tm
     assert report["(all rules)"]["rows_checked"] == 10
     assert report["id_number.citizen_id"]["pass_rate"] == 0.9
     assert "phone.phone" not in report  # no phone column: the rule was never checked
+
+
+def _fix_raw(engine, catalog, batch_id, bad, good):
+    """What a rule fix does for one quarantined value, done on the stored raw row."""
+    q = for_resource(catalog.resource("population.person")).quarantine
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(q).where(q.c.batch_id == batch_id)).one()
+        raw = {k: (good if v == bad else v) for k, v in row.raw.items()}
+        conn.execute(q.update().where(q.c.id == row.id).values(raw=raw))
+
+
+def test_a_retry_never_overwrites_a_newer_unchanged_delivery(engine, catalog, tmp_path):
+    from tests.warehouse.test_merge import load, record
+
+    people = crowd(20)
+    load(engine, catalog, tmp_path, HEADER + ZHANG + people, "public_security", "a.csv")
+    moved = ZHANG.replace("1949-12-31", "1949-13-31").replace("建国路1号", "长安街9号")
+    bad = load(engine, catalog, tmp_path, HEADER + moved + people, "public_security", "b.csv")
+    assert bad.rows_quarantined == 1
+    # the department then sends her original row again: a newer delivery, unchanged
+    again = people.replace("路人0", "路人零")
+    load(engine, catalog, tmp_path, HEADER + ZHANG + again, "public_security", "c.csv")
+    _fix_raw(engine, catalog, bad.batch_id, "1949-13-31", "1949-12-31")
+    retried = retry(bad.batch_id, engine=engine, catalog=catalog)
+    assert retried.rows_read == 0
+    assert record(engine, catalog)["household_address"] == "北京市朝阳区建国路1号"
+
+
+def test_a_retry_never_brings_back_a_key_a_later_snapshot_dropped(
+    engine, catalog, tmp_path, monkeypatch
+):
+    from tests.gdx.test_pipeline import LI, LI_ID
+    from tests.warehouse.test_merge import record, snapshot
+
+    people = crowd(20)
+    snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + people)
+    bad_li = LI.replace("1990-03-07", "1990-13-07")
+    (first,) = snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + bad_li + people)
+    assert first.rows_quarantined == 1
+    snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + people + ZHANG)  # li gone
+    _fix_raw(engine, catalog, first.batch_id, "1990-13-07", "1990-03-07")
+    assert retry(first.batch_id, engine=engine, catalog=catalog).rows_read == 0
+    assert record(engine, catalog, LI_ID) is None

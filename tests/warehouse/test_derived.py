@@ -146,3 +146,41 @@ def test_a_moved_record_updates_both_subjects(engine, catalog, tmp_path):
     load(engine, catalog, tmp_path, CREDIT, CREDIT_HEADER + row.format(other, days(-3)), "b.csv")
     assert credit_status(engine, catalog, other)["status"] == "blacklisted"
     assert credit_status(engine, catalog, uscc) is None  # no record left
+
+
+def test_a_refresh_waits_for_a_batch_in_flight(engine, catalog, tmp_path):
+    """The refresh takes the resource's writer lock: it derives from the state after the batch,
+    never from the one before (the batch holds its transaction open for two seconds)."""
+    import threading
+    import time
+
+    from connectors.csv_file import CsvFile
+    from gdx.batch import run_batch
+
+    uscc = catalog.department("market_regulation").uscc
+    firm = f"法人,{uscc},某公司"
+    penalty = CREDIT_HEADER + f"C1,{firm},行政处罚,{days(-300)},,有效\n"
+    load(engine, catalog, tmp_path, CREDIT, penalty, "c1.csv", "development_reform")
+    later = today() + dt.timedelta(days=100)  # the penalty has aged out by then
+    path = tmp_path / "c2.csv"
+    path.write_text(CREDIT_HEADER + f"C2,{firm},失信被执行人,{days(-1)},,有效\n", encoding="utf-8")
+    refreshed: list = []
+
+    def refresh_meanwhile(conn, batch_id):
+        thread = threading.Thread(
+            target=lambda: refreshed.append(refresh(engine=engine, catalog=catalog, today=later))
+        )
+        thread.start()
+        refreshed.append(thread)
+        time.sleep(2)
+
+    run_batch(
+        lambda: CsvFile(path, "auto", 1 << 20),
+        CREDIT,
+        "courts",
+        engine=engine,
+        catalog=catalog,
+        before_commit=refresh_meanwhile,
+    )
+    refreshed[0].join()
+    assert credit_status(engine, catalog, uscc)["status"] == "blacklisted"

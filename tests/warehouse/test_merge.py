@@ -189,12 +189,19 @@ def test_a_withdrawn_contribution_leaves_the_others(engine, catalog, tmp_path, m
 
 
 def test_a_truncated_snapshot_is_rejected_whole(engine, catalog, tmp_path, monkeypatch):
-    people = crowd(8)
+    people = crowd(40)
     snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + LI + people)
-    kept = people.splitlines(keepends=True)[0]
-    with pytest.raises(GdxError, match="would withdraw 7 of public_security's 10 records"):
+    kept = "".join(people.splitlines(keepends=True)[:25])
+    with pytest.raises(GdxError, match="would withdraw 15 of public_security's 42 records"):
         snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + LI + kept)
     assert record(engine, catalog, LI_ID)["_state"] == "active"
+
+
+def test_a_small_department_may_always_drop_a_few_keys(engine, catalog, tmp_path, monkeypatch):
+    other = crowd(1)
+    snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + LI + other)
+    (batch,) = snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + other)
+    assert batch.rows_withdrawn == 1  # one of three (33%): under the ten always allowed
 
 
 def test_quarantined_rows_of_a_snapshot_are_not_withdrawn(engine, catalog, tmp_path, monkeypatch):
@@ -242,3 +249,20 @@ def test_a_process_killed_in_the_middle_of_a_merge_changes_nothing(engine, catal
     assert len(history(engine, catalog)) == len(before[1]) + 1
     once_more = load_file(path, PERSON, "public_security", engine=engine, catalog=catalog)
     assert once_more.status == "skipped"
+
+
+def test_an_owner_delivering_a_blank_column_blanks_it_the_same_way_every_time(
+    engine, catalog, tmp_path
+):
+    load(engine, catalog, tmp_path, HEADER + ZHANG, "public_security", "ps.csv")
+    ca(tmp_path, engine, catalog, phone="13912345678")
+    first = f"公民身份号码,参保状态\n{ZHANG_ID},参保缴费\n"  # no phone column yet
+    load(engine, catalog, tmp_path, first, "human_resources", "hr1.csv")
+    assert record(engine, catalog)["phone"] == "13912345678"
+    blank = f"公民身份号码,联系电话,参保状态\n{ZHANG_ID},,参保缴费\n"
+    load(engine, catalog, tmp_path, blank, "human_resources", "hr2.csv")
+    assert record(engine, catalog)["phone"] is None  # the owner has no phone for her
+    changed = f"公民身份号码,联系电话,参保状态\n{ZHANG_ID},,暂停缴费\n"
+    load(engine, catalog, tmp_path, changed, "human_resources", "hr3.csv")
+    assert record(engine, catalog)["phone"] is None
+    assert conflicts(engine, catalog) == []  # a blank is not a disagreement
