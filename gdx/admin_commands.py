@@ -173,15 +173,23 @@ def quarantine_list(
     if as_json:
         out.print_json(json.dumps(found, ensure_ascii=False, default=str), indent=None)
         return
-    table = Table("batch", "department", "line", "key", "rules (中文)")
+    table = Table("batch", "department", "line", "key", "rules (中文)", "since")
     for row in found:
         reasons = [quarantine_report.explain(declared, rule)[0] for rule in row["rules"]]
+        since = (
+            f"retried in {row['retried_in']}"
+            if row["retried_in"]
+            else f"superseded by {row['superseded_by']}"
+            if row.get("superseded_by")
+            else "waiting"
+        )
         table.add_row(
             row["batch_id"],
             row["department"],
             str(row["line"]),
             row["record_key"] or "",
             "；".join(reasons),
+            since,
         )
     wide().print(table)
     out.print(f"{len(found)} rows shown (at most {limit})", highlight=False)

@@ -47,7 +47,8 @@ def test_list_and_export_the_rows_a_department_must_fix(tmp_path):
     listed = gdx("quarantine", "list", "--json", home=tmp_path)
     (row,) = json.loads(listed.stdout)
     assert row["rules"] == ["id_number.citizen_id", "ethnicity.ethnic_group"] and row["line"] == 3
-    assert "公民身份号码：" in gdx("quarantine", "list", home=tmp_path).stdout
+    shown = gdx("quarantine", "list", home=tmp_path).stdout
+    assert "公民身份号码：" in shown and "waiting" in shown
 
     target = tmp_path / "fix" / "rejected.csv"
     export = [
