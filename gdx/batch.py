@@ -233,6 +233,7 @@ def _run(
         staging.drop(conn, stg)
         return  # nothing new: an incremental read that found no rows
 
+    staging.analyze(conn, stg)
     conflicts, summary.rows_duplicate = staging.duplicates(conn, stg, resource.key)
     if conflicts:
         rejected[DUPLICATE_KEY_CONFLICT] = len(conflicts)

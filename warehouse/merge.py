@@ -25,6 +25,8 @@ from warehouse.derived import expired_value
 from warehouse.tables import ResourceTables, column_type, source_column
 
 ACTIVE, ENDED, REMOVED = "active", "ended", "removed"
+#: From this many staged rows on, the merge joins by hashing only (PostgreSQL).
+BIG_BATCH = 10_000
 #: A full snapshot may always withdraw this many keys, whatever its department's size.
 WITHDRAW_ALWAYS = 10
 
@@ -66,18 +68,27 @@ def merge(
     policy: dict[str, FieldPolicy],
 ) -> MergeCounts:
     touched = staging.temporary(conn, _touched_table(tables))
+    # A big delivery joins by hashing: with statistics that lag behind the table (a department's
+    # first delivery, rows inserted by this very statement) PostgreSQL's planner would otherwise
+    # pick a nested loop that scans the whole table once per delivered row. A small delivery
+    # keeps probing the key indexes.
+    big = conn.execute(sa.select(sa.func.count()).select_from(stg)).scalar_one() >= BIG_BATCH
+    if big and staging.is_postgres(conn):
+        conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
     inserted, updated = _contribute(conn, tables, stg, touched, batch)
     withdrawn, held = 0, False
     if batch.full_snapshot:
         withdrawn, held = _withdraw(conn, tables, stg, touched, batch)
-    _count_contributors(conn, tables, touched)
+    staging.analyze(conn, touched)
+    counted = _count_contributors(conn, tables, touched)
     winners = staging.temporary(conn, _winners_table(tables, policy))
-    _single(conn, tables, touched, winners)
-    _multiple(conn, tables, touched, winners, policy)
+    _single(conn, tables, counted, winners)
+    _multiple(conn, tables, counted, winners, policy)
+    staging.analyze(conn, winners)
     conflicts = _conflicts(conn, tables, touched, winners, batch)
     _derive(conn, tables, winners, batch)
-    changed, removed = _apply(conn, tables, touched, winners, batch)
-    for table in (winners, touched):
+    changed, removed = _apply(conn, tables, touched, counted, winners, batch)
+    for table in (winners, counted, touched):
         staging.drop(conn, table)
     return MergeCounts(inserted, updated, withdrawn, held, changed, removed, conflicts)
 
@@ -93,7 +104,18 @@ def _touched_table(tables: ResourceTables) -> sa.Table:
         f"tch_{tables.resource.table_name}",
         sa.MetaData(),
         sa.Column(key.name, column_type(key), primary_key=True),
-        sa.Column("_n", sa.Integer),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def _counted_table(tables: ResourceTables) -> sa.Table:
+    """Touched keys that still have active contributions, with how many (`_n`)."""
+    key = tables.resource.key_field
+    return sa.Table(
+        f"cnt_{tables.resource.table_name}",
+        sa.MetaData(),
+        sa.Column(key.name, column_type(key), primary_key=True),
+        sa.Column("_n", sa.Integer, nullable=False),
         prefixes=["TEMPORARY"],
     )
 
@@ -240,20 +262,25 @@ def _active(tables: ResourceTables, touched: sa.Table) -> sa.ColumnElement[bool]
     return sa.and_(contrib.c[key] == touched.c[key], contrib.c._withdrawn_at.is_(None))
 
 
-def _count_contributors(conn: sa.Connection, tables: ResourceTables, touched: sa.Table) -> None:
-    count = (
-        sa.select(sa.func.count())
-        .select_from(tables.contribution)
-        .where(_active(tables, touched))
-        .scalar_subquery()
+def _count_contributors(conn: sa.Connection, tables: ResourceTables, touched: sa.Table) -> sa.Table:
+    """One grouped pass (no per-key subquery): the active contributors of each touched key."""
+    contrib, key = tables.contribution, tables.resource.key
+    counted = staging.temporary(conn, _counted_table(tables))
+    rows = (
+        sa.select(contrib.c[key], sa.func.count())
+        .select_from(contrib.join(touched, _active(tables, touched)))
+        .group_by(contrib.c[key])
     )
-    conn.execute(touched.update().values(_n=count))
+    conn.execute(counted.insert().from_select([key, "_n"], rows))
+    staging.analyze(conn, counted)
+    return counted
 
 
 def _single(
-    conn: sa.Connection, tables: ResourceTables, touched: sa.Table, winners: sa.Table
+    conn: sa.Connection, tables: ResourceTables, counted: sa.Table, winners: sa.Table
 ) -> None:
     """Keys with one contributor take its values as they are."""
+    touched = counted
     contrib, key = tables.contribution, tables.resource.key
     values = _values(tables)
     rows = (
@@ -278,11 +305,12 @@ def _source_if_value(contrib: sa.Table, name: str) -> sa.ColumnElement:
 def _multiple(
     conn: sa.Connection,
     tables: ResourceTables,
-    touched: sa.Table,
+    counted: sa.Table,
     winners: sa.Table,
     policy: dict[str, FieldPolicy],
 ) -> None:
     """Keys with several contributors: each field's winner by window functions."""
+    touched = counted
     contrib, key = tables.contribution, tables.resource.key
     department = contrib.c._department
     columns: list[sa.ColumnElement] = [contrib.c[key], department]
@@ -356,13 +384,17 @@ def _conflicts(
                 w[name].is_distinct_from(w[f"_w_{name}"]),
             )
         )
-    current = sa.union_all(*found).subquery("current") if found else None
+    if not found:
+        return 0
+    # materialised and indexed: the comparisons below then probe it instead of re-running the
+    # union for every recorded conflict
+    current = staging.temporary(conn, _found_table(tables))
+    conn.execute(current.insert().from_select(list(current.c.keys()), sa.union_all(*found)))
+    staging.analyze(conn, current)
     c = conflict.c
     open_for_touched = sa.and_(
         c.resolved_at.is_(None), sa.exists().where(touched.c[key] == c.record_key)
     )
-    if current is None:
-        return 0
     same = sa.and_(
         current.c.record_key == c.record_key,
         current.c.field == c.field,
@@ -382,9 +414,30 @@ def _conflicts(
         sa.literal(batch.batch_id, sa.String),
         sa.literal(batch.at, sa.DateTime(timezone=True)),
     ).where(~sa.exists().where(same, c.resolved_at.is_(None)))
-    return conn.execute(
+    inserted = conn.execute(
         conflict.insert().from_select([*names, "found_batch", "found_at"], new)
     ).rowcount
+    staging.drop(conn, current)
+    return inserted
+
+
+def _found_table(tables: ResourceTables) -> sa.Table:
+    """The disagreements among the touched keys' contributions, as found now."""
+    name = tables.resource.table_name
+    return sa.Table(
+        f"found_{name}",
+        sa.MetaData(),
+        sa.Column("record_key", sa.Text),
+        sa.Column("field", sa.String(80)),
+        sa.Column("winner_department", sa.String(80)),
+        sa.Column("winner_value", sa.Text),
+        sa.Column("winner_batch", sa.String(40)),
+        sa.Column("other_department", sa.String(80)),
+        sa.Column("other_value", sa.Text),
+        sa.Column("other_batch", sa.String(40)),
+        sa.Index(f"ix_found_{name}", "record_key", "field"),
+        prefixes=["TEMPORARY"],
+    )
 
 
 def _derive(
@@ -419,6 +472,7 @@ def _apply(
     conn: sa.Connection,
     tables: ResourceTables,
     touched: sa.Table,
+    counted: sa.Table,
     winners: sa.Table,
     batch: Contribution,
 ) -> tuple[int, int]:
@@ -439,7 +493,9 @@ def _apply(
 
     # removed: no active contributor left
     gone = sa.and_(
-        touched.c[key] == golden.c[key], touched.c._n == 0, golden.c._removed_at.is_(None)
+        touched.c[key] == golden.c[key],
+        ~sa.exists().where(counted.c[key] == touched.c[key]),
+        golden.c._removed_at.is_(None),
     )
     conn.execute(
         history.insert().from_select(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from warehouse.staging import analyze
 from warehouse.tables import ResourceTables
 
 
@@ -61,12 +62,21 @@ def supersede(
     (`delivered`: a select of keys), or all of them for a full snapshot: retrying them would
     put an old row over a newer delivery, or bring back a key the snapshot no longer holds."""
     q = tables.quarantine
+    # fresh statistics: the rows this batch just quarantined would otherwise leave the planner
+    # guessing "one waiting row" and looping over the whole delivery for each one
+    analyze(conn, q)
     condition = sa.and_(waiting(q), q.c.department == department, q.c.batch_id != batch_id)
-    if not everything:
-        again = sa.select(q.c.record_key).where(
-            q.c.batch_id == batch_id, q.c.record_key.is_not(None)
-        )
-        condition = sa.and_(
-            condition, sa.or_(q.c.record_key.in_(delivered), q.c.record_key.in_(again))
-        )
-    return conn.execute(q.update().where(condition).values(superseded_by=batch_id)).rowcount
+    if everything:
+        return conn.execute(q.update().where(condition).values(superseded_by=batch_id)).rowcount
+    # one statement per kind of later delivery, each a plain semi-join (an OR of two subqueries
+    # would be re-run per quarantined row)
+    delivered = delivered.subquery("delivered")
+    again = q.alias("again")
+    later = [
+        sa.exists().where(delivered.c[0] == q.c.record_key),
+        sa.exists().where(again.c.batch_id == batch_id, again.c.record_key == q.c.record_key),
+    ]
+    return sum(
+        conn.execute(q.update().where(condition, exists).values(superseded_by=batch_id)).rowcount
+        for exists in later
+    )

@@ -50,6 +50,13 @@ def append(conn: sa.Connection, table: sa.Table, rows: pa.Table) -> None:
     )
 
 
+def analyze(conn: sa.Connection, table: sa.Table) -> None:
+    """Give PostgreSQL's planner statistics of a filled temporary table (autovacuum never
+    analyses temporary tables, so it would guess their size)."""
+    if is_postgres(conn):
+        conn.exec_driver_sql(f'ANALYZE "{table.name}"')
+
+
 def drop(conn: sa.Connection, table: sa.Table) -> None:
     conn.execute(sa.schema.DropTable(table, if_exists=True))
 
@@ -72,6 +79,7 @@ def duplicates(conn: sa.Connection, table: sa.Table, key: str) -> tuple[list[dic
     ]
     if conflict_rows:
         conn.execute(table.delete().where(k.in_([row[key] for row in conflict_rows])))
-    first = sa.select(sa.func.min(table.c._line)).group_by(k).scalar_subquery()
-    removed = conn.execute(table.delete().where(table.c._line.not_in(first))).rowcount
+    earlier = table.alias("earlier")  # an anti-join, not NOT IN: it stays linear at any size
+    repeat = sa.exists().where(earlier.c[key] == k, earlier.c._line < table.c._line)
+    removed = conn.execute(table.delete().where(repeat)).rowcount
     return conflict_rows, removed
