@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from catalog_schema.models import Department, Resource, Source
+from catalog_schema.models import Department, Resource, ServiceItem, Source
 
 DEFAULT_DIR = Path(__file__).resolve().parent
 
@@ -24,9 +25,14 @@ class Catalog:
     departments: dict[str, Department]
     resources: dict[str, Resource]
     sources: dict[str, Source]
+    service_items: dict[str, ServiceItem] = dataclasses.field(default_factory=dict)
+    imported: frozenset[str] = frozenset()  # codes of resources departments imported
 
     def resource(self, code: str) -> Resource:
         return _lookup(self.resources, code, "unknown resource", "declared")
+
+    def service_item(self, code: str) -> ServiceItem:
+        return _lookup(self.service_items, code, "unknown service item", "declared")
 
     def department(self, code: str) -> Department:
         return _lookup(self.departments, code, "unknown department", "declared")
@@ -43,8 +49,12 @@ def _lookup(items: dict[str, Any], code: str, unknown: str, listed: str) -> Any:
         raise CatalogError(f"{unknown} {code!r} ({listed}: {known})") from None
 
 
-def load_catalog(directory: Path | str | None = None) -> Catalog:
-    """Read `departments.yaml`, `resources/*.yaml` and `sources.yaml` and check them together."""
+def load_catalog(
+    directory: Path | str | None = None, imported: Path | str | None = None
+) -> Catalog:
+    """Read `departments.yaml`, `resources/*.yaml`, `sources.yaml` and `service_items.yaml` and
+    check them together; `imported` is a folder of resources departments added (each a
+    `<code>.yaml`, written by `gdx catalog import`)."""
     root = Path(directory) if directory else DEFAULT_DIR
     if not root.is_dir():
         raise CatalogError(f"{root}: catalog folder not found")
@@ -52,25 +62,18 @@ def load_catalog(directory: Path | str | None = None) -> Catalog:
         _load_list(root / "departments.yaml", "departments", Department), "departments.yaml"
     )
     resources: dict[str, Resource] = {}
+    paths: dict[str, Path] = {}
     for path in sorted((root / "resources").glob("*.yaml")):
-        resource = _load_model(path, _read_yaml(path), Resource, "")
-        if resource.code in resources:
-            raise CatalogError(f"{path}: code: resource {resource.code!r} declared twice")
-        if resource.provider not in departments:
-            raise CatalogError(f"{path}: provider: unknown department {resource.provider!r}")
-        for where, order in _priorities(resource):
-            for code in order:
-                if code not in departments:
-                    raise CatalogError(f"{path}: {where}: unknown department {code!r}")
-        resources[resource.code] = resource
+        resource = load_resource(path, _read_yaml(path), departments, resources)
+        resources[resource.code], paths[resource.code] = resource, path
+    added: set[str] = set()
+    if imported and Path(imported).is_dir():
+        for path in sorted(Path(imported).glob("*.yaml")):
+            resource = load_resource(path, _read_yaml(path), departments, resources)
+            resources[resource.code], paths[resource.code] = resource, path
+            added.add(resource.code)
     for resource in resources.values():
-        for index, spec in enumerate(resource.fields):
-            for code in spec.references:
-                if code not in resources:
-                    path = root / "resources" / f"{resource.code}.yaml"
-                    raise CatalogError(
-                        f"{path}: fields[{index}].references: unknown resource {code!r}"
-                    )
+        check_links(paths[resource.code], resource, resources)
     sources_path = root / "sources.yaml"
     sources = _index(_load_list(sources_path, "sources", Source), "sources.yaml")
     for index, source in enumerate(sources.values()):
@@ -88,7 +91,66 @@ def load_catalog(directory: Path | str | None = None) -> Catalog:
                 f"sources for {source.resource} ({', '.join(others)}), whose records a snapshot "
                 "would withdraw"
             )
-    return Catalog(root, departments, resources, sources)
+    items_path = root / "service_items.yaml"
+    items: dict[str, ServiceItem] = {}
+    if items_path.is_file():
+        items = _index(_load_list(items_path, "service_items", ServiceItem), "service_items.yaml")
+        for index, item in enumerate(items.values()):
+            _check_service_item(items_path, index, item, departments, resources)
+    return Catalog(root, departments, resources, sources, items, frozenset(added))
+
+
+def load_resource(
+    path: Path | str,
+    data: Any,
+    departments: dict[str, Department],
+    resources: dict[str, Resource],
+) -> Resource:
+    """One resource declaration checked against the departments and the resources before it."""
+    resource = _load_model(Path(path), data, Resource, "")
+    if resource.code in resources:
+        raise CatalogError(f"{path}: code: resource {resource.code!r} declared twice")
+    if resource.provider not in departments:
+        raise CatalogError(f"{path}: provider: unknown department {resource.provider!r}")
+    for where, order in _priorities(resource):
+        for code in order:
+            if code not in departments:
+                raise CatalogError(f"{path}: {where}: unknown department {code!r}")
+    return resource
+
+
+def check_links(path: Path | str, resource: Resource, resources: dict[str, Resource]) -> None:
+    """Every resource a declaration names exists."""
+    for index, spec in enumerate(resource.fields):
+        for code in spec.references:
+            if code not in resources:
+                raise CatalogError(f"{path}: fields[{index}].references: unknown resource {code!r}")
+    for index, code in enumerate(resource.related):
+        if code not in resources:
+            raise CatalogError(f"{path}: related[{index}]: unknown resource {code!r}")
+
+
+def _check_service_item(
+    path: Path,
+    index: int,
+    item: ServiceItem,
+    departments: dict[str, Department],
+    resources: dict[str, Resource],
+) -> None:
+    where = f"{path}: service_items[{index}]"
+    if item.department not in departments:
+        raise CatalogError(f"{where}.department: unknown department {item.department!r}")
+    for number, material in enumerate(item.materials):
+        if material.resource is None:
+            continue
+        at = f"{where}.materials[{number}]"
+        if material.resource not in resources:
+            raise CatalogError(f"{at}.resource: unknown resource {material.resource!r}")
+        resource = resources[material.resource]
+        declared = {spec.name for spec in resource.fields}
+        for name in [material.applicant_field, *material.fields, *material.where]:
+            if name not in declared:
+                raise CatalogError(f"{at}: {name!r} is not a field of {resource.code}")
 
 
 def _priorities(resource: Resource) -> list[tuple[str, list[str]]]:

@@ -11,6 +11,7 @@ Sensitivity = Literal["public", "sensitive", "secret"]
 ShareType = Literal["unconditional", "conditional", "not_shared"]
 Library = Literal["population", "legal_entity", "e_licence", "credit"]
 LIBRARIES: tuple[str, ...] = get_args(Library)  # the four base libraries
+DEPARTMENT_GROUP = "departments"  # the resources departments add beside the base libraries
 UpdateCycle = Literal["realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"]
 
 #: The rule vocabulary of the declarations; `quality` implements every name (a test checks it).
@@ -137,7 +138,11 @@ class FieldSpec(Strict):
 
 class Resource(Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-    library: Library
+    library: Library | None = Field(
+        None,
+        description="The base library the resource belongs to; none for a department's own "
+        "resource (added with `gdx catalog import`).",
+    )
     name_zh: str
     name_en: str
     summary: str
@@ -170,6 +175,13 @@ class Resource(Strict):
 
     expiry: Expiry | None = None
     subject_status: SubjectStatus | None = None
+    related: list[str] = Field([], description="Codes of related resources in the directory.")
+
+    @property
+    def group(self) -> str:
+        """The base library, or `departments` for a department's own resource (the Airflow
+        pool and Asset its collections share)."""
+        return self.library or DEPARTMENT_GROUP
 
     @property
     def table_name(self) -> str:
@@ -192,6 +204,14 @@ class Resource(Strict):
             raise ValueError(f"key {self.key!r} is not a declared field")
         if not self.key_field.required:
             raise ValueError(f"key field {self.key!r} must have the rule 'required'")
+        if self.share_type != "unconditional" and not self.share_conditions:
+            raise ValueError(
+                f"share_conditions: a {self.share_type} resource states its conditions"
+            )
+        if self.library is None and self.code.split(".")[0] in LIBRARIES:
+            raise ValueError(
+                f"library: {self.code} is named after a base library but declares none"
+            )
         seen: dict[str, str] = {}
         for index, end in enumerate(self.ended_by):
             if end.field not in names:
@@ -304,6 +324,53 @@ class SubjectStatus(Strict):
     live_until: str | None = None
     levels: list[StatusLevel]
     otherwise: str
+
+
+class Material(Strict):
+    """An application material of a service item and the shared resource that supplies it (a
+    line of the sharing responsibility list, 数据共享责任清单). Without `resource` the applicant
+    must hand it in (a signed application form)."""
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    name_zh: str
+    name_en: str
+    resource: str | None = None
+    applicant_field: str | None = Field(
+        None, description="The field of the resource that holds the applicant's ID or USCC."
+    )
+    fields: list[str] = []
+    where: dict[str, list[str]] = Field(
+        {}, description="Only records whose field holds one of these values (a licence type)."
+    )
+    many: bool = Field(False, description="The material is every matching record, not one.")
+
+    @model_validator(mode="after")
+    def _supplied(self) -> Material:
+        if self.resource and not (self.applicant_field and self.fields):
+            raise ValueError("a material supplied by a resource names applicant_field and fields")
+        if not self.resource and (self.applicant_field or self.fields or self.where):
+            raise ValueError("a material without a resource names no fields")
+        return self
+
+
+class ServiceItem(Strict):
+    """A government service item (政务服务事项) and its application materials; its code is the
+    purpose a consumer names in X-Purpose."""
+
+    code: str = Field(pattern=r"^[0-9A-Z]{8,32}$")
+    name_zh: str
+    name_en: str
+    department: str
+    applicant: Literal["person", "entity", "any"]
+    materials: list[Material] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ServiceItem:
+        codes = [material.code for material in self.materials]
+        twice = sorted({code for code in codes if codes.count(code) > 1})
+        if twice:
+            raise ValueError(f"material declared twice: {', '.join(twice)}")
+        return self
 
 
 class Department(Strict):

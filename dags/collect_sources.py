@@ -15,7 +15,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from catalog_schema import Source, load_catalog
+from catalog_schema import Source
 from gdx.airflow_assets import library_asset, pool_name
 from warehouse import settings
 
@@ -54,9 +54,9 @@ def collection_dag(source: Source, library: str, cycle: str):
     return collect_source()
 
 
-_catalog = load_catalog(settings.catalog_dir())
+_catalog = settings.catalog()
 for _source in _catalog.sources.values():
     _resource = _catalog.resource(_source.resource)
     globals()[f"collect_{_source.code.replace('.', '_')}"] = collection_dag(
-        _source, _resource.library, _resource.update_cycle
+        _source, _resource.group, _resource.update_cycle
     )

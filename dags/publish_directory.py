@@ -13,7 +13,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from catalog_schema.models import LIBRARIES
+from catalog_schema.models import DEPARTMENT_GROUP, LIBRARIES
 from gdx.airflow_assets import library_asset
 
 
@@ -21,7 +21,7 @@ from gdx.airflow_assets import library_asset
     dag_id="publish_directory",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("30 0 * * *", timezone="Asia/Shanghai"),
-        assets=AssetAny(*[library_asset(library) for library in LIBRARIES]),
+        assets=AssetAny(*[library_asset(group) for group in (*LIBRARIES, DEPARTMENT_GROUP)]),
     ),
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,

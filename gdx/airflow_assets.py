@@ -4,10 +4,12 @@ instead of fighting for its lock)."""
 
 from __future__ import annotations
 
-from catalog_schema.models import LIBRARIES
+from catalog_schema.models import DEPARTMENT_GROUP, LIBRARIES
 
 
 def asset_uri(library: str) -> str:
+    if library == DEPARTMENT_GROUP:
+        return "gdx://department-resources"
     return f"gdx://base-library/{library}"
 
 
@@ -29,5 +31,5 @@ def pools() -> dict[str, dict]:
             "description": f"gdx: loads into the {library} base library, one at a time",
             "include_deferred": False,
         }
-        for library in LIBRARIES
+        for library in (*LIBRARIES, DEPARTMENT_GROUP)
     }

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from catalog_schema import Catalog, CatalogError, Resource, Source, load_catalog
+from catalog_schema import Catalog, CatalogError, Resource, Source
 from catalog_schema.headers import HeaderError, HeaderMap, map_headers
 from catalog_schema.survivorship import policy
 from connectors import ConnectorError, RawBatch
@@ -59,7 +59,7 @@ def run_batch(
     `before_commit(conn, batch_id)` runs inside the batch's transaction, after the merge.
     `judge_whole=False` skips batch acceptance (max_reject_ratio), for re-validated rows.
     """
-    catalog = catalog or load_catalog(settings.catalog_dir())
+    catalog = catalog or settings.catalog()
     resource = catalog.resource(resource_code)
     catalog.department(department)
     engine = engine or engines.create()

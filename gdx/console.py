@@ -16,10 +16,9 @@ def fail(message: str) -> typer.Exit:
 
 
 def catalog():
-    from catalog_schema import load_catalog
     from warehouse import settings
 
-    return load_catalog(settings.catalog_dir())
+    return settings.catalog()
 
 
 def wide() -> Console:

@@ -8,7 +8,6 @@ from pathlib import Path
 import sqlalchemy as sa
 from rich.console import Console
 
-from catalog_schema import load_catalog
 from gdx import airflow_setup, connections
 from gdx.demodata import DEMO_API_TOKEN, write_demo_data
 from gdx.demodata.api import serve_licences
@@ -26,7 +25,7 @@ def dag_id(source: str) -> str:
 
 
 def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
-    catalog = load_catalog(settings.catalog_dir())
+    catalog = settings.catalog()
     api_port = _free_port()
     manifest = write_demo_data(settings.incoming_dir(), catalog, people=people, api_port=api_port)
     connections.save(settings.connections_file(), manifest.connections)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from catalog_schema import Catalog, load_catalog
+from catalog_schema import Catalog
 from connectors import ConnectorError, registry
 from connectors.base import Delivery, Opener
 from connectors.csv_file import CsvFile
@@ -37,7 +37,7 @@ def collect(
     failed delivery does not stop the ones after it; CollectError then names it and carries the
     summaries of those that committed.
     """
-    catalog = catalog or load_catalog(settings.catalog_dir())
+    catalog = catalog or settings.catalog()
     source = catalog.source(source_code)
     engine = engine or engines.create()
     state = _state(engine, source.code)
@@ -96,7 +96,7 @@ def load_file(
     """Load one department file (CSV or XLSX) into a resource as one batch. A file the
     department already loaded is skipped unless `force`."""
     blocks = block_bytes or settings.read_block_bytes()
-    catalog = catalog or load_catalog(settings.catalog_dir())
+    catalog = catalog or settings.catalog()
 
     def open_file() -> Delivery:
         if Path(path).suffix.lower() == ".xlsx":

@@ -6,13 +6,13 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from catalog_schema import Catalog, load_catalog
+from catalog_schema import Catalog
 from warehouse import directory, settings
 from warehouse import engine as engines
 
 
 def publish(*, engine: sa.Engine | None = None, catalog: Catalog | None = None) -> list[dict]:
-    catalog = catalog or load_catalog(settings.catalog_dir())
+    catalog = catalog or settings.catalog()
     engine = engine or engines.create()
     with engines.writing(engine) as conn:
         return directory.publish(conn, catalog, dt.datetime.now(dt.UTC))

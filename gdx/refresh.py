@@ -12,7 +12,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from catalog_schema import Catalog, load_catalog
+from catalog_schema import Catalog
 from gdx.batch import first_line
 from quality import dates
 from warehouse import derived, ledger, settings
@@ -24,7 +24,7 @@ from warehouse.tables import for_resource
 def refresh(
     *, engine: sa.Engine | None = None, catalog: Catalog | None = None, today: dt.date | None = None
 ) -> list[dict]:
-    catalog = catalog or load_catalog(settings.catalog_dir())
+    catalog = catalog or settings.catalog()
     engine = engine or engines.create()
     today = today or dates.today()
     report = []

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 import sqlalchemy as sa
 
-from catalog_schema import Catalog, load_catalog
+from catalog_schema import Catalog
 from connectors.base import RawBatch, strings
 from gdx.batch import run_batch
 from gdx.errors import GdxError
@@ -60,7 +60,7 @@ class QuarantinedRows:
 def retry(
     batch_id: str, *, engine: sa.Engine | None = None, catalog: Catalog | None = None
 ) -> BatchSummary:
-    catalog = catalog or load_catalog(settings.catalog_dir())
+    catalog = catalog or settings.catalog()
     engine = engine or engines.create()
     with engine.connect() as conn:
         original = ledger.get(conn, batch_id)

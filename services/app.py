@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from catalog_schema import Catalog, load_catalog
+from catalog_schema import Catalog
 from services import problems
 from services.routes import health, records
 from warehouse import engine as engines
@@ -13,7 +13,7 @@ from warehouse import settings
 
 
 def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) -> FastAPI:
-    catalog = catalog or load_catalog(settings.catalog_dir())
+    catalog = catalog or settings.catalog()
     app = FastAPI(
         title="gdx data-service API",
         summary="Verified base-library data for approval systems (数据共享交换平台).",

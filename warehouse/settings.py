@@ -27,6 +27,11 @@ SETTINGS = (
         "Folder of the declarations (departments, resources, sources); empty: the packaged one.",
     ),
     Setting(
+        "GDX_IMPORTS_DIR",
+        "{GDX_HOME}/catalog_imports",
+        "Folder of the resources departments added with `gdx catalog import` (one YAML each).",
+    ),
+    Setting(
         "GDX_INCOMING_DIR",
         "{GDX_HOME}/incoming",
         "Folder against which relative source paths of the registry are read.",
@@ -53,6 +58,18 @@ SETTINGS = (
     ),
     Setting("GDX_API_HOST", "127.0.0.1", "Address `gdx serve` listens on."),
     Setting("GDX_API_PORT", "8000", "Port `gdx serve` listens on."),
+    Setting(
+        "GDX_RATE_LIMIT",
+        "50",
+        "Data calls a consumer may make per second, on average (a burst of twice as many is let "
+        "through); above it the API answers 429 with Retry-After.",
+    ),
+    Setting(
+        "GDX_AUDIT_COMMIT_MS",
+        "5",
+        "Milliseconds the audit writer waits to commit calls together (group commit); a call's "
+        "response leaves only after its audit record is committed.",
+    ),
 )
 
 
@@ -80,6 +97,24 @@ def catalog_dir() -> Path | None:
     return Path(value) if value else None
 
 
+def imports_dir() -> Path:
+    return Path(get("GDX_IMPORTS_DIR"))
+
+
+def catalog():
+    """The declarations: the catalog folder plus the resources departments imported."""
+    from catalog_schema import load_catalog
+
+    return load_catalog(catalog_dir(), imports_dir())
+
+
+def positive(env: str) -> int:
+    value = get(env)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{env}: expected a positive whole number, got {value!r}")
+    return int(value)
+
+
 def incoming_dir() -> Path:
     return Path(get("GDX_INCOMING_DIR"))
 
@@ -93,7 +128,4 @@ def data_docs_dir() -> Path:
 
 
 def read_block_bytes() -> int:
-    value = get("GDX_READ_BLOCK_MB")
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"GDX_READ_BLOCK_MB: expected a positive whole number, got {value!r}")
-    return int(value) << 20
+    return positive("GDX_READ_BLOCK_MB") << 20

@@ -73,6 +73,51 @@ api_consumer = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
 )
 
+access_request = sa.Table(
+    "access_request",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("consumer_id", sa.Integer, nullable=False),
+    sa.Column("department", sa.String(80), nullable=False),  # the consumer's department
+    sa.Column("resource", sa.String(80), nullable=False),
+    sa.Column("provider", sa.String(80), nullable=False),  # who decides
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("service_item", sa.String(40), nullable=False),
+    sa.Column("requested_until", sa.Date, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending approved refused revoked
+    sa.Column("filed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decide_by", sa.Date, nullable=False),  # 10 working days after filing
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.String(120)),
+    sa.Column("reason", sa.Text),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),  # end of the approved period
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_access_request_consumer", "consumer_id", "resource", "status"),
+    sa.Index("ix_access_request_provider", "provider", "status"),
+    comment="Requests for conditional (or unmasked) access and the provider's decisions",
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("consumer_id", sa.Integer),
+    sa.Column("consumer", sa.String(120)),
+    sa.Column("purpose", sa.String(40)),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("resource", sa.String(80)),
+    sa.Column("keys", sa.JSON, nullable=False),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_log_consumer_at", "consumer", "at"),
+    comment="Every data call, append-only; each record's hash covers it and the previous hash",
+)
 
 directory_figures = sa.Table(
     "directory_figures",

@@ -19,6 +19,7 @@ from gdx.demodata.extract import Extract
 from gdx.demodata.licences import write_licences
 from gdx.demodata.people_sources import (
     INSURED_DB,
+    write_contributions,
     write_insurance_database,
     write_marriage_register,
 )
@@ -71,6 +72,9 @@ def write_demo_data(
         out, rng, population, entities, defect_rate, catalog.departments
     )
     manifest.extracts |= write_credit(out, rng, population, entities, defect_rate)
+    manifest.extracts["human_resources.payments"] = write_contributions(
+        out, rng, population, entities.usccs[entities.kinds == "enterprise"], defect_rate
+    )
     manifest.connections = {
         "hr_db": f"sqlite:///{out / INSURED_DB}",
         "transport_api": f"http://:{DEMO_API_TOKEN}@127.0.0.1:{api_port}",

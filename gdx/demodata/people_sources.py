@@ -10,7 +10,7 @@ import pandas as pd
 
 from gdx.demodata.extract import Extract, with_defects, wrong_check_character
 from gdx.demodata.population import People
-from gdx.demodata.writers import write_sqlite, write_xlsx
+from gdx.demodata.writers import write_csv, write_sqlite, write_xlsx
 
 MARRIAGE_FILE = Path("civil_affairs") / "marriage.xlsx"
 INSURED_DB = Path("human_resources") / "insured.db"
@@ -101,4 +101,55 @@ def write_insurance_database(
         },
     )
     write_sqlite(frame, out / INSURED_DB, "insured")
+    return extract
+
+
+PAYMENTS_FILE = Path("human_resources") / "payments.csv"
+INSURANCE_TYPES = np.array(
+    [
+        "职工基本养老保险、职工基本医疗保险、失业保险、工伤保险",
+        "职工基本养老保险、职工基本医疗保险",
+        "城乡居民基本养老保险、城乡居民基本医疗保险",
+    ]
+)
+
+
+def write_contributions(
+    out: Path, rng: np.random.Generator, people: People, employers: np.ndarray, rate: float
+) -> Extract:
+    """人社缴费 (a monthly CSV snapshot, conditional sharing): region, months paid, base."""
+    today = np.datetime64(dt.date.today())
+    ages = _ages(people, today)
+    adults = np.flatnonzero((ages >= 18) & (ages <= 75))
+    chosen = np.sort(rng.choice(adults, size=max(1, len(adults) // 2), replace=False))
+    n = len(chosen)
+    working_days = np.maximum((ages[chosen] - 17) * 365, 30)
+    first = today - rng.integers(30, working_days + 31).astype("timedelta64[D]")
+    months = ((today - first).astype(int) // 30 * rng.uniform(0.6, 1.0, n)).astype(int)
+    last = (today - rng.integers(0, 90, n).astype("timedelta64[D]")).astype("datetime64[M]")
+    employed = rng.random(n) < 0.75
+    frame = pd.DataFrame(
+        {
+            "公民身份号码": people.ids[chosen],
+            "姓名": people.names[chosen],
+            "参保地": np.char.add("2201", rng.choice(["02", "03", "04", "05", "06"], n)),
+            "参保险种": rng.choice(INSURANCE_TYPES, n, p=[0.6, 0.15, 0.25]),
+            "首次参保日期": first.astype(str),
+            "累计缴费月数": np.maximum(months, 1).astype(str),
+            "最近缴费年月": last.astype(str),
+            "月缴费基数": (rng.integers(35, 300, n) * 100).astype(str),
+            "参保单位统一社会信用代码": np.where(employed, rng.choice(employers, n), None),
+        }
+    )
+    frame, extract = with_defects(
+        frame,
+        out / PAYMENTS_FILE,
+        rng,
+        rate,
+        {
+            "negative_months": ("累计缴费月数", "-3"),
+            "bad_id_check_character": ("公民身份号码", wrong_check_character),
+        },
+    )
+    write_csv(frame, out / PAYMENTS_FILE)
     return extract
