@@ -282,12 +282,23 @@ def quality_report(
 def consumers_add(
     name: Annotated[str, typer.Argument(help="Name of the approval system.")],
     department: Annotated[str, typer.Option(help="Department the consumer belongs to.")],
+    admin: Annotated[
+        bool,
+        typer.Option(
+            "--admin",
+            help="The department's data administrator: decides access requests to the "
+            "department's resources (over the API), instead of an approval system.",
+        ),
+    ] = False,
 ) -> None:
     """Register a consumer and print its API key (shown once; only its hash is stored)."""
     from warehouse import consumers, engine
 
     _catalog().department(department)
+    role = "admin" if admin else "consumer"
     with engine.create().begin() as conn:
-        consumer, key = consumers.add(conn, name, department)
-    out.print(f"consumer {consumer.id} {consumer.name} ({consumer.department})", highlight=False)
+        consumer, key = consumers.add(conn, name, department, role)
+    out.print(
+        f"{role} {consumer.id} {consumer.name} ({consumer.department})", highlight=False
+    )
     out.print(f"API key (shown once, keep it safe): {key}", highlight=False)

@@ -69,6 +69,7 @@ api_consumer = sa.Table(
     sa.Column("department", sa.String(80), nullable=False),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("key_prefix", sa.String(12), nullable=False),
+    sa.Column("role", sa.String(20)),  # consumer (an approval system) or admin (a department's)
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
 )
