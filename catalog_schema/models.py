@@ -121,6 +121,11 @@ class FieldSpec(Strict):
         description="Resources whose key this value should be (a cross-library check: a miss "
         "is counted as a warning, not a rejection, since libraries fill at different times).",
     )
+    indexed: bool = Field(
+        False,
+        description="The API looks records up by this field (a licence number, a holder): the "
+        "golden table gets an index on it.",
+    )
     priority: list[str] = Field(
         [],
         description="Departments in order of trust for this field, overriding the resource's "

@@ -298,7 +298,5 @@ def consumers_add(
     role = "admin" if admin else "consumer"
     with engine.create().begin() as conn:
         consumer, key = consumers.add(conn, name, department, role)
-    out.print(
-        f"{role} {consumer.id} {consumer.name} ({consumer.department})", highlight=False
-    )
+    out.print(f"{role} {consumer.id} {consumer.name} ({consumer.department})", highlight=False)
     out.print(f"API key (shown once, keep it safe): {key}", highlight=False)

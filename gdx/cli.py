@@ -18,9 +18,12 @@ from gdx.admin_commands import (
     sources_app,
 )
 from gdx.airflow_command import airflow_command
+from gdx.audit_commands import audit_app
+from gdx.catalog_commands import catalog_app
 from gdx.console import catalog as _catalog
 from gdx.console import err, fail, out
 from gdx.errors import GdxError
+from gdx.requests_commands import requests_app
 
 app = typer.Typer(
     help="gdx — the government data sharing and exchange hub (数据共享交换平台).",
@@ -33,6 +36,9 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(quality_app, name="quality")
 app.add_typer(records_app, name="records")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(requests_app, name="requests")
+app.add_typer(audit_app, name="audit")
 app.command("airflow")(airflow_command)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object per batch.")]

@@ -15,17 +15,31 @@ class BadKey(ValueError):
 
 
 def normalize_key(resource: Resource, raw: str) -> str:
+    value = normalize_keys(resource, [raw])[0]
+    if isinstance(value, BadKey):
+        raise value
+    return value
+
+
+def normalize_keys(resource: Resource, raws: list[str]) -> list[str | BadKey]:
+    """Each key normalised, or the BadKey it raises: one vectorised pass for a batch."""
     spec = resource.key_field
-    if any(ord(char) < 32 for char in raw):
-        raise BadKey(f"{spec.name}: control characters are not allowed")
-    value = normalize_column(spec, pa.array([raw], pa.string()))
-    table = pa.table({spec.name: value})
-    failed = [
-        rule.name
+    values = normalize_column(spec, pa.array(raws, pa.string()))
+    table = pa.table({spec.name: values})
+    checks = [
+        (rule.name, rule.check(table))
         for rule in bound_rules(resource, [spec.name])
-        if rule.field.name == spec.name and rule.check(table)[0]
+        if rule.field.name == spec.name
     ]
-    if failed or value[0].as_py() is None:
-        reason = ", ".join(failed) or "required"
-        raise BadKey(f"{spec.name}: not a valid {spec.label_zh} ({reason})")
-    return value[0].as_py()
+    result: list[str | BadKey] = []
+    for index, raw in enumerate(raws):
+        value = values[index].as_py()
+        failed = [name for name, flags in checks if flags[index]]
+        if any(ord(char) < 32 for char in raw):
+            result.append(BadKey(f"{spec.name}: control characters are not allowed"))
+        elif failed or value is None:
+            reason = ", ".join(failed) or "required"
+            result.append(BadKey(f"{spec.name}: not a valid {spec.label_zh} ({reason})"))
+        else:
+            result.append(value)
+    return result

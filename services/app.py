@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from catalog_schema import Catalog
-from services import problems
-from services.routes import health, records
+from services import audit, metrics, problems, ratelimit
+from services.routes import access_requests, health, materials, records, subjects, verify
+from services.routes import catalog as directory_routes
 from warehouse import engine as engines
 from warehouse import settings
 
@@ -22,7 +23,16 @@ def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) 
     )
     app.state.engine = engine or engines.create()
     app.state.catalog = catalog
+    app.state.limiter = ratelimit.from_settings()
     problems.install(app)
+    metrics.install(app)
     app.include_router(health.router)
+    app.include_router(directory_routes.router)
+    app.include_router(access_requests.router)
+    app.include_router(metrics.router)
     app.include_router(records.build_router(catalog))
+    app.include_router(verify.build_router(catalog))
+    app.include_router(subjects.build_router(catalog))
+    app.include_router(materials.build_router(catalog))
+    audit.install(app, app.state.engine)  # outermost: every response waits for its record
     return app

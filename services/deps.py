@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
 from catalog_schema import Catalog
+from services import metrics
 from warehouse import consumers
 from warehouse.consumers import Consumer
 
@@ -30,15 +31,27 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
 def current_consumer(
-    engine: EngineDep, key: Annotated[str | None, Security(api_key_header)]
+    request: Request, engine: EngineDep, key: Annotated[str | None, Security(api_key_header)]
 ) -> Consumer:
     unauthorized = {"WWW-Authenticate": 'APIKey header="X-API-Key"'}
     if not key:
+        metrics.denied(request, "unauthenticated")
         raise HTTPException(401, "missing X-API-Key header", headers=unauthorized)
     with engine.connect() as conn:
         consumer = consumers.by_key(conn, key)
     if consumer is None:
+        metrics.denied(request, "unauthenticated")
         raise HTTPException(401, "unknown or revoked API key", headers=unauthorized)
+    limiter = getattr(request.app.state, "limiter", None)
+    retry = limiter.take(consumer.id) if limiter is not None else None
+    if retry is not None:
+        metrics.denied(request, "rate_limited")
+        raise HTTPException(
+            429,
+            f"rate limit of {limiter.rate:g} calls per second exceeded"
+            f" for consumer {consumer.name}",
+            headers={"Retry-After": str(retry)},
+        )
     return consumer
 
 

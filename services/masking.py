@@ -28,13 +28,17 @@ def plain(value: Any) -> Any:
 
 
 def present(
-    resource: Resource, record: dict, unmasked: frozenset[str] = frozenset()
+    resource: Resource,
+    record: dict,
+    unmasked: frozenset[str] = frozenset(),
+    fields: tuple[str, ...] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The record's fields as served, and the names of the fields that were masked."""
+    """The record's fields as served (all non-secret ones, or only `fields`), and the names of
+    the fields that were masked."""
     data: dict[str, Any] = {}
     masked: list[str] = []
     for spec in resource.fields:
-        if spec.sensitivity == "secret":
+        if spec.sensitivity == "secret" or (fields is not None and spec.name not in fields):
             continue
         value = plain(record.get(spec.name))
         if spec.sensitivity == "sensitive" and value is not None and spec.name not in unmasked:

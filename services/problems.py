@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from services import metrics
+
 MEDIA_TYPE = "application/problem+json"
 
 
@@ -29,6 +31,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+        metrics.denied(request, "bad_request")
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(part) for part in first["loc"])
         return problem(422, f"{where}: {first['msg']}" if where else first["msg"])
@@ -36,5 +39,5 @@ def install(app: FastAPI) -> None:
 
 PROBLEM_RESPONSES = {
     status: {"description": HTTPStatus(status).phrase, "content": {MEDIA_TYPE: {}}}
-    for status in (401, 404, 422)
+    for status in (400, 401, 403, 404, 422, 429)
 }

@@ -75,8 +75,6 @@ def by_key(conn: sa.Connection, key: str) -> Consumer | None:
             api_consumer.c.name,
             api_consumer.c.department,
             sa.func.coalesce(api_consumer.c.role, "consumer"),
-        ).where(
-            api_consumer.c.key_hash == hash_key(key), api_consumer.c.revoked_at.is_(None)
-        )
+        ).where(api_consumer.c.key_hash == hash_key(key), api_consumer.c.revoked_at.is_(None))
     ).first()
     return Consumer(*row) if row else None

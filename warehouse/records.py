@@ -32,6 +32,77 @@ def as_of(conn: sa.Connection, resource: Resource, key: str, at: dt.datetime) ->
     return dict(row._mapping) if row else None
 
 
+def by_keys(conn: sa.Connection, resource: Resource, keys: list[str]) -> dict[str, dict]:
+    """The golden records of `keys` that exist (any state), by key: one query."""
+    golden = for_resource(resource).golden
+    column = golden.c[resource.key]
+    rows = conn.execute(sa.select(golden).where(column.in_(sorted(set(keys)))))
+    return {row._mapping[resource.key]: dict(row._mapping) for row in rows}
+
+
+def by_keys_as_of(
+    conn: sa.Connection, resource: Resource, keys: list[str], at: dt.datetime
+) -> dict[str, dict]:
+    """The records of `keys` as they were at `at`, by key (see `as_of`): one query."""
+    history = for_resource(resource).history
+    instant = at.astimezone(dt.UTC) if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    column = history.c[resource.key]
+    rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=column,
+            order_by=(history.c._valid_from.desc(), history.c._version_id.desc()),
+        )
+        .label("_rank")
+    )
+    ranked = (
+        sa.select(history, rank)
+        .where(column.in_(sorted(set(keys))), history.c._valid_from <= instant)
+        .subquery()
+    )
+    rows = conn.execute(sa.select(ranked).where(ranked.c._rank == 1))
+    return {row._mapping[resource.key]: dict(row._mapping) for row in rows}
+
+
+def query(
+    conn: sa.Connection,
+    resource: Resource,
+    equals: dict[str, object],
+    ranges: dict[str, tuple[object, object]],
+    after: str | None,
+    limit: int,
+) -> list[dict]:
+    """Records not removed whose fields equal `equals` and fall in `ranges` (inclusive, either
+    end open), in key order after `after` (keyset paging): at most `limit`."""
+    golden = for_resource(resource).golden
+    key = golden.c[resource.key]
+    where = [golden.c._state != "removed"]
+    where += [golden.c[name] == value for name, value in equals.items()]
+    for name, (low, high) in ranges.items():
+        if low is not None:
+            where.append(golden.c[name] >= low)
+        if high is not None:
+            where.append(golden.c[name] <= high)
+    if after is not None:
+        where.append(key > after)
+    rows = conn.execute(sa.select(golden).where(*where).order_by(key).limit(limit))
+    return [dict(row._mapping) for row in rows]
+
+
+def matching(
+    conn: sa.Connection, resource: Resource, field: str, value: str, limit: int = 1000
+) -> list[dict]:
+    """Records not removed whose `field` holds `value` (a holder's licences), in key order."""
+    golden = for_resource(resource).golden
+    rows = conn.execute(
+        sa.select(golden)
+        .where(golden.c[field] == value, golden.c._state != "removed")
+        .order_by(golden.c[resource.key])
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
 def history(conn: sa.Connection, resource: Resource, key: str) -> list[dict]:
     """Every version of a record, oldest first."""
     table = for_resource(resource).history

@@ -86,14 +86,16 @@ access_request = sa.Table(
     sa.Column("purpose", sa.Text, nullable=False),
     sa.Column("service_item", sa.String(40), nullable=False),
     sa.Column("requested_until", sa.Date, nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),  # pending approved refused revoked
+    sa.Column("status", sa.String(20), nullable=False),  # pending, approved, … (grants.py)
     sa.Column("filed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("decide_by", sa.Date, nullable=False),  # 10 working days after filing
     sa.Column("decided_at", sa.DateTime(timezone=True)),
     sa.Column("decided_by", sa.String(120)),
     sa.Column("reason", sa.Text),
     sa.Column("expires_at", sa.DateTime(timezone=True)),  # end of the approved period
-    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),  # revoked, or withdrawn (by the consumer)
+    sa.Column("revoked_by", sa.String(120)),
+    sa.Column("revoke_reason", sa.Text),
     sa.Index("ix_access_request_consumer", "consumer_id", "resource", "status"),
     sa.Index("ix_access_request_provider", "provider", "status"),
     comment="Requests for conditional (or unmasked) access and the provider's decisions",
@@ -102,7 +104,12 @@ access_request = sa.Table(
 audit_log = sa.Table(
     "audit_log",
     metadata,
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(  # assigned by the writer under the chain lock: 1, 2, 3 … without gaps
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("consumer_id", sa.Integer),
     sa.Column("consumer", sa.String(120)),
@@ -117,6 +124,7 @@ audit_log = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Index("ix_audit_log_consumer_at", "consumer", "at"),
+    sa.Index("ix_audit_log_at", "at"),
     comment="Every data call, append-only; each record's hash covers it and the previous hash",
 )
 
@@ -209,6 +217,11 @@ def _build(resource: Resource) -> ResourceTables:
         sa.Column("_created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("_updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("_removed_at", sa.DateTime(timezone=True)),
+        *[
+            sa.Index(f"ix_{name}_{spec.name}", spec.name)
+            for spec in resource.fields
+            if spec.indexed and spec.name != resource.key
+        ],
         comment=f"{resource.name_zh}: the golden record per key (active, ended or removed)",
     )
     history = sa.Table(

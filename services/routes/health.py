@@ -1,22 +1,59 @@
-"""Liveness and readiness."""
+"""Liveness and readiness: `GET /healthz` checks the database, within a few seconds."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+import asyncio
+import concurrent.futures
+import threading
 
-from services.deps import EngineDep
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 router = APIRouter(tags=["health"])
 
+TIMEOUT_SECONDS = 3.0
+
+
+def ping(engine: sa.Engine) -> None:
+    """SELECT 1 on a connection of the pool (raises when the database does not answer)."""
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+
+
+def _start_ping(engine: sa.Engine) -> concurrent.futures.Future[None]:
+    # a daemon thread, so that a database that never answers blocks neither a worker of the
+    # thread pool nor the process's exit
+    future: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            ping(engine)
+        except BaseException as exc:  # handed to the waiting request
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=run, name="gdx-healthz", daemon=True).start()
+    return future
+
 
 @router.get("/healthz", summary="Health of the service and its database")
-def healthz(engine: EngineDep) -> JSONResponse:
+async def healthz(request: Request) -> JSONResponse:
+    """200 when the database answers SELECT 1 within TIMEOUT_SECONDS, else 503 with the reason.
+
+    While a check hangs, later calls wait for that same check instead of starting another.
+    """
+    state = request.app.state
+    pending: concurrent.futures.Future[None] | None = getattr(state, "health_check", None)
+    if pending is None or pending.done():
+        pending = state.health_check = _start_ping(state.engine)
     try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(exc).splitlines()[0]
+        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(pending)), TIMEOUT_SECONDS)
+    except TimeoutError:
+        reason = f"no answer within {TIMEOUT_SECONDS:g} s"
+        return JSONResponse({"status": "unavailable", "database": reason}, status_code=503)
+    except Exception as exc:  # any failure is the answer
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return JSONResponse({"status": "unavailable", "database": reason}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Path, Query
-from pydantic import BaseModel, Field, create_model
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field, StringConstraints, create_model
 
 from catalog_schema import Catalog, Resource
 from quality.dates import zone
-from quality.keys import BadKey, normalize_key
-from services.deps import ConsumerDep, EngineDep
+from quality.keys import BadKey, normalize_key, normalize_keys
+from services.access import Access, CallDep
+from services.deps import EngineDep
 from services.masking import plain, present
 from services.problems import PROBLEM_RESPONSES
 from warehouse import records
@@ -69,27 +72,36 @@ def normalized_key(resource: Resource, raw: str) -> str:
 def build_router(catalog: Catalog) -> APIRouter:
     router = APIRouter(prefix="/api/v1/resources", tags=["records"])
     for resource in catalog.resources.values():
+        # a resource not shared keeps its routes so that a call gets a clear 403, not a 404
+        _add_query_route(router, resource)
+        _add_batch_route(router, resource)
         _add_record_route(router, resource)
     return router
+
+
+AsOf = Annotated[
+    dt.datetime | None,
+    Query(
+        description="Read the record as it was at this time (ISO 8601; without an offset it is "
+        "the province's local time, setting GDX_TIMEZONE)."
+    ),
+]
 
 
 def _add_record_route(router: APIRouter, resource: Resource) -> None:
     spec = resource.key_field
 
     def read_record(
-        consumer: ConsumerDep,
+        call: CallDep,
         engine: EngineDep,
         key: str = Path(alias=spec.name, description=spec.description, max_length=64),
-        as_of: Annotated[
-            dt.datetime | None,
-            Query(
-                description="Read the record as it was at this time (ISO 8601; without an "
-                "offset it is the province's local time, setting GDX_TIMEZONE)."
-            ),
-        ] = None,
+        as_of: AsOf = None,
     ) -> dict:
+        call.audit.update(resource=resource.code, keys=[key[:64]])
         value = normalized_key(resource, key)
+        call.audit["keys"] = [value]
         with engine.connect() as conn:
+            access = call.access(conn, resource)
             if as_of is None:
                 record = records.by_key(conn, resource, value)
                 origin = records.provenance(conn, resource, record) if record else {}
@@ -97,44 +109,245 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
                 record, origin = records.as_of(conn, resource, value, _aware(as_of)), None
         if record is None:
             when = f" at {as_of.isoformat()}" if as_of else ""
-            raise HTTPException(404, f"no {resource.code} record with {spec.name} {value}{when}")
+            raise call.deny(
+                404, "not_found", f"no {resource.code} record with {spec.name} {value}{when}"
+            )
         if record["_state"] == "removed":
             removed = plain(record.get("_removed_at") or record.get("_valid_from"))
-            raise HTTPException(
+            raise call.deny(
                 404,
+                "not_found",
                 f"{resource.code} record {value} was removed at {removed}: no department "
                 "holds it any more (as_of an earlier time reads it)",
             )
-        data, masked = present(resource, record)
-        served = (
-            origin
-            if origin is None
-            else {
-                name: {**item, "supplied_at": plain(item["supplied_at"])}
-                for name, item in origin.items()
-                if name in data
-            }
-        )
-        return {
-            "resource": resource.code,
-            "key": value,
-            "state": record["_state"],
-            "as_of": _aware(as_of).isoformat() if as_of else None,
-            "data": data,
-            "masked_fields": masked,
-            "provenance": served,
-            "batch_id": record["_batch_id"],
-            "updated_at": plain(record.get("_updated_at") or record["_valid_from"]),
-        }
+        served = serve(resource, value, record, access, origin, as_of)
+        call.served(resource, [value], list(served["data"]), 1)
+        return served
 
     router.add_api_route(
         f"/{resource.code}/records/{{{spec.name}}}",
         read_record,
         methods=["GET"],
         response_model=record_model(resource),
+        response_model_exclude_unset=True,  # the fields a conditional grant does not serve
         summary=f"One {resource.name_en} record by {spec.name}",
         description=f"{resource.name_zh}: {resource.summary}",
         operation_id=f"read_{resource.table_name}",
+        responses=PROBLEM_RESPONSES,
+    )
+
+
+def serve(
+    resource: Resource,
+    key: str,
+    record: dict,
+    access: Access,
+    origin: dict | None,
+    as_of: dt.datetime | None = None,
+) -> dict:
+    """A record as it leaves the hub: the fields the access allows, masked where it says."""
+    data, masked = present(resource, record, access.unmasked, access.fields)
+    provenance = (
+        None
+        if origin is None
+        else {
+            name: {**item, "supplied_at": plain(item["supplied_at"])}
+            for name, item in origin.items()
+            if name in data
+        }
+    )
+    return {
+        "resource": resource.code,
+        "key": key,
+        "state": record["_state"],
+        "as_of": _aware(as_of).isoformat() if as_of else None,
+        "data": data,
+        "masked_fields": masked,
+        "provenance": provenance,
+        "batch_id": record["_batch_id"],
+        "updated_at": plain(record.get("_updated_at") or record["_valid_from"]),
+    }
+
+
+PAGE_DEFAULT, PAGE_MAX = 20, 100
+BATCH_MAX = 1000
+VALUE_MAX = 200
+
+
+def _filters(resource: Resource) -> dict[str, tuple[str, str]]:
+    """Query parameters of a resource's filtered query: {param: (field, kind)}; kind is `eq`,
+    `from` or `to` (ranges on date fields). Only public fields filter."""
+    filters: dict[str, tuple[str, str]] = {}
+    for spec in resource.fields:
+        if spec.sensitivity != "public":
+            continue
+        filters[spec.name] = (spec.name, "eq")
+        if spec.type == "date":
+            filters[f"{spec.name}_from"] = (spec.name, "from")
+            filters[f"{spec.name}_to"] = (spec.name, "to")
+    return filters
+
+
+def _add_query_route(router: APIRouter, resource: Resource) -> None:
+    filters = _filters(resource)
+    equality = ", ".join(name for name, (_, kind) in filters.items() if kind == "eq")
+
+    def query_records(request: Request, call: CallDep, engine: EngineDep) -> dict:
+        call.audit["resource"] = resource.code
+        params = request.query_params
+        equals: dict[str, object] = {}
+        ranges: dict[str, tuple[object, object]] = {}
+        limit, after = PAGE_DEFAULT, None
+        for name in params:
+            values = params.getlist(name)
+            if len(values) > 1:
+                raise call.deny(422, "bad_request", f"query parameter {name} given twice")
+            value = values[0]
+            if len(value) > VALUE_MAX:
+                raise call.deny(422, "bad_request", f"{name}: longer than {VALUE_MAX} characters")
+            if name == "limit":
+                if not value.isdigit() or not 1 <= int(value) <= PAGE_MAX:
+                    raise call.deny(
+                        422, "bad_request", f"limit: a whole number from 1 to {PAGE_MAX}"
+                    )
+                limit = int(value)
+            elif name == "after":
+                after = value
+            elif name in filters:
+                field, kind = filters[name]
+                typed = _typed(call, resource, field, name, value)
+                if kind == "eq":
+                    equals[field] = typed
+                else:
+                    low, high = ranges.get(field, (None, None))
+                    ranges[field] = (typed, high) if kind == "from" else (low, typed)
+            else:
+                raise call.deny(422, "bad_request", _unknown_parameter(resource, name))
+        if not equals and not ranges:
+            raise call.deny(
+                422,
+                "bad_request",
+                f"a query of {resource.code} needs at least one filter on a public field "
+                f"({', '.join(sorted(filters))}); look records up by key otherwise",
+            )
+        with engine.connect() as conn:
+            access = call.access(conn, resource)
+            hidden = [field for field in [*equals, *ranges] if field not in access.fields]
+            if hidden:
+                raise call.deny(
+                    403,
+                    "no_grant",
+                    f"{hidden[0]}: not a field your access to {resource.code} "
+                    "serves, so not a filter either",
+                )
+            found = records.query(conn, resource, equals, ranges, after, limit)
+        items = [serve(resource, row[resource.key], row, access, None) for row in found]
+        keys = [item["key"] for item in items]
+        call.served(resource, keys, list(access.fields), len(items))
+        following = None
+        if len(items) == limit:
+            query = {**{k: v for k, v in params.items() if k != "after"}, "after": keys[-1]}
+            following = f"{request.url.path}?{urlencode(query)}"
+        return {"resource": resource.code, "items": items, "next": following}
+
+    router.add_api_route(
+        f"/{resource.code}/records",
+        query_records,
+        methods=["GET"],
+        summary=f"{resource.name_en} records matching filters (keyset paging)",
+        description=(
+            f"Equality on any public field ({equality})"
+            ", ranges on dates (`<field>_from`, `<field>_to`, inclusive), at least one filter; "
+            f"`limit` (1–{PAGE_MAX}, default {PAGE_DEFAULT}) and `after` (the last key of the "
+            "previous page; `next` gives the whole link). Removed records are not listed."
+        ),
+        operation_id=f"query_{resource.table_name}",
+        responses=PROBLEM_RESPONSES,
+        openapi_extra={
+            "parameters": [
+                {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+                for name in [*filters, "limit", "after"]
+            ]
+        },
+    )
+
+
+def _typed(call, resource: Resource, field: str, param: str, value: str) -> object:
+    spec = resource.field(field)
+    try:
+        if spec.type == "date":
+            return dt.date.fromisoformat(value)
+        if spec.type == "decimal":
+            return decimal.Decimal(value)
+    except (ValueError, decimal.InvalidOperation):
+        kind = "a date (YYYY-MM-DD)" if spec.type == "date" else "a number"
+        raise call.deny(422, "bad_request", f"{param}: expected {kind}") from None
+    return value
+
+
+def _unknown_parameter(resource: Resource, name: str) -> str:
+    spec = next((spec for spec in resource.fields if spec.name == name), None)
+    if spec is not None:
+        return f"{name}: a {spec.sensitivity} field of {resource.code} is not a filter"
+    return f"{name[:64]}: not a query parameter of {resource.code}"
+
+
+class BatchLookup(BaseModel):
+    keys: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        min_length=1, max_length=BATCH_MAX, description=f"1 to {BATCH_MAX} keys."
+    )
+    as_of: dt.datetime | None = Field(
+        None, description="Read the records as they were at this time (see the key look-up)."
+    )
+
+
+def _add_batch_route(router: APIRouter, resource: Resource) -> None:
+    spec = resource.key_field
+
+    def batch_lookup(body: BatchLookup, call: CallDep, engine: EngineDep) -> dict:
+        call.audit["resource"] = resource.code
+        normalized = normalize_keys(resource, body.keys)
+        invalid = [
+            {"key": raw, "detail": str(value)}
+            for raw, value in zip(body.keys, normalized, strict=True)
+            if isinstance(value, BadKey)
+        ]
+        wanted = list(dict.fromkeys(v for v in normalized if not isinstance(v, BadKey)))
+        with engine.connect() as conn:
+            access = call.access(conn, resource)
+            if body.as_of is None:
+                found = records.by_keys(conn, resource, wanted) if wanted else {}
+            else:
+                at = _aware(body.as_of)
+                found = records.by_keys_as_of(conn, resource, wanted, at) if wanted else {}
+        items, missing, removed = [], [], []
+        for key in wanted:
+            record = found.get(key)
+            if record is None:
+                missing.append(key)
+            elif record["_state"] == "removed":
+                removed.append(key)
+            else:
+                items.append(serve(resource, key, record, access, None, body.as_of))
+        call.served(resource, wanted, list(access.fields), len(items))
+        return {
+            "resource": resource.code,
+            "as_of": _aware(body.as_of).isoformat() if body.as_of else None,
+            "items": items,
+            "not_found": missing,
+            "removed": removed,
+            "invalid": invalid,
+        }
+
+    router.add_api_route(
+        f"/{resource.code}/records:batch",
+        batch_lookup,
+        methods=["POST"],
+        summary=f"Up to {BATCH_MAX} {resource.name_en} records by {spec.name} in one call",
+        description="Records in the order asked (duplicates once); keys that break the key "
+        "field's rules are listed as invalid, unknown ones as not_found, records no department "
+        "holds any more as removed.",
+        operation_id=f"batch_{resource.table_name}",
         responses=PROBLEM_RESPONSES,
     )
 

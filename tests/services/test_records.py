@@ -15,6 +15,7 @@ HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地址\n"
 ZHANG = "11010519491231002X,张三,女,1949-12-31,汉族,北京市朝阳区建国路1号\n"
 URL = "/api/v1/resources/population.person/records/"
 PERSON = "population.person"
+PURPOSE = "000105001000"  # 内地居民结婚登记
 
 
 @pytest.fixture
@@ -26,6 +27,7 @@ def api(engine, catalog, tmp_path):
         _, key = consumers.add(conn, "approval", "government_services")
     client = TestClient(create_app(engine, catalog))
     client.headers["X-API-Key"] = key
+    client.headers["X-Purpose"] = PURPOSE
     return client
 
 

@@ -1,0 +1,294 @@
+"""The published directory (政务信息资源目录): one entry per resource, its filters and keyset
+paging, and the DCAT-AP JSON-LD export. Pure: figures and the base URL are passed in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from catalog_schema.catalog import Catalog
+from catalog_schema.models import Department, Resource, ServiceItem
+
+API = "/api/v1"
+SHARE_TYPES_ZH = {
+    "unconditional": "无条件共享",
+    "conditional": "有条件共享",
+    "not_shared": "不予共享",
+}
+OPEN_ATTRIBUTES_ZH = {
+    "open": "无条件开放",
+    "conditional_open": "有条件开放",
+    "not_open": "不予开放",
+}
+UPDATE_CYCLES_ZH = {
+    "realtime": "实时",
+    "hourly": "每小时",
+    "daily": "每日",
+    "weekly": "每周",
+    "monthly": "每月",
+    "quarterly": "每季度",
+    "yearly": "每年",
+}
+EU = "http://publications.europa.eu/resource/authority"
+#: dct:accrualPeriodicity as EU frequency URIs.
+FREQUENCIES = {
+    "realtime": "UPDATE_CONT",
+    "hourly": "HOURLY",
+    "daily": "DAILY",
+    "weekly": "WEEKLY",
+    "monthly": "MONTHLY",
+    "quarterly": "QUARTERLY",
+    "yearly": "ANNUAL",
+}
+FIGURES = ("records", "last_update", "last_collected", "fresh", "pass_rate", "open_conflicts")
+
+
+def provider(department: Department) -> dict[str, Any]:
+    return {
+        "code": department.code,
+        "name_zh": department.name_zh,
+        "name_en": department.name_en,
+        "uscc": department.uscc,
+    }
+
+
+def endpoints(resource: Resource) -> list[dict[str, str]]:
+    """The data-service routes that serve a shared resource; none for a resource not shared."""
+    if resource.share_type == "not_shared":
+        return []
+    base = f"{API}/resources/{resource.code}/records"
+    return [
+        {"method": "GET", "path": f"{base}/{{{resource.key}}}", "does": "one record by its key"},
+        {"method": "GET", "path": base, "does": "records filtered by fields, keyset paging"},
+        {"method": "POST", "path": f"{base}:batch", "does": "many records by key at once"},
+    ]
+
+
+def entry(resource: Resource, catalog: Catalog, figures: dict[str, Any] | None) -> dict:
+    """The directory entry of one resource, with its published figures (None before the first
+    `gdx publish`)."""
+    return {
+        "code": resource.code,
+        "library": resource.group,
+        "imported": resource.code in catalog.imported,
+        "name_zh": resource.name_zh,
+        "name_en": resource.name_en,
+        "summary": resource.summary,
+        "classification": resource.classification,
+        "grain": resource.grain,
+        "key": resource.key,
+        "format": resource.format,
+        "provider": provider(catalog.department(resource.provider)),
+        "share_type": resource.share_type,
+        "share_type_zh": SHARE_TYPES_ZH[resource.share_type],
+        "share_conditions": resource.share_conditions,
+        "share_channel": resource.share_channel,
+        "open_attribute": resource.open_attribute,
+        "update_cycle": resource.update_cycle,
+        "published_on": resource.published_on,
+        "fields": [
+            {
+                "name": spec.name,
+                "label_zh": spec.label_zh,
+                "type": spec.type,
+                "sensitivity": spec.sensitivity,
+                "description": spec.description,
+            }
+            for spec in resource.fields
+        ],
+        "related": list(resource.related),
+        "figures": _figures(figures),
+        "endpoints": endpoints(resource),
+    }
+
+
+def service_item(item: ServiceItem, catalog: Catalog) -> dict:
+    """A line of the sharing responsibility list: a service item, its materials and the shared
+    resource that supplies each (none: the applicant hands it in)."""
+    materials = []
+    for material in item.materials:
+        supplier = catalog.resources.get(material.resource or "")
+        materials.append(
+            {
+                "code": material.code,
+                "name_zh": material.name_zh,
+                "name_en": material.name_en,
+                "supplied_by": _supplier(supplier) if supplier else None,
+                "applicant_field": material.applicant_field,
+                "fields": list(material.fields),
+                "where": {name: list(values) for name, values in material.where.items()},
+                "many": material.many,
+            }
+        )
+    return {
+        "code": item.code,
+        "name_zh": item.name_zh,
+        "name_en": item.name_en,
+        "department": provider(catalog.department(item.department)),
+        "applicant": item.applicant,
+        "materials": materials,
+        "shared": sum(1 for material in materials if material["supplied_by"]),
+    }
+
+
+def _supplier(resource: Resource) -> dict[str, str]:
+    return {
+        "code": resource.code,
+        "name_zh": resource.name_zh,
+        "share_type": resource.share_type,
+        "provider": resource.provider,
+    }
+
+
+def _figures(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {name: _plain(row.get(name)) for name in (*FIGURES, "computed_at")}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return aware.isoformat()
+    return value
+
+
+def matches(
+    resource: Resource,
+    *,
+    library: str | None = None,
+    provider: str | None = None,
+    share_type: str | None = None,
+    q: str | None = None,
+) -> bool:
+    """Whether a resource passes the directory's filters; `q` is a case-insensitive part of its
+    names, summary, code, or a field's name or zh label."""
+    if library and resource.group != library:
+        return False
+    if provider and resource.provider != provider:
+        return False
+    if share_type and resource.share_type != share_type:
+        return False
+    if q:
+        words = [resource.code, resource.name_zh, resource.name_en, resource.summary]
+        words += [part for spec in resource.fields for part in (spec.name, spec.label_zh)]
+        needle = q.strip().casefold()
+        return any(needle in word.casefold() for word in words)
+    return True
+
+
+def select(catalog: Catalog, **filters: str | None) -> list[Resource]:
+    """The resources that pass the filters, in code order."""
+    return [
+        catalog.resources[code]
+        for code in sorted(catalog.resources)
+        if matches(catalog.resources[code], **filters)
+    ]
+
+
+def page(resources: list[Resource], after: str | None, limit: int) -> tuple[list[Resource], bool]:
+    """Keyset paging on the code: up to `limit` resources after the code `after`, and whether
+    more follow."""
+    rest = [resource for resource in resources if after is None or resource.code > after]
+    return rest[:limit], len(rest) > limit
+
+
+LD_CONTEXT = {
+    "dcat": "http://www.w3.org/ns/dcat#",
+    "dct": "http://purl.org/dc/terms/",
+    "foaf": "http://xmlns.com/foaf/0.1/",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+}
+
+
+def dcat_catalog(
+    catalog: Catalog,
+    resources: list[Resource],
+    figures: dict[str, dict[str, Any]],
+    base: str,
+) -> dict:
+    """A DCAT-AP `dcat:Catalog` in JSON-LD with one `dcat:Dataset` per resource; `base` is the
+    service's address (`https://hub.example.gov.cn`)."""
+    base = base.rstrip("/")
+    return {
+        "@context": LD_CONTEXT,
+        "@id": f"{base}{API}/catalog.jsonld",
+        "@type": "dcat:Catalog",
+        "dct:title": _languages("政务信息资源目录", "Directory of shared government data"),
+        "dct:description": _languages(
+            "数据共享交换平台发布的共享政务信息资源",
+            "The shared resources published by the government data sharing and exchange hub.",
+        ),
+        "foaf:homepage": {"@id": f"{base}/docs"},
+        "dct:language": {"@id": f"{EU}/language/ZHO"},
+        "dcat:dataset": [
+            _dataset(resource, catalog, figures.get(resource.code), base) for resource in resources
+        ],
+    }
+
+
+def _dataset(resource: Resource, catalog: Catalog, figures: dict | None, base: str) -> dict:
+    department = catalog.department(resource.provider)
+    dataset: dict[str, Any] = {
+        "@id": f"{base}{API}/catalog/{resource.code}",
+        "@type": "dcat:Dataset",
+        "dct:identifier": resource.code,
+        "dct:title": _languages(resource.name_zh, resource.name_en),
+        "dct:description": resource.summary,
+        "dct:publisher": {
+            "@type": "foaf:Organization",
+            "foaf:name": _languages(department.name_zh, department.name_en),
+            "dct:identifier": department.uscc or department.code,
+        },
+        "dcat:theme": {
+            "@type": "skos:Concept",
+            "skos:prefLabel": {"@value": resource.classification, "@language": "zh"},
+        },
+        "dcat:keyword": [resource.group, *(spec.label_zh for spec in resource.fields)],
+        "dct:accrualPeriodicity": {"@id": f"{EU}/frequency/{FREQUENCIES[resource.update_cycle]}"},
+        "dct:issued": {"@value": resource.published_on, "@type": "xsd:date"},
+        "dct:accessRights": {"@id": f"{EU}/access-right/{access_right(resource)}"},
+        "dct:rights": {
+            "@type": "dct:RightsStatement",
+            "rdfs:label": _languages(
+                SHARE_TYPES_ZH[resource.share_type], resource.share_type.replace("_", " ")
+            ),
+            **({"dct:description": resource.share_conditions} if resource.share_conditions else {}),
+        },
+        "dct:relation": [{"@id": f"{base}{API}/catalog/{code}"} for code in resource.related],
+        "dcat:distribution": [_distribution(resource, base)] if endpoints(resource) else [],
+    }
+    modified = _plain((figures or {}).get("last_update"))
+    if modified:
+        dataset["dct:modified"] = {"@value": modified, "@type": "xsd:dateTime"}
+    return dataset
+
+
+def access_right(resource: Resource) -> str:
+    """The EU access-right of a resource: PUBLIC only when open to the public; shared between
+    departments (on registration or on conditions) is RESTRICTED; not shared is NON_PUBLIC."""
+    if resource.share_type == "not_shared":
+        return "NON_PUBLIC"
+    return "PUBLIC" if resource.open_attribute == "open" else "RESTRICTED"
+
+
+def _distribution(resource: Resource, base: str) -> dict:
+    return {
+        "@type": "dcat:Distribution",
+        "dct:title": resource.share_channel,
+        "dct:description": f"{resource.format}, served as JSON over the data-service API",
+        "dcat:accessURL": {"@id": f"{base}{API}/resources/{resource.code}/records"},
+        "dct:format": {"@id": f"{EU}/file-type/JSON"},
+        "dcat:mediaType": {"@id": "https://www.iana.org/assignments/media-types/application/json"},
+        "dcat:accessService": {
+            "@type": "dcat:DataService",
+            "dcat:endpointURL": {"@id": f"{base}{API}"},
+            "dcat:endpointDescription": {"@id": f"{base}/openapi.json"},
+        },
+    }
+
+
+def _languages(zh: str, en: str) -> list[dict[str, str]]:
+    return [{"@value": zh, "@language": "zh"}, {"@value": en, "@language": "en"}]

@@ -1,0 +1,99 @@
+"""`gdx audit`: verify the hash chain of the audit log, and query it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated
+
+import typer
+
+from gdx.console import fail, out, wide
+
+audit_app = typer.Typer(help="The tamper-evident audit log of every data call.")
+
+
+def _moment(option: str, value: str | None) -> dt.datetime | None:
+    """An ISO 8601 time; without an offset it is local time (GDX_TIMEZONE)."""
+    from quality.dates import zone
+
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise fail(f"{option}: {value!r} is not an ISO 8601 time (e.g. 2024-05-01T08:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone())
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the whole chain: exit 1 naming the first altered, deleted or inserted record."""
+    from warehouse import audit, engine
+
+    with engine.create().connect() as conn:
+        result = audit.verify(conn)
+    if not result.ok:
+        raise fail(f"audit log broken at seq {result.bad_seq}: {result.reason}")
+    if not result.records:
+        out.print("audit log intact: 0 records (empty)", highlight=False)
+        return
+    head = result.head[:16] if result.head else ""
+    out.print(f"audit log intact: {result.records} records, head {head}", highlight=False)
+
+
+@audit_app.command("query")
+def audit_query(
+    consumer: Annotated[
+        str | None, typer.Option(help="Only this consumer (its name, or its id).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="At or after this time (ISO 8601, local without offset).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Before this time (ISO 8601, local without offset).")
+    ] = None,
+    resource: Annotated[str | None, typer.Option(help="Only calls of this resource.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many records.", min=1)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object a line.")] = False,
+) -> None:
+    """Audit records, oldest first: who called for what, for which purpose, and the answer."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from quality.dates import zone
+    from warehouse import audit, engine
+
+    start, end = _moment("--since", since), _moment("--until", until)
+    with engine.create().connect() as conn:
+        found = audit.query(
+            conn, consumer=consumer, since=start, until=end, resource=resource, limit=limit
+        )
+    if as_json:
+        for record in found:
+            record = record | {"at": record["at"].isoformat()}
+            line = json.dumps(record, ensure_ascii=False)
+            out.print(line, highlight=False, markup=False, emoji=False)
+        return
+    table = Table(
+        "seq", "at", "consumer", "purpose", "call", "resource", "keys", "fields", "status"
+    )
+    local = zone()
+    for record in found:
+        status = str(record["status"])
+        if record["reason"]:
+            status += f" {record['reason']}"
+        cells = (
+            str(record["seq"]),
+            record["at"].astimezone(local).strftime("%Y-%m-%d %H:%M:%S"),
+            record["consumer"] or "",
+            record["purpose"] or "",
+            f"{record['method']} {record['path']}",
+            record["resource"] or "",
+            ", ".join(record["keys"]),
+            ", ".join(record["fields"]),
+            status,
+        )
+        table.add_row(*(Text(cell) for cell in cells))  # never read as markup
+    wide().print(table)
+    out.print(f"{len(found)} records shown (at most {limit})", highlight=False)

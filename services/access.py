@@ -1,0 +1,161 @@
+"""Who may see what: the purpose of a call, the share type of a resource and the caller's grants.
+
+Every data call names its purpose (`X-Purpose`: the code of a declared service item). A resource
+shared unconditionally is served to any registered consumer, its sensitive fields masked unless
+an approved access request for that purpose names them. A conditional resource is served only
+under such a grant, and then only the fields it names. A resource not shared is never served.
+Secret fields are never served at all. Grants are read on every call, so an expired or revoked
+grant stops working at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, Header, HTTPException, Request
+
+from catalog_schema import Resource
+from catalog_schema.models import ServiceItem
+from services import metrics
+from services.deps import CatalogDep, ConsumerDep
+from warehouse import grants
+from warehouse.consumers import Consumer
+from warehouse.ledger import now
+
+PURPOSE_HEADER = "X-Purpose"
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one call may read of one resource."""
+
+    resource: Resource
+    fields: tuple[str, ...]  # served, in declaration order
+    unmasked: frozenset[str]  # sensitive fields shown in clear
+    grant_ids: tuple[int, ...] = ()
+
+
+@dataclass
+class Call:
+    """The caller of a data call and the purpose it named; records what the audit log needs."""
+
+    request: Request
+    consumer: Consumer
+    item: ServiceItem
+
+    def __post_init__(self) -> None:
+        self.audit.update(
+            consumer_id=self.consumer.id, consumer=self.consumer.name, purpose=self.item.code
+        )
+
+    @property
+    def audit(self) -> dict[str, Any]:
+        return audit_of(self.request)
+
+    def deny(self, status: int, reason: str, detail: str, **headers: str) -> HTTPException:
+        """An error to raise, counted by reason and remembered for the audit record."""
+        self.audit["reason"] = detail
+        metrics.denied(self.request, reason)
+        return HTTPException(status, detail, headers=headers or None)
+
+    def access(self, conn: sa.Connection, resource: Resource, at: dt.datetime | None = None):
+        """What this call may read of `resource`; raises 403 when nothing."""
+        self.audit.setdefault("resource", resource.code)
+        try:
+            return decide(conn, self.consumer, self.item, resource, at or now())
+        except Denied as exc:
+            raise self.deny(403, exc.reason, str(exc)) from None
+
+    def served(self, resource: Resource, keys: list[str], fields: list[str], rows: int) -> None:
+        """Record what left: the keys and fields (audit) and the row count (metrics)."""
+        self.audit.update(resource=resource.code, keys=keys, fields=fields)
+        metrics.served(self.request, resource.code, rows)
+
+
+class Denied(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def audit_of(request: Request) -> dict[str, Any]:
+    """The audit details of a request (the audit middleware reads them)."""
+    if not hasattr(request.state, "audit"):
+        request.state.audit = {}
+    return request.state.audit
+
+
+def decide(
+    conn: sa.Connection, consumer: Consumer, item: ServiceItem, resource: Resource, at: dt.datetime
+) -> Access:
+    """The fields `consumer` may read of `resource` for the purpose `item`, or Denied."""
+    if resource.share_type == "not_shared":
+        raise Denied(
+            "not_shared",
+            f"{resource.code} is not shared (不予共享): {resource.share_conditions}",
+        )
+    grant = grants.active(conn, consumer.id, resource.code, item.code, at)
+    readable = [spec.name for spec in resource.fields if spec.sensitivity != "secret"]
+    if resource.share_type == "conditional":
+        if grant is None:
+            raise Denied(
+                "no_grant",
+                f"{resource.code} is shared on conditions ({resource.share_conditions}): "
+                f"consumer {consumer.name} holds no approved, unexpired access request for it "
+                f"for service item {item.code} (POST /api/v1/access-requests)",
+            )
+        fields = tuple(name for name in readable if name in grant.fields)
+        return Access(resource, fields, frozenset(fields), grant.ids)
+    unmasked = frozenset(grant.fields) if grant else frozenset()
+    return Access(resource, tuple(readable), unmasked, grant.ids if grant else ())
+
+
+def purpose_of(request: Request, catalog: CatalogDep, raw: str | None) -> ServiceItem:
+    if raw is None or not raw.strip():
+        metrics.denied(request, "no_purpose")
+        raise HTTPException(
+            400,
+            f"{PURPOSE_HEADER} header missing: name the service item (政务服务事项 code from "
+            "GET /api/v1/service-items) this call serves",
+        )
+    item = catalog.service_items.get(raw.strip())
+    if item is None:
+        metrics.denied(request, "bad_purpose")
+        shown = raw.strip()[:40]
+        raise HTTPException(
+            400, f"{PURPOSE_HEADER}: {shown!r} is not a service item declared in the directory"
+        )
+    return item
+
+
+def current_call(
+    request: Request,
+    consumer: ConsumerDep,
+    catalog: CatalogDep,
+    purpose: Annotated[
+        str | None,
+        Header(
+            alias=PURPOSE_HEADER,
+            description="Code of the service item (政务服务事项) this call serves.",
+        ),
+    ] = None,
+) -> Call:
+    audit = audit_of(request)
+    audit.update(consumer_id=consumer.id, consumer=consumer.name)
+    if purpose is not None:
+        audit["purpose"] = purpose[:40]
+    call = Call(request, consumer, purpose_of(request, catalog, purpose))
+    for name, value in request.query_params.multi_items():
+        if CONTROL.search(name) or CONTROL.search(value):
+            raise call.deny(
+                422, "bad_request", f"query parameter {name[:64]!r}: control characters"
+            )
+    return call
+
+
+CallDep = Annotated[Call, Depends(current_call)]

@@ -1,0 +1,157 @@
+"""Verification: a verdict on what an applicant states, never the data behind it."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from pydantic import BaseModel, Field, StringConstraints
+
+from catalog_schema import Catalog, Resource
+from quality.dates import today
+from quality.keys import BadKey, normalize_key
+from services.access import Call, CallDep
+from services.deps import EngineDep
+from services.problems import PROBLEM_RESPONSES
+from warehouse import records
+
+PERSON, ENTITY, LICENCE = "population.person", "legal_entity.organization", "e_licence.licence"
+
+Text = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=64, strip_whitespace=True, pattern=r"^[^\x00-\x1f\x7f]*$"
+    ),
+]
+
+
+class CitizenClaim(BaseModel):
+    id_number: Text = Field(description="Citizen ID number as the applicant gives it.")
+    name: Text = Field(description="Name as the applicant gives it.")
+
+
+class EntityClaim(BaseModel):
+    uscc: Text = Field(description="Unified social credit code as the applicant gives it.")
+    name: Text = Field(description="Registered name as the applicant gives it.")
+
+
+class LicenceClaim(BaseModel):
+    licence_no: Text = Field(description="Number printed on the licence.")
+    holder_id: Text = Field(description="Citizen ID or USCC of the holder.")
+
+
+class IdentityVerdict(BaseModel):
+    verdict: Literal["match", "mismatch", "not_found"] = Field(
+        description="match: the key exists and the name agrees; mismatch: it exists under "
+        "another name; not_found: no such record."
+    )
+    state: Literal["active", "ended"] | None = Field(
+        description="ended: the person died, or the entity was deregistered, revoked or moved "
+        "away (注销, 吊销, 迁出); null when not found."
+    )
+
+
+class LicenceVerdict(BaseModel):
+    verdict: Literal["valid", "expired", "revoked", "not_found"] = Field(
+        description="valid; expired (past its validity); revoked (吊销 or 注销); not_found (no "
+        "such licence for that holder)."
+    )
+    status_zh: str | None = Field(description="The status as held: 有效, 过期, 吊销, 注销.")
+
+
+def same_name(held: str | None, claimed: str) -> bool:
+    """Names agree after width folding and without blanks (全角/半角, spaces, middle dots)."""
+
+    def fold(text: str) -> str:
+        text = unicodedata.normalize("NFKC", text)
+        return "".join(ch for ch in text if not ch.isspace() and ch not in "·•・.").casefold()
+
+    return held is not None and fold(held) == fold(claimed)
+
+
+def build_router(catalog: Catalog) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/verify", tags=["verification"])
+    responses = {**PROBLEM_RESPONSES, 403: {"description": "Forbidden"}}
+
+    def identity(call: Call, engine: sa.Engine, resource: Resource, raw: str, name: str):
+        call.audit.update(resource=resource.code, keys=[raw[:64]], fields=[])
+        try:
+            key = normalize_key(resource, raw)
+        except BadKey as exc:
+            raise call.deny(422, "bad_request", str(exc)) from None
+        call.audit["keys"] = [key]
+        with engine.connect() as conn:
+            call.access(conn, resource)
+            record = records.by_key(conn, resource, key)
+        call.served(resource, [key], [], 0)
+        if record is None or record["_state"] == "removed":
+            return {"verdict": "not_found", "state": None}
+        verdict = "match" if same_name(record.get("name"), name) else "mismatch"
+        return {"verdict": verdict, "state": record["_state"]}
+
+    if PERSON in catalog.resources:
+        person = catalog.resource(PERSON)
+
+        @router.post(
+            "/citizen",
+            response_model=IdentityVerdict,
+            summary="Does this citizen ID exist, under this name?",
+            responses=responses,
+        )
+        def verify_citizen(claim: CitizenClaim, call: CallDep, engine: EngineDep) -> dict:
+            return identity(call, engine, person, claim.id_number, claim.name)
+
+    if ENTITY in catalog.resources:
+        entity = catalog.resource(ENTITY)
+
+        @router.post(
+            "/entity",
+            response_model=IdentityVerdict,
+            summary="Does this USCC exist, under this name?",
+            responses=responses,
+        )
+        def verify_entity(claim: EntityClaim, call: CallDep, engine: EngineDep) -> dict:
+            return identity(call, engine, entity, claim.uscc, claim.name)
+
+    if LICENCE in catalog.resources:
+        licence = catalog.resource(LICENCE)
+
+        @router.post(
+            "/licence",
+            response_model=LicenceVerdict,
+            summary="Is this licence valid, and held by this holder?",
+            responses=responses,
+        )
+        def verify_licence(claim: LicenceClaim, call: CallDep, engine: EngineDep) -> dict:
+            number = unicodedata.normalize("NFKC", claim.licence_no).strip()
+            holder = unicodedata.normalize("NFKC", claim.holder_id).strip().upper()
+            call.audit.update(resource=licence.code, keys=[number], fields=[])
+            with engine.connect() as conn:
+                call.access(conn, licence)
+                found = [
+                    row
+                    for row in records.matching(conn, licence, "licence_no", number, limit=50)
+                    if (row.get("holder_id") or "").upper() == holder
+                ]
+            call.served(licence, [row[licence.key] for row in found], [], 0)
+            if not found:
+                return {"verdict": "not_found", "status_zh": None}
+            verdicts = [licence_verdict(row) for row in found]
+            order = ["valid", "expired", "revoked"]
+            return min(verdicts, key=lambda item: order.index(item["verdict"]))
+
+    return router
+
+
+def licence_verdict(row: dict) -> dict:
+    status = row.get("status")
+    until = row.get("valid_until")
+    if status in {"吊销", "注销"} or row["_state"] == "ended":
+        verdict = "revoked"
+    elif status == "过期" or (until is not None and until < today()):
+        verdict = "expired"
+    else:
+        verdict = "valid"
+    return {"verdict": verdict, "status_zh": status}
