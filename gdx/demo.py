@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 from pathlib import Path
 
@@ -12,11 +13,14 @@ from gdx import airflow_setup, connections
 from gdx.demodata import DEMO_API_TOKEN, write_demo_data
 from gdx.demodata.api import serve_licences
 from gdx.errors import GdxError
-from warehouse import consumers, directory, settings, tables
+from warehouse import consumers, directory, grants, settings, tables
 from warehouse import engine as engines
 from warehouse.tables import batch_ledger, for_resource
 
 DEMO_CONSUMER = "demo-approval-system"
+DEMO_ADMIN = "demo-hr-administrator"
+DEMO_PURPOSE = "000212017000"  # 基本医疗保险关系转移接续
+CONDITIONAL = "human_resources.insurance_payment"
 PUBLISH_DAG = "publish_directory"
 
 
@@ -80,34 +84,65 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
             )
 
     person = for_resource(catalog.resource("population.person")).golden
+    payment = for_resource(catalog.resource(CONDITIONAL)).golden
+    item = catalog.service_item(DEMO_PURPOSE)
     with engine.begin() as conn:
         consumers.revoke_named(conn, DEMO_CONSUMER)
-        _, key = consumers.add(conn, DEMO_CONSUMER, "government_services")
+        consumers.revoke_named(conn, DEMO_ADMIN)
+        consumer, key = consumers.add(conn, DEMO_CONSUMER, "government_services")
+        _, admin_key = consumers.add(conn, DEMO_ADMIN, "human_resources", "admin")
         phone_from = batch_ledger.alias("phone_from")
-        example = conn.execute(
-            sa.select(person.c.id_number)
+        example, name = conn.execute(
+            sa.select(person.c.id_number, person.c.name)
             .join(phone_from, phone_from.c.batch_id == person.c._src_phone)
+            .join(payment, payment.c.id_number == person.c.id_number)
             .where(
                 person.c.name.is_not(None),
                 person.c.marital_status.is_not(None),
+                person.c._state == "active",
                 phone_from.c.department == "human_resources",
             )
             .order_by(person.c.id_number)
             .limit(1)
-        ).scalar_one()
+        ).one()
+        request = grants.file(
+            conn,
+            catalog,
+            consumer,
+            CONDITIONAL,
+            ["insured_region", "insurance_types", "first_paid_on", "months_paid"],
+            "核验参保缴费情况，办理基本医疗保险关系转移接续",
+            DEMO_PURPOSE,
+            dt.date.today() + dt.timedelta(days=90),
+        )
+        grants.approve(conn, request["id"], "human_resources", DEMO_ADMIN)
     base = f"http://127.0.0.1:{port}"
     console.print(f"4/4 demo consumer {DEMO_CONSUMER} (government_services), API key: {key}")
-    console.print("example calls:", highlight=False)
     console.print(
-        f"  curl -H 'X-API-Key: {key}' {base}/api/v1/resources/population.person/records/{example}",
+        f"    its access request {request['id']} to {CONDITIONAL} (shared on conditions) for "
+        f"{item.code} {item.name_zh} was approved by {DEMO_ADMIN}, API key: {admin_key}",
         highlight=False,
     )
-    console.print(f"  curl {base}/healthz", highlight=False)
+    head = f"curl -H 'X-API-Key: {key}' -H 'X-Purpose: {item.code}'"
+    console.print(
+        "example calls (every data call names its purpose, a service item code):",
+        highlight=False,
+    )
+    for line in (
+        f"{head} {base}/api/v1/resources/population.person/records/{example}",
+        f"{head} -H 'Content-Type: application/json' -d "
+        f'\'{{"id_number": "{example}", "name": "{name}"}}\' {base}/api/v1/verify/citizen',
+        f"{head} '{base}/api/v1/service-items/{item.code}/materials?applicant={example}'",
+        f"curl -H 'X-API-Key: {key}' '{base}/api/v1/catalog?q=社会保险'",
+        f"curl {base}/healthz",
+    ):
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
     console.print(
         f"  gdx records show population.person {example}   (fields from three departments, "
         "with provenance and conflicts)",
         highlight=False,
     )
+    console.print("  gdx audit verify   (every call above is in the hash-chained audit log)")
     console.print(f"  open {base}/docs", highlight=False)
     if serve_api:
         import uvicorn

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -150,7 +151,8 @@ def directory_filters(
 FiltersDep = Annotated[dict, Depends(directory_filters)]
 
 
-def _figures(engine) -> dict[str, dict[str, Any]]:
+def _figures(engine: sa.Engine) -> dict[str, dict[str, Any]]:
+    """The figures `gdx publish` last stored, per resource code."""
     with engine.connect() as conn:
         return published(conn)
 

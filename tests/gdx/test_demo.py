@@ -44,10 +44,11 @@ def test_demo_serves_the_record_its_curl_line_names(tmp_path):
                 break
         text = "".join(output)
         assert "serving the API" in text, text
-        match = re.search(r"curl -H 'X-API-Key: (\S+)' (\S+)", text)
+        match = re.search(r"curl -H 'X-API-Key: (\S+)' -H 'X-Purpose: (\S+)' (\S+)", text)
         assert match, text
-        key, url = match.groups()
-        assert "14 collection DAGs and publish_directory ran" in text, text
+        key, purpose, url = match.groups()
+        headers = {"X-API-Key": key, "X-Purpose": purpose}
+        assert "15 collection DAGs and publish_directory ran" in text, text
         combined = re.search(r"population.person: \d+ records \((\d+) combining several", text)
         assert combined and int(combined.group(1)) > 1000, text
         for library in (
@@ -55,12 +56,13 @@ def test_demo_serves_the_record_its_curl_line_names(tmp_path):
             "legal_entity.organization",
             "e_licence.licence",
             "credit.record",
+            "human_resources.insurance_payment",
         ):
             assert re.search(rf"{library}: [1-9]\d* records", text), text
         response = None
         for _ in range(50):
             try:
-                response = httpx.get(url, headers={"X-API-Key": key}, timeout=5)
+                response = httpx.get(url, headers=headers, timeout=5)
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
@@ -73,6 +75,27 @@ def test_demo_serves_the_record_its_curl_line_names(tmp_path):
         assert suppliers["marital_status"] == "civil_affairs"
         assert suppliers["phone"] == "human_resources"
         assert httpx.get(url, timeout=5).status_code == 401
+        # the approved access request lets the materials call supply the contributions
+        materials = re.search(r"'(http\S+/materials\?applicant=\S+)'", text).group(1)
+        body = httpx.get(materials, headers=headers, timeout=5).json()
+        supplied = {m["code"]: m["status"] for m in body["materials"]}
+        assert supplied == {
+            "identity": "supplied",
+            "contribution_record": "supplied",
+            "transfer_form": "from_applicant",
+        }, body
+        verify = re.search(r"-d '(\{.*\})' (\S+/verify/citizen)", text)
+        answer = httpx.post(
+            verify.group(2),
+            content=verify.group(1).encode(),
+            headers={**headers, "Content-Type": "application/json"},
+            timeout=5,
+        )
+        assert answer.json()["verdict"] == "match", answer.text
+        audit = subprocess.run(
+            [gdx, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert audit.returncode == 0 and "intact: 4 records" in audit.stdout, audit
     finally:
         process.terminate()
         process.wait(timeout=30)

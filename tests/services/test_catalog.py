@@ -10,7 +10,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from catalog_schema import directory, load_catalog
+from catalog_schema import load_catalog
 from catalog_schema.directory_csv import COLUMNS
 from gdx.catalog_commands import check_imports, read_declarations, write_imports
 from gdx.pipeline import load_file
@@ -18,6 +18,7 @@ from gdx.publish import publish
 from services.app import create_app
 from tests.gdx.test_catalog_commands import CODE, PHYSICIANS
 from tests.services.test_records import HEADER, ZHANG
+from tests.warehouse.test_grants import SECRET_SALARY, not_shared_catalog
 from warehouse import consumers, settings, tables
 
 CATALOG = "/api/v1/catalog"
@@ -156,10 +157,17 @@ def test_endpoints_are_real_routes(api, catalog):
     assert person[0]["path"] == "/api/v1/resources/population.person/records/{id_number}"
 
 
-def test_a_resource_not_shared_has_no_endpoints(catalog):
-    hidden = catalog.resource(INSURANCE).model_copy(update={"share_type": "not_shared"})
-    assert directory.endpoints(hidden) == []
-    assert directory.access_right(hidden) == "NON_PUBLIC"
+def test_a_resource_not_shared_has_no_endpoints(engine, tmp_path):
+    catalog = not_shared_catalog(tmp_path / "imports")
+    tables.init_schema(engine, catalog)
+    api = client_for(engine, catalog)
+    assert codes(api.get(CATALOG, params={"share_type": "not_shared"})) == [SECRET_SALARY]
+    entry = api.get(f"{CATALOG}/{SECRET_SALARY}").json()
+    assert entry["endpoints"] == [] and entry["imported"] and entry["share_type_zh"] == "不予共享"
+    document = api.get(f"{CATALOG}.jsonld", params={"share_type": "not_shared"}).json()
+    (dataset,) = document["dcat:dataset"]
+    assert dataset["dcat:distribution"] == []
+    assert dataset["dct:accessRights"]["@id"].endswith("/access-right/NON_PUBLIC")
 
 
 def test_unknown_code_is_404(api):
