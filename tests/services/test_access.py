@@ -171,3 +171,30 @@ def test_attacks_in_every_parameter_are_4xx(hub, value):
         import sqlalchemy as sa
 
         assert conn.execute(sa.text("SELECT count(*) FROM population_person")).scalar() == 3
+
+
+def test_every_refusal_is_audited_with_its_reason(hub):
+    from warehouse import audit
+
+    client = hub.client()
+    anonymous = hub.client(purpose=None)
+    anonymous.headers.pop("X-API-Key")
+    statuses = [
+        client.get(PAYMENT + LI).status_code,  # conditional, no grant
+        client.get(CASES + "A-1").status_code,  # not shared
+        hub.client(purpose="999999999999").get(PERSON + ZHANG).status_code,  # forged purpose
+        anonymous.get(PERSON + ZHANG).status_code,  # no key
+        client.post(
+            "/api/v1/resources/population.person/records:batch", json={"keys": [ZHANG] * 10_000}
+        ).status_code,
+    ]
+    assert statuses == [403, 403, 400, 401, 422]
+    with hub.engine.connect() as conn:
+        rows = audit.query(conn, limit=100)
+        assert audit.verify(conn).ok
+    assert [row["status"] for row in rows] == statuses
+    assert rows[0]["consumer"] == "approval" and rows[0]["purpose"] == PURPOSE
+    assert rows[0]["resource"] == "human_resources.insurance_payment" and rows[0]["keys"] == [LI]
+    assert "access request" in rows[0]["reason"] and "不予共享" in rows[1]["reason"]
+    assert rows[3]["consumer"] is None and rows[3]["reason"]
+    assert all(row["fields"] == [] for row in rows)  # nothing left the hub
