@@ -9,7 +9,7 @@ from catalog_schema.models import DEPARTMENT_GROUP, LIBRARIES
 
 def asset_uri(library: str) -> str:
     if library == DEPARTMENT_GROUP:
-        return "gdx://department-resources"
+        return "gdx://departments/resources"
     return f"gdx://base-library/{library}"
 
 

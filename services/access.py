@@ -22,9 +22,11 @@ from catalog_schema import Resource
 from catalog_schema.models import ServiceItem
 from services import metrics
 from services.deps import CatalogDep, ConsumerDep
+from services.masking import plain
 from warehouse import grants
 from warehouse.consumers import Consumer
 from warehouse.ledger import now
+from warehouse.tables import access_request
 
 PURPOSE_HEADER = "X-Purpose"
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -103,7 +105,7 @@ def decide(
     readable = [spec.name for spec in resource.fields if spec.sensitivity != "secret"]
     if resource.share_type == "conditional":
         if grant is None:
-            raise Denied(
+            raise lapsed(conn, consumer, item, resource, at) or Denied(
                 "no_grant",
                 f"{resource.code} is shared on conditions ({resource.share_conditions}): "
                 f"consumer {consumer.name} holds no approved, unexpired access request for it "
@@ -113,6 +115,37 @@ def decide(
         return Access(resource, fields, frozenset(fields), grant.ids)
     unmasked = frozenset(grant.fields) if grant else frozenset()
     return Access(resource, tuple(readable), unmasked, grant.ids if grant else ())
+
+
+def lapsed(
+    conn: sa.Connection, consumer: Consumer, item: ServiceItem, resource: Resource, at: dt.datetime
+) -> Denied | None:
+    """When the consumer's latest grant for this resource and purpose ended: why."""
+    table = access_request
+    row = conn.execute(
+        sa.select(table.c.id, table.c.expires_at, table.c.revoked_at)
+        .where(
+            table.c.consumer_id == consumer.id,
+            table.c.resource == resource.code,
+            table.c.service_item == item.code,
+            table.c.status.in_(["approved", "revoked"]),
+        )
+        .order_by(table.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    if row.revoked_at is not None:
+        return Denied(
+            "grant_revoked",
+            f"access request {row.id} for {resource.code} was revoked by the provider "
+            f"({plain(row.revoked_at)}); file a new one",
+        )
+    return Denied(
+        "grant_expired",
+        f"access request {row.id} for {resource.code} expired at {plain(row.expires_at)}; "
+        "file a new one",
+    )
 
 
 def purpose_of(request: Request, catalog: CatalogDep, raw: str | None) -> ServiceItem:

@@ -42,6 +42,9 @@ def current_consumer(
     if consumer is None:
         metrics.denied(request, "unauthenticated")
         raise HTTPException(401, "unknown or revoked API key", headers=unauthorized)
+    if not hasattr(request.state, "audit"):
+        request.state.audit = {}
+    request.state.audit.update(consumer_id=consumer.id, consumer=consumer.name)
     limiter = getattr(request.app.state, "limiter", None)
     retry = limiter.take(consumer.id) if limiter is not None else None
     if retry is not None:

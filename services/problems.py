@@ -32,6 +32,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
         metrics.denied(request, "bad_request")
+        _remember(request)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(part) for part in first["loc"])
         return problem(422, f"{where}: {first['msg']}" if where else first["msg"])
@@ -41,3 +42,24 @@ PROBLEM_RESPONSES = {
     status: {"description": HTTPStatus(status).phrase, "content": {MEDIA_TYPE: {}}}
     for status in (400, 401, 403, 404, 422, 429)
 }
+
+
+def _remember(request: Request) -> None:
+    """For the audit record of a call refused before its handler ran: the resource its path
+    names and the consumer its key belongs to."""
+    audit = request.state.audit if hasattr(request.state, "audit") else {}
+    request.state.audit = audit
+    parts = request.url.path.split("/")
+    if len(parts) > 4 and parts[1:4] == ["api", "v1", "resources"]:
+        audit.setdefault("resource", parts[4][:80])
+    key = request.headers.get("X-API-Key")
+    if key and "consumer" not in audit:
+        from warehouse import consumers
+
+        with request.app.state.engine.connect() as conn:
+            consumer = consumers.by_key(conn, key)
+        if consumer is not None:
+            audit.update(consumer_id=consumer.id, consumer=consumer.name)
+    purpose = request.headers.get("X-Purpose")
+    if purpose:
+        audit.setdefault("purpose", purpose[:40])

@@ -59,6 +59,12 @@ SETTINGS = (
     Setting("GDX_API_HOST", "127.0.0.1", "Address `gdx serve` listens on."),
     Setting("GDX_API_PORT", "8000", "Port `gdx serve` listens on."),
     Setting(
+        "GDX_API_SECRET",
+        "",
+        "Secret that seals the API's paging cursors; empty: one generated once into "
+        "GDX_HOME/api_secret (every worker of one GDX_HOME shares it).",
+    ),
+    Setting(
         "GDX_RATE_LIMIT",
         "50",
         "Data calls a consumer may make per second, on average (a burst of twice as many is let "

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from services import metrics
 from services.deps import CatalogDep, ConsumerDep, EngineDep
 from services.problems import MEDIA_TYPE
 from warehouse import grants
@@ -31,7 +32,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 FieldName = Annotated[str, Field(max_length=64)]
-Reason = Annotated[str, Field(max_length=grants.MAX_REASON)]
+NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # line breaks and tabs are fine
+Reason = Annotated[str, Field(max_length=grants.MAX_REASON, pattern=NO_CONTROL)]
 Status = Literal["pending", "approved", "expired", "refused", "revoked", "withdrawn"]
 RequestId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The request's id.")]
 
@@ -50,7 +52,9 @@ class AccessRequestIn(Strict):
         "Secret fields cannot be requested.",
     )
     purpose: str = Field(
-        max_length=grants.MAX_PURPOSE, description="What the data will be used for."
+        max_length=grants.MAX_PURPOSE,
+        pattern=NO_CONTROL,
+        description="What the data will be used for.",
     )
     service_item: str = Field(
         max_length=40, description="Code of the service item (政务服务事项) the data serves."
@@ -115,8 +119,12 @@ def _audit(request: Request, consumer: Consumer, **details: Any) -> dict[str, An
     return audit
 
 
+REASONS = {403: "forbidden", 404: "not_found"}
+
+
 def _denied(request: Request, status: int, detail: str) -> HTTPException:
     request.state.audit["reason"] = detail
+    metrics.denied(request, REASONS.get(status, "bad_request"))
     return HTTPException(status, detail)
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, StringConstraints, create_model
 from catalog_schema import Catalog, Resource
 from quality.dates import zone
 from quality.keys import BadKey, normalize_key, normalize_keys
+from services import cursor
 from services.access import Access, CallDep
 from services.deps import EngineDep
 from services.masking import plain, present
@@ -98,6 +99,7 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
         as_of: AsOf = None,
     ) -> dict:
         call.audit.update(resource=resource.code, keys=[key[:64]])
+        checked_as_of(call, as_of)
         value = normalized_key(resource, key)
         call.audit["keys"] = [value]
         with engine.connect() as conn:
@@ -206,7 +208,7 @@ def _add_query_route(router: APIRouter, resource: Resource) -> None:
             if len(value) > VALUE_MAX:
                 raise call.deny(422, "bad_request", f"{name}: longer than {VALUE_MAX} characters")
             if name == "limit":
-                if not value.isdigit() or not 1 <= int(value) <= PAGE_MAX:
+                if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= PAGE_MAX:
                     raise call.deny(
                         422, "bad_request", f"limit: a whole number from 1 to {PAGE_MAX}"
                     )
@@ -230,6 +232,13 @@ def _add_query_route(router: APIRouter, resource: Resource) -> None:
                 f"a query of {resource.code} needs at least one filter on a public field "
                 f"({', '.join(sorted(filters))}); look records up by key otherwise",
             )
+        scope = _scope(resource, params)
+        if after is not None:
+            after = cursor.unseal(scope, after)
+            if after is None:
+                raise call.deny(
+                    422, "bad_request", "after: not a cursor of this query (take `next` as given)"
+                )
         with engine.connect() as conn:
             access = call.access(conn, resource)
             hidden = [field for field in [*equals, *ranges] if field not in access.fields]
@@ -241,12 +250,17 @@ def _add_query_route(router: APIRouter, resource: Resource) -> None:
                     "serves, so not a filter either",
                 )
             found = records.query(conn, resource, equals, ranges, after, limit)
-        items = [serve(resource, row[resource.key], row, access, None) for row in found]
-        keys = [item["key"] for item in items]
+        keys = [row[resource.key] for row in found]
+        items = [
+            serve(resource, key, row, access, None) for key, row in zip(keys, found, strict=True)
+        ]
+        for item in items:  # a query shows the key only as the key field is served
+            item["key"] = item["data"].get(resource.key)
         call.served(resource, keys, list(access.fields), len(items))
         following = None
         if len(items) == limit:
-            query = {**{k: v for k, v in params.items() if k != "after"}, "after": keys[-1]}
+            query = {k: v for k, v in params.items() if k != "after"}
+            query["after"] = cursor.seal(scope, keys[-1])
             following = f"{request.url.path}?{urlencode(query)}"
         return {"resource": resource.code, "items": items, "next": following}
 
@@ -258,8 +272,9 @@ def _add_query_route(router: APIRouter, resource: Resource) -> None:
         description=(
             f"Equality on any public field ({equality})"
             ", ranges on dates (`<field>_from`, `<field>_to`, inclusive), at least one filter; "
-            f"`limit` (1–{PAGE_MAX}, default {PAGE_DEFAULT}) and `after` (the last key of the "
-            "previous page; `next` gives the whole link). Removed records are not listed."
+            f"`limit` (1–{PAGE_MAX}, default {PAGE_DEFAULT}); `next` is the link to the following "
+            "page, its `after` an opaque cursor valid for the same filters. Removed records are "
+            "not listed; an item's `key` is the key field as served (masked when sensitive)."
         ),
         operation_id=f"query_{resource.table_name}",
         responses=PROBLEM_RESPONSES,
@@ -272,15 +287,24 @@ def _add_query_route(router: APIRouter, resource: Resource) -> None:
     )
 
 
+def _scope(resource: Resource, params) -> str:
+    """What a cursor belongs to: the resource and the filters (not the page size)."""
+    kept = sorted((k, v) for k, v in params.multi_items() if k not in {"after", "limit"})
+    return f"{resource.code}?{urlencode(kept)}"
+
+
 def _typed(call, resource: Resource, field: str, param: str, value: str) -> object:
     spec = resource.field(field)
+    kind = "a date (YYYY-MM-DD)" if spec.type == "date" else "a number"
     try:
         if spec.type == "date":
             return dt.date.fromisoformat(value)
         if spec.type == "decimal":
-            return decimal.Decimal(value)
-    except (ValueError, decimal.InvalidOperation):
-        kind = "a date (YYYY-MM-DD)" if spec.type == "date" else "a number"
+            number = decimal.Decimal(value)
+            if not number.is_finite() or abs(number.adjusted()) > 15:
+                raise ValueError(value)
+            return number
+    except (ValueError, decimal.InvalidOperation, ArithmeticError):
         raise call.deny(422, "bad_request", f"{param}: expected {kind}") from None
     return value
 
@@ -306,6 +330,7 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
 
     def batch_lookup(body: BatchLookup, call: CallDep, engine: EngineDep) -> dict:
         call.audit["resource"] = resource.code
+        checked_as_of(call, body.as_of)
         normalized = normalize_keys(resource, body.keys)
         invalid = [
             {"key": raw, "detail": str(value)}
@@ -355,6 +380,19 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
 def _aware(moment: dt.datetime) -> dt.datetime:
     """A time without an offset is the province's local time."""
     return moment if moment.tzinfo else moment.replace(tzinfo=zone())
+
+
+def checked_as_of(call, as_of: dt.datetime | None) -> dt.datetime | None:
+    """`as_of` made aware, or 422 for a time outside 1900–2999 (it could not be compared)."""
+    if as_of is None:
+        return None
+    try:
+        instant = _aware(as_of)
+        if not 1900 <= instant.astimezone(dt.UTC).year <= 2999:
+            raise OverflowError
+    except OverflowError:
+        raise call.deny(422, "bad_request", "as_of: a time between 1900 and 2999") from None
+    return instant
 
 
 def _camel(code: str) -> str:

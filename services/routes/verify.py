@@ -135,7 +135,7 @@ def build_router(catalog: Catalog) -> APIRouter:
                     for row in records.matching(conn, licence, "licence_no", number, limit=50)
                     if (row.get("holder_id") or "").upper() == holder
                 ]
-            call.served(licence, [row[licence.key] for row in found], [], 0)
+            call.served(licence, [number], [], 0)  # the number asked, found or not
             if not found:
                 return {"verdict": "not_found", "status_zh": None}
             verdicts = [licence_verdict(row) for row in found]

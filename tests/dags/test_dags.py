@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from gdx.airflow_assets import asset_uri
 from tests.conftest import ROOT
 
 DAGS = ROOT / "dags"
@@ -40,10 +41,13 @@ def test_every_dag_has_tags_retries_and_docs(dagbag):
 
 def test_collections_run_in_their_library_pool_and_update_its_asset(dagbag, catalog):
     for code, source in catalog.sources.items():
-        library = catalog.resource(source.resource).library
+        group = catalog.resource(source.resource).group
         (task,) = dagbag.dags[f"collect_{code.replace('.', '_')}"].tasks
-        assert task.pool == f"gdx_{library}"
-        assert [outlet.uri for outlet in task.outlets] == [f"gdx://base-library/{library}"]
+        assert task.pool == f"gdx_{group}"
+        assert [outlet.uri for outlet in task.outlets] == [asset_uri(group)]
+    payments = dagbag.dags["collect_human_resources_payments"].tasks[0]
+    assert payments.pool == "gdx_departments"  # a department's own resource
+    assert payments.outlets[0].uri == "gdx://departments/resources"
 
 
 def test_the_publish_dag_runs_when_a_library_changes_and_daily(dagbag):
@@ -56,7 +60,7 @@ def test_the_publish_dag_runs_when_a_library_changes_and_daily(dagbag):
     assert uris == {
         f"gdx://base-library/{library}"
         for library in ["population", "legal_entity", "e_licence", "credit"]
-    }
+    } | {"gdx://departments/resources"}
     assert [t.task_id for t in dag.topological_sort()] == ["refresh_derived", "publish_figures"]
 
 

@@ -78,6 +78,8 @@ def test_matrix(hub, state):
     else:
         body = problem(payment, 403)
         assert "access request" in body["detail"] and "8200" not in payment.text
+        if state in {"expired", "revoked"}:
+            assert state in body["detail"]  # says why the grant stopped working
 
     cases = client.get(CASES + "A-1")
     assert "不予共享" in problem(cases, 403)["detail"] and "机密" not in cases.text
@@ -197,4 +199,26 @@ def test_every_refusal_is_audited_with_its_reason(hub):
     assert rows[0]["resource"] == "human_resources.insurance_payment" and rows[0]["keys"] == [LI]
     assert "access request" in rows[0]["reason"] and "不予共享" in rows[1]["reason"]
     assert rows[3]["consumer"] is None and rows[3]["reason"]
+    assert rows[4]["consumer"] == "approval" and rows[4]["resource"] == "population.person"
     assert all(row["fields"] == [] for row in rows)  # nothing left the hub
+
+
+def test_control_characters_in_request_texts_are_422(hub):
+    body = {
+        "resource": "human_resources.insurance_payment",
+        "fields": ["months_paid"],
+        "purpose": "a\u0000b",
+        "service_item": PURPOSE,
+        "requested_until": (dt.date.today() + dt.timedelta(days=9)).isoformat(),
+    }
+    problem(hub.client().post("/api/v1/access-requests", json=body), 422)
+
+
+def test_a_licence_not_found_is_audited_with_the_number_asked(hub):
+    from warehouse import audit
+
+    claim = {"licence_no": "JY99999999", "holder_id": "91220402Q01892388C"}
+    assert hub.client().post("/api/v1/verify/licence", json=claim).json()["verdict"] == "not_found"
+    with hub.engine.connect() as conn:
+        (row,) = audit.query(conn, limit=5)
+    assert row["keys"] == ["JY99999999"] and row["resource"] == "e_licence.licence"

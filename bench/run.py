@@ -1,0 +1,210 @@
+"""`make bench`: the benchmarks of issue 7, written to bench/RESULTS.md (and bench/results.json).
+
+    python bench/run.py [--sizes 100000 1000000] [--runs 3] [--scale] [--budget SECONDS]
+                        [--no-profile] [--no-others]
+
+1. the ingest benchmark (bench/ingest.py) at every size: `\\copy`, to_sql, dlt and gdx load
+   (first load, re-load, 1% change), up to `--runs` rounds while the time budget allows;
+   `--scale` adds 5,000,000 people (one round; far over the 20 minutes of the default run);
+2. a py-spy profile of `gdx load` at the largest default size (bench/loadprofile.py,
+   bench/profile-load.txt);
+3. the older benchmarks (bench/demo_data.py, bench/validation.py) at the largest default size
+   when the budget still allows, else at the smallest.
+The default budget (`--budget`, 960 s) keeps `make bench` from a fresh clone, installation
+(about a minute) included, within 20 minutes on the 2-core machine of the project: the first
+round of every size always runs; later rounds (gdx first), the re-load's profile and the older
+benchmarks at the large size run only while the budget allows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import ingest
+import loadprofile
+import measure
+import psutil
+import report
+
+SMALL_BUDGET = 150  # seconds for the rounds of each size but the largest
+OTHERS_LARGE = 150  # seconds: demo_data.py and validation.py at 1M people
+OTHERS_SMALL = 30  # at 100,000
+SCALE = 5_000_000
+
+
+def machine(pg: ingest.Postgres) -> dict:
+    cpu = platform.processor() or platform.machine()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    packages = {}
+    for name in report.PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = "not installed"
+    psql = subprocess.run(
+        [shutil.which("psql") or "psql", "--version"], capture_output=True, text=True
+    )
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "postgres": pg.server_version(),
+        "postgres_url": pg.url,
+        "psql": _version(psql.stdout) if psql.returncode == 0 else "missing",
+        "packages": packages,
+        "commit": commit or "unknown",
+        "dirty": dirty,
+        "loadavg": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def _version(text: str) -> str:
+    found = re.search(r"\d+(\.\d+)+", text)
+    return found.group(0) if found else text.strip()
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=ingest.ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return done.stdout.strip()
+
+
+class Clock:
+    def __init__(self, budget: float):
+        self.started = time.monotonic()
+        self.deadline = self.started + budget
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def log(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.0f} s] {text}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--runs", type=int, default=3, help="rounds per size, budget allowing")
+    parser.add_argument("--scale", action="store_true", help="add 5,000,000 people (one round)")
+    parser.add_argument("--budget", type=float, default=960, help="seconds for the whole run")
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--no-others", action="store_true")
+    parser.add_argument("--out", type=Path, default=ingest.BENCH / "RESULTS.md")
+    args = parser.parse_args()
+    command = "python bench/run.py " + " ".join(sys.argv[1:])
+    clock = Clock(args.budget)
+    started = dt.datetime.now().astimezone()
+    pg = ingest.Postgres()
+    facts = machine(pg)
+    clock.log(f"machine: {facts['cpu']}, {facts['cores']} cores, PostgreSQL {facts['postgres']}")
+    sizes = sorted(args.sizes)
+    largest = sizes[-1]
+    costs: dict[int, dict[str, float]] = {}
+
+    def reserve() -> float:
+        """Seconds to keep for the profile and the other benchmarks after the rounds."""
+        seconds = 0.0
+        if not args.no_profile:  # a first load and a re-load: about 3/4 of the three loads
+            seconds += 0.8 * costs.get(largest, {}).get("gdx", 0)
+        if not args.no_others:
+            seconds += OTHERS_SMALL
+        return seconds
+
+    def deadline(size: int, started_size: float, cost: dict[str, float]) -> float:
+        costs[size] = cost
+        if size == largest:
+            return clock.deadline - reserve()
+        if size >= SCALE:
+            return started_size  # one round
+        return started_size + SMALL_BUDGET
+
+    results = ingest.benchmark(
+        sizes + ([SCALE] if args.scale and SCALE not in sizes else []),
+        args.runs,
+        deadline,
+        clock.log,
+        pg,
+    )
+    profiles = []
+    if not args.no_profile:
+        dataset = next(d for d in results.datasets if d.size == largest)
+        clock.log(f"profile: py-spy over gdx load at {largest:,} people")
+        loads = ingest.Loads(pg, dataset)
+        timed = {
+            peer: statistics.median(r.seconds for r in results.of(largest, peer))
+            for peer in ("gdx_first", "gdx_reload")
+        }
+        # the first load is always profiled; the re-load only if the budget allows it
+        reload_fits = clock.left() > 1.2 * sum(timed.values()) + OTHERS_SMALL
+        profiles = loadprofile.record(loads, ingest.WORK, reload=reload_fits)
+        loadprofile.write_text(ingest.BENCH / "profile-load.txt", dataset, profiles)
+        for profile, profile_facts in profiles:
+            top = ", ".join(
+                f"{s} {v / profile.seconds:.0%}" for s, v in profile.stages.most_common(4)
+            )
+            clock.log(f"  {profile.name}: {profile_facts['wall_seconds']:.1f} s — {top}")
+        pg.drop(ingest.GDX_DB)
+    others = []
+    if not args.no_others:
+        people = largest if clock.left() > OTHERS_LARGE else sizes[0]
+        for script in ("demo_data.py", "validation.py"):
+            cmd = [sys.executable, str(ingest.BENCH / script), str(people)]
+            clock.log(f"other benchmark: bench/{script} {people}")
+            done = measure.run(cmd).check(f"bench/{script}")
+            others.append(
+                {
+                    "command": f"python bench/{script} {people}",
+                    "seconds": round(done.seconds, 1),
+                    "output": done.stdout,
+                }
+            )
+    finished = dt.datetime.now().astimezone()
+    data = {
+        "command": command.strip(),
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "seconds": round(time.monotonic() - clock.started, 1),
+        "machine": facts,
+        "options": {
+            "sizes": sizes,
+            "scale": args.scale,
+            "runs": args.runs,
+            "budget": args.budget,
+            "defect_rate": ingest.DEFECT_RATE,
+            "seed": ingest.SEED,
+            "profile_size": largest,
+        },
+        "ingest": results.as_dict(),
+        "profile": [{"profile": p.as_dict(), "facts": f} for p, f in profiles],
+        "others": others,
+    }
+    (ingest.BENCH / "results.json").write_text(json.dumps(data, indent=1, ensure_ascii=False))
+    args.out.write_text(report.render(data))
+    clock.log(f"wrote {args.out} and bench/results.json")
+
+
+if __name__ == "__main__":
+    main()
