@@ -10,7 +10,7 @@ from services import audit, metrics, problems, ratelimit
 from services.routes import access_requests, health, materials, records, subjects, verify
 from services.routes import catalog as directory_routes
 from warehouse import engine as engines
-from warehouse import settings
+from warehouse import settings, tables
 
 
 def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) -> FastAPI:
@@ -23,6 +23,8 @@ def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) 
     )
     app.state.engine = engine or engines.create()
     app.state.catalog = catalog
+    for resource in catalog.resources.values():
+        tables.for_resource(resource)  # built before the first call, not by racing threads
     app.state.limiter = ratelimit.from_settings()
     problems.install(app)
     metrics.install(app)

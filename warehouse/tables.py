@@ -6,6 +6,7 @@ record per key), `hist_` every version, `quarantine_` rejected rows, `stg_` a ba
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -305,15 +306,21 @@ def _build(resource: Resource) -> ResourceTables:
 
 
 _cache: dict[str, ResourceTables] = {}
+_building = threading.Lock()
 
 
 def for_resource(resource: Resource) -> ResourceTables:
-    """The tables of a resource (built once per process per declaration)."""
+    """The tables of a resource (built once per process per declaration; thread-safe: the API
+    serves calls from many threads)."""
     tables = _cache.get(resource.code)
-    if tables is None or tables.resource != resource:
-        for table in tables.all() if tables else ():
-            metadata.remove(table)
-        tables = _cache[resource.code] = _build(resource)
+    if tables is not None and tables.resource is resource:
+        return tables
+    with _building:
+        tables = _cache.get(resource.code)
+        if tables is None or tables.resource != resource:
+            for table in tables.all() if tables else ():
+                metadata.remove(table)
+            tables = _cache[resource.code] = _build(resource)
     return tables
 
 

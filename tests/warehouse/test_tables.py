@@ -59,3 +59,16 @@ def test_a_new_field_adds_a_column_and_keeps_the_data(engine, catalog):
         assert tuple(row) == ("张三", None)
     finally:
         tables.for_resource(person)  # back to the packaged declaration for later tests
+
+
+def test_tables_are_built_once_when_threads_race(catalog):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from warehouse.tables import for_resource
+
+    person = catalog.resource("population.person")
+    grown = person.model_copy(update={"summary": person.summary + " (again)"})
+    with ThreadPoolExecutor(16) as pool:
+        built = list(pool.map(lambda _: for_resource(grown), range(64)))
+    assert len({id(tables.golden) for tables in built}) == 1
+    for_resource(person)  # back to the packaged declaration for the other tests
