@@ -123,8 +123,9 @@ def test_a_database_gone_commits_nothing_and_keeps_the_state(
     assert golden_count(engine, catalog) == 50
 
 
-def test_an_undefined_connection_is_one_line(engine, catalog_with_sources, monkeypatch):
+def test_an_undefined_connection_is_one_line(engine, catalog_with_sources, monkeypatch, tmp_path):
     monkeypatch.delenv("GDX_CONN_HR_DB", raising=False)
+    monkeypatch.setenv("GDX_CONNECTIONS_FILE", str(tmp_path / "none.yaml"))  # not a local one
     with pytest.raises(GdxError, match="connection 'hr_db' is not defined: set GDX_CONN_HR_DB"):
         collect("human_resources.insured_db", engine=engine, catalog=catalog_with_sources)
 
