@@ -104,12 +104,20 @@ class IngestResults:
     def as_dict(self) -> dict:
         return {
             "datasets": [
-                asdict(d) | {"path": str(d.path), "changed_path": str(d.changed_path)}
+                asdict(d) | {"path": relative(d.path), "changed_path": relative(d.changed_path)}
                 for d in self.datasets
             ],
             "runs": [asdict(r) | {"rows_per_second": round(r.rows_per_second)} for r in self.runs],
             "skipped": [asdict(s) for s in self.skipped],
         }
+
+
+def relative(path: Path) -> str:
+    """A path inside the repository as relative to it (results do not name the machine's)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 class Postgres:

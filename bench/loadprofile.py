@@ -108,7 +108,7 @@ class Profile:
             "groups": {k: round(v, 2) for k, v in self.groups().most_common()},
             "stages": {k: round(v, 2) for k, v in self.stages.most_common()},
             "top_places": [
-                {"place": p, "seconds": round(s, 2), "mostly_in": leaf}
+                {"place": p, "seconds": round(s, 2), "mostly_in": leaf, "source": source_line(p)}
                 for p, s, leaf in self.top_places(top)
             ],
         }
@@ -189,7 +189,7 @@ def record(
             "gdx_seconds": summary["seconds"],
             "rows_read": summary["rows_read"],
             "status": summary["status"],
-            "speedscope": str(speedscope),
+            "speedscope": ingest.relative(speedscope),
             "rate": rate,
         }
         out.append((analyse(speedscope, name), facts))
@@ -240,6 +240,9 @@ def source_line(place: str) -> str:
     lines = (ROOT / file).read_text(encoding="utf-8").splitlines()
     number = int(line)
     text = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+    while len(text) < 40 and number < len(lines) and number < int(line) + 3:
+        text += " " + lines[number].strip()  # `conn.execute(` says little: what it executes
+        number += 1
     return text if len(text) <= 90 else text[:87] + "..."
 
 

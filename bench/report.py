@@ -257,10 +257,11 @@ def _why(data: dict) -> list[str]:
             f"{kind} {seconds / prof['seconds']:.0%}" for kind, seconds in prof["groups"].items()
         )
         out.append(f"- {prof['name']}: {kinds}.")
-    out.append(
-        "- a re-load with `--force` goes through the same read, normalisation, validation and "
-        "staging of every row as the first load; only the merge finds nothing to change."
-    )
+    if len(profiles) > 1:
+        out.append(
+            "- a re-load with `--force` goes through the same read, normalisation, validation "
+            "and staging of every row as the first load; only the merge finds nothing to change."
+        )
     return out + [""]
 
 
@@ -371,13 +372,15 @@ def _profile(data: dict) -> list[str]:
             f"Top {n} places, {prof['name']} (deepest frame in the project's code, what it "
             "calls included):",
             "",
-            "| share | seconds | place | mostly in |",
-            "| --- | --- | --- | --- |",
+            "| share | seconds | place | its source line | mostly in |",
+            "| --- | --- | --- | --- | --- |",
         ]
         for place in prof["top_places"][:n]:
+            source = place.get("source", "").replace("|", "\\|")
             out.append(
                 f"| {place['seconds'] / prof['seconds']:.1%} | {place['seconds']:.1f} | "
-                f"`{place['place']}` | {place['mostly_in']} |"
+                f"`{place['place']}` | {f'`{source}`' if source else ''} | "
+                f"{place['mostly_in']} |"
             )
         out.append("")
     return out
