@@ -274,6 +274,8 @@ def serve(
 
     from warehouse import settings
 
+    _catalog()  # a broken declaration is one line here, not a traceback from every worker
+
     uvicorn.run(
         "services.app:create_app",
         factory=True,

@@ -143,6 +143,19 @@ def denied(target: Request | FastAPI, reason: str) -> None:
     metrics = of(target)
     if metrics is not None:
         metrics.denials.labels(reason).inc()
+    if isinstance(target, HTTPConnection):
+        target.state.denial_counted = True
+
+
+#: The reason of a refusal no route named, by status (problems.py counts those).
+REASON_OF_STATUS = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    422: "bad_request",
+    429: "rate_limited",
+}
 
 
 def served(target: Request | FastAPI, resource: str, rows: int = 1) -> None:

@@ -27,6 +27,9 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
 def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_problem(request: Request, exc: HTTPException) -> JSONResponse:
+        counted = getattr(request.state, "denial_counted", False)
+        if not counted and exc.status_code in metrics.REASON_OF_STATUS:
+            metrics.denied(request, metrics.REASON_OF_STATUS[exc.status_code])
         return problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)

@@ -320,3 +320,11 @@ def test_refresh_reports_per_resource_and_rejects_a_bad_date(tmp_path):
     assert set(report) == {"e_licence.licence", "credit.record"}
     assert report["e_licence.licence"]["expired"] == 0
     assert_one_line_error(gdx("refresh", "--today", "soon", home=tmp_path), "--today: 'soon'")
+
+
+def test_serve_with_a_broken_imported_resource_is_one_line(tmp_path):
+    imports = tmp_path / "imports"
+    imports.mkdir()
+    (imports / "health.broken.yaml").write_text("code: health.broken\nfields: [\n", "utf-8")
+    result = gdx("serve", "--port", "1", home=tmp_path, GDX_IMPORTS_DIR=str(imports))
+    assert_one_line_error(result, "health.broken.yaml", "invalid YAML")

@@ -124,3 +124,16 @@ def test_a_failing_route_counts_as_500(catalog, engine):
     text = client.get("/metrics").text
     assert value(text, 'gdx_http_requests_total{method="GET",route="/test/boom",status="500"}') == 1
     assert re.search(r'gdx_http_request_duration_seconds_sum\{route="/test/boom"\} \S+', text)
+
+
+def test_refusals_no_route_named_are_counted_once_by_status(api):
+    assert api.get("/api/v1/catalog/no.such").status_code == 404
+    assert api.get("/api/v1/catalog", params={"library": "nope"}).status_code == 422
+    assert api.post("/api/v1/access-requests/1/approve", json={}).status_code == 403
+    del api.headers["X-API-Key"]
+    assert api.get(URL + "11010519491231002X").status_code == 401  # counted by its dependency
+    text = api.get("/metrics").text
+    assert value(text, 'gdx_denials_total{reason="not_found"}') == 1
+    assert value(text, 'gdx_denials_total{reason="bad_request"}') == 1
+    assert value(text, 'gdx_denials_total{reason="forbidden"}') == 1
+    assert value(text, 'gdx_denials_total{reason="unauthenticated"}') == 1
