@@ -1,14 +1,20 @@
 """`make bench`: the benchmarks of issue 7, written to bench/RESULTS.md (and bench/results.json).
 
     python bench/run.py [--sizes 100000 1000000] [--runs 3] [--scale] [--budget SECONDS]
-                        [--no-profile] [--no-others]
+                        [--no-profile] [--no-others] [--no-api] [--api-size N] [--api-seconds S]
+    python bench/run.py --only-api [--api-size N] [--api-seconds S]
 
 1. the ingest benchmark (bench/ingest.py) at every size: `\\copy`, to_sql, dlt and gdx load
    (first load, re-load, 1% change), up to `--runs` rounds while the time budget allows;
    `--scale` adds 5,000,000 people (one round; far over the 20 minutes of the default run);
 2. a py-spy profile of `gdx load` at the largest default size (bench/loadprofile.py,
    bench/profile-load.txt);
-3. the older benchmarks (bench/demo_data.py, bench/validation.py) at the largest default size
+3. the API benchmark (bench/api.py): `gdx serve --workers 2` against Datasette, record by key at
+   16 and 64 connections, verification and 1,000-key batches, `--api-seconds` (30) per point,
+   over a library of `--api-size` (100,000) people; its time is kept out of the ingest rounds'
+   budget; `--only-api` runs this stage alone and merges it into the existing
+   bench/results.json (the ingest figures stay as they were);
+4. the older benchmarks (bench/demo_data.py, bench/validation.py) at the largest default size
    when the budget still allows, else at the smallest.
 The default budget (`--budget`, 960 s) keeps `make bench` from a fresh clone, installation
 (about a minute) included, within 20 minutes on the 2-core machine of the project: the first
@@ -32,6 +38,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import api
 import ingest
 import loadprofile
 import measure
@@ -42,6 +49,11 @@ SMALL_BUDGET = 150  # seconds for the rounds of each size but the largest
 OTHERS_LARGE = 150  # seconds: demo_data.py and validation.py at 1M people
 OTHERS_SMALL = 30  # at 100,000
 SCALE = 5_000_000
+
+
+def api_estimate(seconds: float) -> float:
+    """Seconds of the API stage at 100,000 people: setup, then every point and its warm-up."""
+    return 60 + len(api.POINTS) * (seconds + 3 + 3)
 
 
 def machine(pg: ingest.Postgres) -> dict:
@@ -112,8 +124,15 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=960, help="seconds for the whole run")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--no-others", action="store_true")
+    parser.add_argument("--no-api", action="store_true")
+    parser.add_argument("--api-size", type=int, default=100_000, help="people behind the API")
+    parser.add_argument("--api-seconds", type=float, default=30, help="seconds of load per point")
+    parser.add_argument("--only-api", action="store_true", help="the API stage alone, merged")
     parser.add_argument("--out", type=Path, default=ingest.BENCH / "RESULTS.md")
     args = parser.parse_args()
+    if args.only_api:
+        only_api(args)
+        return
     command = "python bench/run.py " + " ".join(sys.argv[1:])
     clock = Clock(args.budget)
     started = dt.datetime.now().astimezone()
@@ -131,6 +150,8 @@ def main() -> None:
             seconds += 0.8 * costs.get(largest, {}).get("gdx", 0)
         if not args.no_others:
             seconds += OTHERS_SMALL
+        if not args.no_api:
+            seconds += api_estimate(args.api_seconds)
         return seconds
 
     def deadline(size: int, started_size: float, cost: dict[str, float]) -> float:
@@ -167,6 +188,10 @@ def main() -> None:
             )
             clock.log(f"  {profile.name}: {profile_facts['wall_seconds']:.1f} s — {top}")
         pg.drop(ingest.GDX_DB)
+    api_result = None
+    if not args.no_api:
+        clock.log(f"api: gdx serve and Datasette, {args.api_size:,} people")
+        api_result = api.benchmark(args.api_size, args.api_seconds, clock.log, pg)
     others = []
     if not args.no_others:
         people = largest if clock.left() > OTHERS_LARGE else sizes[0]
@@ -201,7 +226,24 @@ def main() -> None:
         "profile": [{"profile": p.as_dict(), "facts": f} for p, f in profiles],
         "others": others,
     }
+    if api_result is not None:
+        data["api"] = api_result
     (ingest.BENCH / "results.json").write_text(json.dumps(data, indent=1, ensure_ascii=False))
+    args.out.write_text(report.render(data))
+    clock.log(f"wrote {args.out} and bench/results.json")
+
+
+def only_api(args: argparse.Namespace) -> None:
+    """The API stage alone, written into the existing bench/results.json and RESULTS.md."""
+    results = ingest.BENCH / "results.json"
+    data = json.loads(results.read_text())
+    clock = Clock(api_estimate(args.api_seconds))
+    pg = ingest.Postgres()
+    clock.log(f"api only: gdx serve and Datasette, {args.api_size:,} people")
+    data["api"] = api.benchmark(args.api_size, args.api_seconds, clock.log, pg)
+    data["api"]["command"] = "python bench/run.py " + " ".join(sys.argv[1:])
+    data["api"]["machine"] = machine(pg)
+    results.write_text(json.dumps(data, indent=1, ensure_ascii=False))
     args.out.write_text(report.render(data))
     clock.log(f"wrote {args.out} and bench/results.json")
 
