@@ -67,6 +67,8 @@ def merge(
     batch: Contribution,
     policy: dict[str, FieldPolicy],
 ) -> MergeCounts:
+    if _empty(conn, tables):
+        return _first_load(conn, tables, stg, batch)
     touched = staging.temporary(conn, _touched_table(tables))
     # A big delivery joins by hashing: with statistics that lag behind the table (a department's
     # first delivery, rows inserted by this very statement) PostgreSQL's planner would otherwise
@@ -91,6 +93,41 @@ def merge(
     for table in (winners, counted, touched):
         staging.drop(conn, table)
     return MergeCounts(inserted, updated, withdrawn, held, changed, removed, conflicts)
+
+
+def _empty(conn: sa.Connection, tables: ResourceTables) -> bool:
+    """No department has delivered anything yet (the caller holds the resource's lock)."""
+    held = sa.select(sa.exists().select_from(tables.contribution)).scalar_subquery()
+    kept = sa.select(sa.exists().select_from(tables.golden)).scalar_subquery()
+    return not conn.execute(sa.select(sa.or_(held, kept))).scalar_one()
+
+
+def _first_load(
+    conn: sa.Connection, tables: ResourceTables, stg: sa.Table, batch: Contribution
+) -> MergeCounts:
+    """The first delivery into an empty resource: every staged key is new and has this one
+    contributor, so its values win as delivered. Contributions, records and their first history
+    rows are inserted straight from staging: no changed keys to collect, no winners to choose,
+    no conflicts, no records to compare."""
+    held = batch.full_snapshot and _keyless(conn, tables, batch)
+    with staging.indexes_deferred(conn, tables.contribution, tables.golden, tables.history):
+        inserted = _insert_contributions(conn, tables, stg, batch)
+        created = _insert_first(conn, tables, stg, batch)
+    return MergeCounts(inserted, 0, 0, held, created, 0, 0)
+
+
+def _insert_first(
+    conn: sa.Connection, tables: ResourceTables, stg: sa.Table, batch: Contribution
+) -> int:
+    """The records of a first load: the staged values as delivered, expiry applied."""
+    values = {n: stg.c[n] for n in _values(tables)}
+    sources = {n: sa.case((column.is_not(None), batch.batch_id)) for n, column in values.items()}
+    rule = tables.resource.expiry
+    if rule is not None and batch.today is not None:
+        values[rule.field] = expired_value(
+            tables.resource, values[rule.field], values[rule.date], batch.today
+        )
+    return _insert_records(conn, tables, stg.c[tables.resource.key], values, sources, batch)
 
 
 def _values(tables: ResourceTables) -> list[str]:
@@ -199,8 +236,23 @@ def _contribute(
         contrib.c[key] == stg.c[key], contrib.c._department == batch.department
     )
     conn.execute(touched.insert().from_select([key], sa.select(stg.c[key]).where(absent)))
+    inserted = _insert_contributions(conn, tables, stg, batch, absent)
+    return inserted, updated
+
+
+def _insert_contributions(
+    conn: sa.Connection,
+    tables: ResourceTables,
+    stg: sa.Table,
+    batch: Contribution,
+    *where: sa.ColumnElement[bool],
+) -> int:
+    """The department's first contribution for the staged keys (all of them, or those `where`
+    picks); every delivered column names this batch, even when empty (an owner's blank)."""
+    contrib, key = tables.contribution, tables.resource.key
+    values = [name for name in batch.fields if name != key]
     stamp = sa.literal(batch.batch_id, sa.String)
-    inserted = conn.execute(
+    return conn.execute(
         contrib.insert().from_select(
             [key, *values, *map(source_column, values), "_department", "_source"]
             + ["_batch_id", "_changed_at"],
@@ -212,10 +264,19 @@ def _contribute(
                 sa.literal(batch.source, sa.String),
                 stamp,
                 sa.literal(batch.at, sa.DateTime(timezone=True)),
-            ).where(absent),
+            ).where(*where),
         )
     ).rowcount
-    return inserted, updated
+
+
+def _keyless(conn: sa.Connection, tables: ResourceTables, batch: Contribution) -> bool:
+    """Some row of the batch could not even be read (no key): a snapshot then withdraws
+    nothing, since any key may be among them."""
+    quarantine = tables.quarantine
+    rows = sa.select(sa.func.count()).where(
+        quarantine.c.batch_id == batch.batch_id, quarantine.c.record_key.is_(None)
+    )
+    return conn.execute(rows).scalar_one() > 0
 
 
 def _withdraw(
@@ -228,12 +289,9 @@ def _withdraw(
     """A full snapshot withdraws the department's keys it no longer holds. Keys of rows it
     quarantined are still held; if a row could not even be read (no key), nothing is withdrawn."""
     contrib, quarantine, key = tables.contribution, tables.quarantine, tables.resource.key
-    this_batch = quarantine.c.batch_id == batch.batch_id
-    keyless = conn.execute(
-        sa.select(sa.func.count()).where(this_batch, quarantine.c.record_key.is_(None))
-    ).scalar_one()
-    if keyless:
+    if _keyless(conn, tables, batch):
         return 0, True
+    this_batch = quarantine.c.batch_id == batch.batch_id
     active = sa.and_(contrib.c._department == batch.department, contrib.c._withdrawn_at.is_(None))
     gone = sa.and_(
         active,
@@ -457,15 +515,70 @@ def _derive(
     )
 
 
-def _state(tables: ResourceTables, row: sa.Table) -> sa.ColumnElement:
+def _state(
+    tables: ResourceTables, key: sa.ColumnElement, values: dict[str, sa.ColumnElement]
+) -> sa.ColumnElement:
     """`ended` when a declared end condition holds (注销, a death date), else `active`."""
     ends = []
     for end in tables.resource.ended_by:
-        value = row.c[f"_w_{end.field}"] if end.field != tables.resource.key else row.c[end.field]
+        value = values[end.field] if end.field != tables.resource.key else key
         ends.append(value.in_(end.values) if end.values else value.is_not(None))
     if not ends:
         return sa.literal(ACTIVE, sa.String)
     return sa.case((sa.or_(*ends), ENDED), else_=ACTIVE)
+
+
+def _history_columns(tables: ResourceTables) -> list[str]:
+    names = [tables.resource.key, *_values(tables), "_state", "_op", "_changed", "_batch_id"]
+    return [*names, "_department", "_valid_from"]
+
+
+def _meta(batch: Contribution) -> list[sa.ColumnElement]:
+    """A history row's batch, department and time."""
+    return [
+        sa.literal(batch.batch_id, sa.String),
+        sa.literal(batch.department, sa.String),
+        sa.literal(batch.at, sa.DateTime(timezone=True)),
+    ]
+
+
+def _insert_records(
+    conn: sa.Connection,
+    tables: ResourceTables,
+    key: sa.ColumnElement,
+    values: dict[str, sa.ColumnElement],
+    sources: dict[str, sa.ColumnElement],
+    batch: Contribution,
+    *where: sa.ColumnElement[bool],
+) -> int:
+    """New golden records (a first history row each) from the winners' values and sources."""
+    names = _values(tables)
+    state = _state(tables, key, values)
+    winners = [values[n] for n in names]
+    conn.execute(
+        tables.history.insert().from_select(
+            _history_columns(tables),
+            sa.select(key, *winners, state, sa.literal("insert"), sa.literal(" ".join(names)))
+            .add_columns(*_meta(batch))
+            .where(*where),
+        )
+    )
+    at = sa.literal(batch.at, sa.DateTime(timezone=True))
+    return conn.execute(
+        tables.golden.insert().from_select(
+            [tables.resource.key, *names, *map(source_column, names), "_state", "_batch_id"]
+            + ["_created_at", "_updated_at"],
+            sa.select(
+                key,
+                *winners,
+                *[sources[n] for n in names],
+                state,
+                sa.literal(batch.batch_id, sa.String),
+                at,
+                at,
+            ).where(*where),
+        )
+    ).rowcount
 
 
 def _apply(
@@ -481,15 +594,10 @@ def _apply(
     key = resource.key
     values = _values(tables)
     new = sa.select(winners).where(winners.c._rn == 1).subquery("new")
-    state = _state(tables, new)
-    at = sa.literal(batch.at, sa.DateTime(timezone=True))
-    meta = [
-        sa.literal(batch.batch_id, sa.String),
-        sa.literal(batch.department, sa.String),
-        at,
-    ]
-    hist_columns = [key, *values, "_state", "_op", "_changed", "_batch_id", "_department"]
-    hist_columns.append("_valid_from")
+    winners_values = {n: new.c[f"_w_{n}"] for n in values}
+    state = _state(tables, new.c[key], winners_values)
+    meta = _meta(batch)
+    hist_columns = _history_columns(tables)
 
     # removed: no active contributor left
     gone = sa.and_(
@@ -540,7 +648,6 @@ def _apply(
             .where(differs),
         )
     )
-    winners_values = {n: new.c[f"_w_{n}"] for n in values}
     provenance = {source_column(n): new.c[f"_ws_{n}"] for n in values}
     updated = conn.execute(
         golden.update()
@@ -567,31 +674,6 @@ def _apply(
     )
 
     absent = ~sa.exists().where(golden.c[key] == new.c[key])
-    conn.execute(
-        history.insert().from_select(
-            hist_columns,
-            sa.select(
-                new.c[key],
-                *[new.c[f"_w_{n}"] for n in values],
-                state,
-                sa.literal("insert"),
-                sa.literal(" ".join(values)),
-                *meta,
-            ).where(absent),
-        )
-    )
-    inserted = conn.execute(
-        golden.insert().from_select(
-            [key, *values, *provenance, "_state", "_batch_id", "_created_at", "_updated_at"],
-            sa.select(
-                new.c[key],
-                *winners_values.values(),
-                *provenance.values(),
-                state,
-                sa.literal(batch.batch_id, sa.String),
-                at,
-                at,
-            ).where(absent),
-        )
-    ).rowcount
+    sources = {n: new.c[f"_ws_{n}"] for n in values}
+    inserted = _insert_records(conn, tables, new.c[key], winners_values, sources, batch, absent)
     return removed + updated + inserted, removed

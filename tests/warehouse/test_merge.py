@@ -266,3 +266,63 @@ def test_an_owner_delivering_a_blank_column_blanks_it_the_same_way_every_time(
     load(engine, catalog, tmp_path, changed, "human_resources", "hr3.csv")
     assert record(engine, catalog)["phone"] is None
     assert conflicts(engine, catalog) == []  # a blank is not a disagreement
+
+
+LICENCE_ROWS = (
+    "licence_id,licence_type_code,licence_no,holder_type,holder_id,holder_name,"
+    "valid_from,valid_until,status\n"
+    f"L1,BL01,N1,自然人,{LI_ID},李四,2020-01-01,2021-01-01,有效\n"
+    f"L2,BL01,N2,自然人,{LI_ID},李四,2020-01-01,2999-01-01,有效\n"
+    f"L3,BL01,N3,自然人,{LI_ID},李四,2020-01-01,2999-01-01,注销\n"
+    f"L4,BL01,N4,自然人,{LI_ID},李四,2020-01-01,,\n"
+)
+DEATHS = (
+    "公民身份号码,婚姻状况,死亡日期,联系电话\n"
+    f"{ZHANG_ID},已婚,2020-02-02,\n{LI_ID},未婚,,13912345678\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("resource", "department", "text"),
+    [
+        ("e_licence.licence", "market_regulation", LICENCE_ROWS),
+        (PERSON, "civil_affairs", DEATHS),  # some columns only; one record ended
+        (PERSON, "public_security", HEADER + ZHANG + LI + crowd(3)),
+    ],
+)
+def test_a_first_load_writes_what_the_general_merge_writes(
+    engine, catalog, tmp_path, monkeypatch, resource, department, text
+):
+    """Into an empty resource the merge takes a shortcut (straight from staging); it must leave
+    the same contributions, records and history as the general merge."""
+    from warehouse import merge
+
+    path = write(tmp_path, text, "first.csv")
+    spec = catalog.resource(resource)
+    tables = for_resource(spec)
+
+    def written(batch) -> dict:
+        stamps = {"_changed_at", "_created_at", "_updated_at", "_valid_from", "_version_id"}
+        found = {}
+        with engine.begin() as conn:
+            for table in (tables.contribution, tables.golden, tables.history):
+                rows = [
+                    {
+                        k: ("this batch" if v == batch.batch_id else v)
+                        for k, v in row._mapping.items()
+                        if k not in stamps
+                    }
+                    for row in conn.execute(sa.select(table))
+                ]
+                found[table.name] = sorted(rows, key=lambda r: str(r[spec.key]))
+                conn.execute(table.delete())
+        return found
+
+    shortcut = load_file(path, resource, department, engine=engine, catalog=catalog)
+    assert shortcut.status == "loaded" and shortcut.records_changed > 0
+    expected = written(shortcut)
+    monkeypatch.setattr(merge, "_empty", lambda conn, tables: False)
+    general = load_file(path, resource, department, engine=engine, catalog=catalog, force=True)
+    assert written(general) == expected
+    counts = ("rows_inserted", "rows_updated", "records_changed", "conflicts", "rows_unchanged")
+    assert [getattr(general, c) for c in counts] == [getattr(shortcut, c) for c in counts]
