@@ -260,8 +260,10 @@ def _why(data: dict) -> list[str]:
         out.append(f"- {prof['name']}: {kinds}.")
     if len(profiles) > 1:
         out.append(
-            "- a re-load with `--force` goes through the same read, normalisation, validation "
-            "and staging of every row as the first load; only the merge finds nothing to change."
+            "- a re-load with `--force` still reads and hashes every row; rows the department "
+            "delivered exactly so before are then only counted (their keys kept for repeats and "
+            "snapshots), while rows quarantined before are validated and reported again, which "
+            "imports Great Expectations."
         )
     return out + [""]
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
@@ -27,7 +26,7 @@ from quality import data_docs, dates
 from quality.normalize import normalize_table
 from quality.runner import validate
 from quality.suite import RuleError
-from warehouse import derived, ledger, quarantine, settings, source_state, staging
+from warehouse import derived, ledger, quarantine, settings, source_state, staging, unchanged
 from warehouse import engine as engines
 from warehouse.ledger import BatchSummary
 from warehouse.merge import Contribution, TooManyWithdrawals, merge
@@ -217,24 +216,46 @@ def _run(
     resource = tables.resource
     at = ledger.now()
     stg = staging.create(conn, resource)
+    kept = staging.temporary(conn, unchanged.kept_table(resource))
+    # a retry re-validates quarantined rows: none of them is a contribution yet
+    same = Unchanged(
+        unchanged.known(conn, tables, summary.department) if summary.retry_of is None else None,
+        unchanged.seed(resource),
+    )
+    kept_hashes: list[np.ndarray] = []
+    key_hashes: list[np.ndarray] = []  # of the staged rows, to find repeated keys
+    key_lines: list[np.ndarray] = []
     rejected: dict[str, int] = {}
     warned: dict[str, int] = summary.warned_by_rule
     checked: dict[str, None] = {}  # rule ids in order
     for batch in delivery.batches():
         summary.rows_read += batch.table.num_rows + len(batch.malformed)
-        rows, passed = _validate_batch(resource, batch, headers, rejected, warned, checked, docs)
+        rows, passed, keys = _validate_batch(
+            resource, batch, headers, rejected, warned, checked, docs, same
+        )
         summary.rules_checked = list(checked)
         quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
         summary.rows_quarantined += len(rows)
         staging.append(conn, stg, passed)
+        if passed is not None:
+            key_hashes.append(staging.key_hashes(passed.column(resource.key)))
+            key_lines.append(passed.column("_line").to_numpy())
+        staging.append(conn, kept, keys)
+        if keys is not None:
+            kept_hashes.append(keys.column("_raw_hash").to_numpy())
     if summary.rows_read == 0:
         if not delivery.empty_ok:
             raise GdxError(f"{delivery.location}: no data rows (header only)")
         staging.drop(conn, stg)
+        staging.drop(conn, kept)
         return  # nothing new: an incremental read that found no rows
 
     staging.analyze(conn, stg)
-    conflicts, summary.rows_duplicate = staging.duplicates(conn, stg, resource.key)
+    suspects = staging.repeated_lines(key_hashes, key_lines)
+    conflicts, summary.rows_duplicate = staging.duplicates(conn, stg, resource.key, suspects)
+    clashes, repeats = unchanged.settle(conn, tables, stg, kept, summary.department, headers.fields)
+    conflicts = conflicts + clashes
+    summary.rows_duplicate += unchanged.repeats(kept_hashes) + repeats
     if conflicts:
         rejected[DUPLICATE_KEY_CONFLICT] = len(conflicts)
         rows = [
@@ -259,7 +280,7 @@ def _run(
         today=dates.today(),
     )
     try:
-        counts = merge(conn, tables, stg, contribution, policy(catalog, resource))
+        counts = merge(conn, tables, stg, contribution, policy(catalog, resource), kept)
     except TooManyWithdrawals as exc:
         raise BatchRejected(f"{delivery.location}: {exc}") from None
     if summary.retry_of is None:  # a retry re-delivers old rows: it supersedes nothing
@@ -268,10 +289,11 @@ def _run(
             tables,
             summary.department,
             summary.batch_id,
-            sa.select(stg.c[resource.key]),
+            [sa.select(stg.c[resource.key]), sa.select(kept.c[resource.key])],
             contribution.full_snapshot,
         )
     staging.drop(conn, stg)
+    staging.drop(conn, kept)
     if resource.subject_status:
         subjects = derived.changed_subjects(tables, summary.batch_id)
         derived.refresh_subjects(conn, tables, dates.today(), summary.batch_id, at, subjects)
@@ -300,6 +322,15 @@ def _accept(resource: Resource, summary: BatchSummary, location: str) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Unchanged:
+    """What tells an unchanged row: the department's contributions' raw hashes (sorted; None:
+    nothing is skipped) and the declaration's seed."""
+
+    known: np.ndarray | None
+    seed: int
+
+
 def _validate_batch(
     resource: Resource,
     batch: RawBatch,
@@ -308,11 +339,33 @@ def _validate_batch(
     warned: dict[str, int],
     checked: dict[str, None],
     docs: DataDocs | None = None,
-) -> tuple[list[tuple], pa.Table]:
-    """Quarantine rows (line, key, rules, raw) and the normalised rows that passed."""
+    same: Unchanged | None = None,
+) -> tuple[list[tuple], pa.Table | None, pa.Table | None]:
+    """Quarantine rows (line, key, rules, raw), the normalised rows that passed and the keys
+    (and lines) of the rows delivered unchanged, which are not validated again."""
     mapped = pa.table(
         {field: batch.table.column(header) for header, field in headers.columns.items()}
     )
+    raw_table, lines = batch.table, batch.lines.to_numpy()
+    raw_hashes = unchanged.row_hashes(mapped, same.seed if same else 0)
+    keys = None
+    if same is not None and same.known is not None:
+        skip = unchanged.among(raw_hashes, same.known)
+        if skip.any():
+            key = normalize_table(resource, mapped.select([resource.key]).filter(pa.array(skip)))
+            keys = key.append_column("_line", pa.array(lines[skip]))
+            keys = keys.append_column("_raw_hash", pa.array(raw_hashes[skip]))
+            fresh = pa.array(~skip)
+            mapped, raw_table = mapped.filter(fresh), raw_table.filter(fresh)
+            lines, raw_hashes = lines[~skip], raw_hashes[~skip]
+    rows = [
+        (bad.line, None, [MALFORMED_ROW], {"_text": bad.text, "_reason": bad.reason})
+        for bad in batch.malformed
+    ]
+    if batch.malformed:
+        rejected[MALFORMED_ROW] = rejected.get(MALFORMED_ROW, 0) + len(batch.malformed)
+    if mapped.num_rows == 0:
+        return rows, None, keys
     normal = normalize_table(resource, mapped)
     verdict = validate(resource, normal)
     for rule, count in verdict.counts().items():
@@ -324,29 +377,20 @@ def _validate_batch(
         docs.add(verdict)
     failed = verdict.failed
     positions = np.flatnonzero(failed)
-    lines = batch.lines.to_numpy()
-    keys = normal.column(resource.key).take(pa.array(positions)).to_pylist()
-    raws = batch.table.take(pa.array(positions)).to_pylist()
-    rows = list(
-        zip(lines[positions].tolist(), keys, verdict.rules_of(positions), raws, strict=True)
+    failed_keys = normal.column(resource.key).take(pa.array(positions)).to_pylist()
+    raws = raw_table.take(pa.array(positions)).to_pylist()
+    rows[:0] = zip(
+        lines[positions].tolist(), failed_keys, verdict.rules_of(positions), raws, strict=True
     )
-    for bad in batch.malformed:
-        rows.append((bad.line, None, [MALFORMED_ROW], {"_text": bad.text, "_reason": bad.reason}))
-    if batch.malformed:
-        rejected[MALFORMED_ROW] = rejected.get(MALFORMED_ROW, 0) + len(batch.malformed)
     passed = normal.filter(pa.array(~failed))
-    passed_lines = pa.array(lines[~failed])
-    return rows, passed.append_column("_line", passed_lines).append_column(
-        "_row_hash", pa.array(_row_hashes(passed))
-    )
-
-
-def _row_hashes(table: pa.Table) -> np.ndarray:
-    """A 64-bit content hash per row, to tell identical repeats of a key from conflicting ones."""
-    if table.num_rows == 0:
-        return np.zeros(0, dtype=np.int64)
-    frame = table.to_pandas()
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy().view(np.int64)
+    extra = {
+        "_line": pa.array(lines[~failed]),
+        "_row_hash": pa.array(unchanged.row_hashes(passed)),
+        "_raw_hash": pa.array(raw_hashes[~failed]),
+    }
+    for name, column in extra.items():
+        passed = passed.append_column(name, column)
+    return rows, passed, keys
 
 
 def _staged_raw(row: dict, headers: HeaderMap) -> dict:

@@ -66,7 +66,10 @@ def merge(
     stg: sa.Table,
     batch: Contribution,
     policy: dict[str, FieldPolicy],
+    kept: sa.Table | None = None,
 ) -> MergeCounts:
+    """Merge the staged rows; `kept` holds the keys the batch delivered unchanged (not staged,
+    still held by a full snapshot)."""
     if _empty(conn, tables):
         return _first_load(conn, tables, stg, batch)
     touched = staging.temporary(conn, _touched_table(tables))
@@ -80,7 +83,7 @@ def merge(
     inserted, updated = _contribute(conn, tables, stg, touched, batch)
     withdrawn, held = 0, False
     if batch.full_snapshot:
-        withdrawn, held = _withdraw(conn, tables, stg, touched, batch)
+        withdrawn, held = _withdraw(conn, tables, stg, touched, batch, kept)
     staging.analyze(conn, touched)
     counted = _count_contributors(conn, tables, touched)
     winners = staging.temporary(conn, _winners_table(tables, policy))
@@ -110,9 +113,12 @@ def _first_load(
     rows are inserted straight from staging: no changed keys to collect, no winners to choose,
     no conflicts, no records to compare."""
     held = batch.full_snapshot and _keyless(conn, tables, batch)
-    with staging.indexes_deferred(conn, tables.contribution, tables.golden, tables.history):
+    filled = (tables.contribution, tables.golden, tables.history)
+    with staging.indexes_deferred(conn, *filled):
         inserted = _insert_contributions(conn, tables, stg, batch)
         created = _insert_first(conn, tables, stg, batch)
+    for table in filled:  # the next batch's plans need their size now, not at autovacuum's
+        staging.analyze(conn, table)
     return MergeCounts(inserted, 0, 0, held, created, 0, 0)
 
 
@@ -228,9 +234,17 @@ def _contribute(
                 "_changed_at": batch.at,
                 "_withdrawn_at": None,
                 "_source": batch.source,
+                "_raw_hash": stg.c._raw_hash,
             }
         )
     ).rowcount
+    # the same values spelt differently (男 for 1): nothing changed, but next time the row as
+    # now delivered is the one that is unchanged
+    conn.execute(
+        contrib.update()
+        .where(mine, contrib.c._raw_hash.is_distinct_from(stg.c._raw_hash))
+        .values(_raw_hash=stg.c._raw_hash)
+    )
 
     absent = ~sa.exists().where(
         contrib.c[key] == stg.c[key], contrib.c._department == batch.department
@@ -255,7 +269,7 @@ def _insert_contributions(
     return conn.execute(
         contrib.insert().from_select(
             [key, *values, *map(source_column, values), "_department", "_source"]
-            + ["_batch_id", "_changed_at"],
+            + ["_batch_id", "_changed_at", "_raw_hash"],
             sa.select(
                 stg.c[key],
                 *[stg.c[n] for n in values],
@@ -264,6 +278,7 @@ def _insert_contributions(
                 sa.literal(batch.source, sa.String),
                 stamp,
                 sa.literal(batch.at, sa.DateTime(timezone=True)),
+                stg.c._raw_hash,
             ).where(*where),
         )
     ).rowcount
@@ -285,6 +300,7 @@ def _withdraw(
     stg: sa.Table,
     touched: sa.Table,
     batch: Contribution,
+    kept: sa.Table | None = None,
 ) -> tuple[int, bool]:
     """A full snapshot withdraws the department's keys it no longer holds. Keys of rows it
     quarantined are still held; if a row could not even be read (no key), nothing is withdrawn."""
@@ -297,6 +313,7 @@ def _withdraw(
         active,
         ~sa.exists().where(stg.c[key] == contrib.c[key]),
         ~sa.exists().where(this_batch, quarantine.c.record_key == contrib.c[key]),
+        *([~sa.exists().where(kept.c[key] == contrib.c[key])] if kept is not None else []),
     )
     held = conn.execute(sa.select(sa.func.count()).where(active)).scalar_one()
     leaving = conn.execute(sa.select(sa.func.count()).where(gone)).scalar_one()

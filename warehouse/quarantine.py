@@ -55,11 +55,11 @@ def supersede(
     tables: ResourceTables,
     department: str,
     batch_id: str,
-    delivered: sa.Select,
+    delivered: list[sa.Select],
     everything: bool,
 ) -> int:
     """A delivery supersedes the department's older quarantined rows of the keys it delivered
-    (`delivered`: a select of keys), or all of them for a full snapshot: retrying them would
+    (`delivered`: selects of keys), or all of them for a full snapshot: retrying them would
     put an old row over a newer delivery, or bring back a key the snapshot no longer holds."""
     q = tables.quarantine
     # fresh statistics: the rows this batch just quarantined would otherwise leave the planner
@@ -70,12 +70,12 @@ def supersede(
         return conn.execute(q.update().where(condition).values(superseded_by=batch_id)).rowcount
     # one statement per kind of later delivery, each a plain semi-join (an OR of two subqueries
     # would be re-run per quarantined row)
-    delivered = delivered.subquery("delivered")
+    keys = [select.subquery(f"delivered{i}") for i, select in enumerate(delivered)]
     again = q.alias("again")
-    later = [
-        sa.exists().where(delivered.c[0] == q.c.record_key),
-        sa.exists().where(again.c.batch_id == batch_id, again.c.record_key == q.c.record_key),
-    ]
+    later = [sa.exists().where(k.c[0] == q.c.record_key) for k in keys]
+    later.append(
+        sa.exists().where(again.c.batch_id == batch_id, again.c.record_key == q.c.record_key)
+    )
     return sum(
         conn.execute(q.update().where(condition, exists).values(superseded_by=batch_id)).rowcount
         for exists in later

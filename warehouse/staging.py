@@ -6,6 +6,8 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
@@ -29,9 +31,9 @@ def temporary(conn: sa.Connection, table: sa.Table) -> sa.Table:
     return table
 
 
-def append(conn: sa.Connection, table: sa.Table, rows: pa.Table) -> None:
+def append(conn: sa.Connection, table: sa.Table, rows: pa.Table | None) -> None:
     """Append rows whose columns are a subset of the staging table's, by name."""
-    if rows.num_rows == 0:
+    if rows is None or rows.num_rows == 0:
         return
     names = rows.column_names
     if is_postgres(conn):
@@ -53,8 +55,8 @@ def append(conn: sa.Connection, table: sa.Table, rows: pa.Table) -> None:
 
 
 def analyze(conn: sa.Connection, table: sa.Table) -> None:
-    """Give PostgreSQL's planner statistics of a filled temporary table (autovacuum never
-    analyses temporary tables, so it would guess their size)."""
+    """Give PostgreSQL's planner statistics of a filled table (autovacuum never analyses
+    temporary tables, so it would guess their size, and reaches a filled table only later)."""
     if is_postgres(conn):
         conn.exec_driver_sql(f'ANALYZE "{table.name}"')
 
@@ -99,25 +101,69 @@ def drop(conn: sa.Connection, table: sa.Table) -> None:
     conn.execute(sa.schema.DropTable(table, if_exists=True))
 
 
-def duplicates(conn: sa.Connection, table: sa.Table, key: str) -> tuple[list[dict], int]:
+def duplicates(
+    conn: sa.Connection, table: sa.Table, key: str, suspects: np.ndarray
+) -> tuple[list[dict], int]:
     """Settle repeated keys: identical repeats are dropped (counted), conflicting ones removed.
 
-    Returns the rows of conflicting keys (for quarantine) and the number of identical repeats.
+    `suspects`: the lines of the only rows whose key may repeat (`repeated_lines`); the rest of
+    the table is not looked at. Returns the rows of conflicting keys (for quarantine) and the
+    number of identical repeats.
     """
-    k = table.c[key]
-    total, distinct = conn.execute(sa.select(sa.func.count(), sa.func.count(k.distinct()))).one()
-    if total == distinct:
+    if len(suspects) == 0:
         return [], 0
-    conflicting = (
-        sa.select(k).group_by(k).having(sa.func.count(table.c._row_hash.distinct()) > 1)
-    ).scalar_subquery()
+    k = table.c[key]
+    lines = temporary(conn, _lines_table(table))
+    append(conn, lines, pa.table({"_line": pa.array(suspects, pa.int64())}))
+    analyze(conn, lines)
+
+    def scope(t: sa.Table) -> sa.ColumnElement[bool]:
+        return t.c._line.in_(sa.select(lines.c._line))
+
+    distinct_rows = sa.func.count(table.c._row_hash.distinct())
+    conflicting = sa.select(k).where(scope(table)).group_by(k).having(distinct_rows > 1)
     conflict_rows = [
         dict(row._mapping)
-        for row in conn.execute(sa.select(table).where(k.in_(conflicting)).order_by(table.c._line))
+        for row in conn.execute(
+            sa.select(table)
+            .where(scope(table), k.in_(conflicting.scalar_subquery()))
+            .order_by(table.c._line)
+        )
     ]
     if conflict_rows:
-        conn.execute(table.delete().where(k.in_([row[key] for row in conflict_rows])))
+        keys = [row[key] for row in conflict_rows]
+        conn.execute(table.delete().where(scope(table), k.in_(keys)))
     earlier = table.alias("earlier")  # an anti-join, not NOT IN: it stays linear at any size
-    repeat = sa.exists().where(earlier.c[key] == k, earlier.c._line < table.c._line)
-    removed = conn.execute(table.delete().where(repeat)).rowcount
+    repeat = sa.exists().where(earlier.c[key] == k, earlier.c._line < table.c._line, scope(earlier))
+    removed = conn.execute(table.delete().where(scope(table), repeat)).rowcount
+    drop(conn, lines)
     return conflict_rows, removed
+
+
+def _lines_table(table: sa.Table) -> sa.Table:
+    return sa.Table(
+        f"sus_{table.name}",
+        sa.MetaData(),
+        sa.Column("_line", sa.BigInteger, primary_key=True),
+        prefixes=["TEMPORARY"],
+    )
+
+
+def repeated_lines(keys: list[np.ndarray], lines: list[np.ndarray]) -> np.ndarray:
+    """The lines whose key hash (`keys`, per block, with their `lines`) occurs more than once:
+    the only rows that may repeat a key (a hash collision only adds a suspect)."""
+    if not keys:
+        return np.zeros(0, dtype=np.int64)
+    hashes, at = np.concatenate(keys), np.concatenate(lines)
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    same = ordered[1:] == ordered[:-1]
+    repeated = np.zeros(len(ordered), dtype=bool)
+    repeated[1:] |= same
+    repeated[:-1] |= same
+    return np.sort(at[order[repeated]])
+
+
+def key_hashes(values: pa.Array) -> np.ndarray:
+    """A 64-bit hash per key, for `repeated_lines`."""
+    return pd.util.hash_pandas_object(values.to_pandas(), index=False).to_numpy()

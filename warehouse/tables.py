@@ -265,6 +265,7 @@ def _build(resource: Resource) -> ResourceTables:
         sa.Column("_batch_id", sa.String(40), nullable=False),
         sa.Column("_changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("_withdrawn_at", sa.DateTime(timezone=True)),
+        sa.Column("_raw_hash", sa.BigInteger),  # the row as delivered (warehouse/unchanged.py)
         comment=f"{resource.name_zh}: each department's current delivery per key",
     )
     conflict = sa.Table(
@@ -338,7 +339,8 @@ def staging_table(resource: Resource) -> sa.Table:
         sa.MetaData(),
         *[sa.Column(spec.name, column_type(spec)) for spec in resource.fields],
         sa.Column("_line", sa.BigInteger, nullable=False),
-        sa.Column("_row_hash", sa.BigInteger, nullable=False),
+        sa.Column("_row_hash", sa.BigInteger, nullable=False),  # normalised: repeats
+        sa.Column("_raw_hash", sa.BigInteger),  # as delivered: unchanged next time
         prefixes=["TEMPORARY"],
     )
 

@@ -44,3 +44,13 @@ def test_a_failure_inside_keeps_the_indexes(engine, catalog):
             raise RuntimeError("the batch failed")
     with engine.connect() as conn:
         assert _indexes(conn, tables.golden) == before
+
+
+def test_repeated_lines_are_the_rows_whose_key_hash_repeats_across_blocks():
+    import numpy as np
+
+    keys = [np.array([5, 1, 9], dtype=np.uint64), np.array([7, 9, 5, 5], dtype=np.uint64)]
+    lines = [np.array([2, 3, 4]), np.array([10, 11, 12, 13])]
+    assert staging.repeated_lines(keys, lines).tolist() == [2, 4, 11, 12, 13]
+    assert staging.repeated_lines([], []).tolist() == []
+    assert staging.repeated_lines([keys[0]], [lines[0]]).tolist() == []
