@@ -65,11 +65,16 @@ class Call:
         metrics.denied(self.request, reason)
         return HTTPException(status, detail, headers=headers or None)
 
+    @property
+    def held(self) -> grants.Held | None:
+        """The consumer's grants for the purpose, read with the consumer (services.deps)."""
+        return getattr(self.request.state, "grants", None)
+
     def access(self, conn: sa.Connection, resource: Resource, at: dt.datetime | None = None):
         """What this call may read of `resource`; raises 403 when nothing."""
         self.audit.setdefault("resource", resource.code)
         try:
-            return decide(conn, self.consumer, self.item, resource, at or now())
+            return decide(conn, self.consumer, self.item, resource, at or now(), self.held)
         except Denied as exc:
             raise self.deny(403, exc.reason, str(exc)) from None
 
@@ -93,15 +98,24 @@ def audit_of(request: Request) -> dict[str, Any]:
 
 
 def decide(
-    conn: sa.Connection, consumer: Consumer, item: ServiceItem, resource: Resource, at: dt.datetime
+    conn: sa.Connection,
+    consumer: Consumer,
+    item: ServiceItem,
+    resource: Resource,
+    at: dt.datetime,
+    held: grants.Held | None = None,
 ) -> Access:
-    """The fields `consumer` may read of `resource` for the purpose `item`, or Denied."""
+    """The fields `consumer` may read of `resource` for the purpose `item`, or Denied. `held`:
+    the consumer's grants as read with it on this call, which spares reading them again."""
     if resource.share_type == "not_shared":
         raise Denied(
             "not_shared",
             f"{resource.code} is not shared (不予共享): {resource.share_conditions}",
         )
-    grant = grants.active(conn, consumer.id, resource.code, item.code, at)
+    if held is not None and held.covers(item.code, at):
+        grant = held.active(resource.code, at)
+    else:
+        grant = grants.active(conn, consumer.id, resource.code, item.code, at)
     readable = [spec.name for spec in resource.fields if spec.sensitivity != "secret"]
     if resource.share_type == "conditional":
         if grant is None:
@@ -166,7 +180,8 @@ def purpose_of(request: Request, catalog: CatalogDep, raw: str | None) -> Servic
     return item
 
 
-def current_call(
+# async: no I/O here, so no hand-over to a thread
+async def current_call(
     request: Request,
     consumer: ConsumerDep,
     catalog: CatalogDep,

@@ -21,7 +21,7 @@ def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) 
         version="0.1.0",
         docs_url="/docs",
     )
-    app.state.engine = engine or engines.create()
+    app.state.engine = engine or engines.create(serving=True)
     app.state.catalog = catalog
     for resource in catalog.resources.values():
         tables.for_resource(resource)  # built before the first call, not by racing threads

@@ -10,19 +10,21 @@ from fastapi.security import APIKeyHeader
 
 from catalog_schema import Catalog
 from services import metrics
-from warehouse import consumers
+from warehouse import grants
 from warehouse.consumers import Consumer
+from warehouse.ledger import now
 
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="Key issued by `gdx consumers add`."
 )
 
 
-def get_engine(request: Request) -> sa.Engine:
+# async: run on the event loop, not handed to a thread as a plain `def` dependency would be
+async def get_engine(request: Request) -> sa.Engine:
     return request.app.state.engine
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     return request.app.state.catalog
 
 
@@ -37,11 +39,11 @@ def current_consumer(
     if not key:
         metrics.denied(request, "unauthenticated")
         raise HTTPException(401, "missing X-API-Key header", headers=unauthorized)
-    with engine.connect() as conn:
-        consumer = consumers.by_key(conn, key)
-    if consumer is None:
+    found = _caller(engine, key, _declared_purpose(request))
+    if found is None:
         metrics.denied(request, "unauthenticated")
         raise HTTPException(401, "unknown or revoked API key", headers=unauthorized)
+    consumer, request.state.grants = found
     if not hasattr(request.state, "audit"):
         request.state.audit = {}
     request.state.audit.update(consumer_id=consumer.id, consumer=consumer.name)
@@ -59,3 +61,23 @@ def current_consumer(
 
 
 ConsumerDep = Annotated[Consumer, Depends(current_consumer)]
+
+
+def _declared_purpose(request: Request) -> str | None:
+    """The service item the call names (X-Purpose), when the directory declares it."""
+    raw = request.headers.get("X-Purpose")
+    item = request.app.state.catalog.service_items.get(raw.strip()) if raw else None
+    return item.code if item is not None else None
+
+
+def _caller(engine: sa.Engine, key: str, purpose: str | None):
+    """`grants.caller`, once more on a new connection when the pooled one turns out dead: the
+    API engine does not test every connection it takes from the pool (engine.create)."""
+    try:
+        with engine.connect() as conn:
+            return grants.caller(conn, key, purpose, now())
+    except sa.exc.DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    with engine.connect() as conn:
+        return grants.caller(conn, key, purpose, now())

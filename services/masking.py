@@ -18,9 +18,11 @@ def mask(value: str, spec: FieldSpec) -> str:
 
 
 def plain(value: Any) -> Any:
+    if value is None or type(value) is str:  # most values, and the cheapest test (batches)
+        return value
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)  # SQLite keeps the UTC times naive
-    if isinstance(value, dt.date | dt.datetime):
+    if isinstance(value, dt.date):  # a datetime is a date too
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return format(value, "f")

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from catalog_schema import Catalog, Resource
 from quality.dates import zone
-from warehouse.consumers import Consumer
+from warehouse.consumers import Consumer, hash_key
 from warehouse.ledger import now as utc_now
 from warehouse.tables import access_request, api_consumer
 
@@ -389,17 +389,51 @@ def active(
     `service_item` at `at`, as one: their fields together, the latest end. One indexed read,
     no cache: a revocation or an expiry acts on the next call."""
     rows = conn.execute(
-        sa.select(access_request.c.id, access_request.c.fields, access_request.c.expires_at)
-        .where(
-            access_request.c.consumer_id == consumer_id,
-            access_request.c.resource == resource,
-            access_request.c.status == "approved",
-            access_request.c.service_item == service_item,
-            access_request.c.revoked_at.is_(None),
-            access_request.c.expires_at > _utc(at),
-        )
-        .order_by(access_request.c.id)
+        _ACTIVE,
+        {"consumer_id": consumer_id, "resource": resource, "item": service_item, "at": _utc(at)},
     ).all()
+    return _union(rows)
+
+
+def _grant_filter(consumer_id: sa.ColumnElement) -> list[sa.ColumnElement]:
+    """An access request of `consumer_id` that is a grant for the purpose :item at :at."""
+    return [
+        access_request.c.consumer_id == consumer_id,
+        access_request.c.status == "approved",
+        access_request.c.service_item == sa.bindparam("item"),
+        access_request.c.revoked_at.is_(None),
+        access_request.c.expires_at > sa.bindparam("at"),
+    ]
+
+
+# built once: a call runs these statements, not their construction
+_ACTIVE = (
+    sa.select(access_request.c.id, access_request.c.fields, access_request.c.expires_at)
+    .where(
+        *_grant_filter(sa.bindparam("consumer_id")),
+        access_request.c.resource == sa.bindparam("resource"),
+    )
+    .order_by(access_request.c.id)
+)
+_CALLER = (
+    sa.select(
+        api_consumer.c.id,
+        api_consumer.c.name,
+        api_consumer.c.department,
+        sa.func.coalesce(api_consumer.c.role, "consumer"),
+        access_request.c.id.label("grant_id"),
+        access_request.c.resource,
+        access_request.c.fields,
+        access_request.c.expires_at,
+    )
+    .select_from(api_consumer.outerjoin(access_request, sa.and_(*_grant_filter(api_consumer.c.id))))
+    .where(api_consumer.c.key_hash == sa.bindparam("key_hash"), api_consumer.c.revoked_at.is_(None))
+    .order_by(access_request.c.id)
+)
+
+
+def _union(rows) -> Grant | None:
+    """Grant rows (id, fields, expires_at) as one grant, or None."""
     if not rows:
         return None
     return Grant(
@@ -407,6 +441,58 @@ def active(
         fields=frozenset(name for row in rows for name in row.fields),
         expires_at=max(_utc(row.expires_at) for row in rows),
     )
+
+
+@dataclass(frozen=True)
+class _GrantRow:
+    id: int
+    resource: str
+    fields: list[str]
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Held:
+    """A consumer's grants for the purpose `service_item` that were active at `read_at`, read
+    together with the consumer (`caller`)."""
+
+    service_item: str
+    read_at: dt.datetime
+    rows: tuple[_GrantRow, ...]
+
+    def covers(self, service_item: str, at: dt.datetime) -> bool:
+        """Whether `active` can answer for this purpose at `at` (not before the read)."""
+        return service_item == self.service_item and _utc(at) >= self.read_at
+
+    def active(self, resource: str, at: dt.datetime) -> Grant | None:
+        """As `active` (the module function) for `resource` at `at`, from the rows read."""
+        moment = _utc(at)
+        return _union(
+            [row for row in self.rows if row.resource == resource and row.expires_at > moment]
+        )
+
+
+def caller(
+    conn: sa.Connection, key: str, service_item: str | None, at: dt.datetime
+) -> tuple[Consumer, Held | None] | None:
+    """The live consumer holding `key` and its grants for the purpose `service_item` active at
+    `at` (None without a purpose), in one read: None for an unknown or revoked key. Read on
+    every call, no cache: a revocation of the key or a grant acts on the next call."""
+    moment = _utc(at)
+    rows = conn.execute(
+        _CALLER, {"key_hash": hash_key(key), "item": service_item, "at": moment}
+    ).all()
+    if not rows:
+        return None
+    consumer = Consumer(*rows[0][:4])
+    if service_item is None:
+        return consumer, None
+    held = tuple(
+        _GrantRow(row.grant_id, row.resource, row.fields, _utc(row.expires_at))
+        for row in rows
+        if row.grant_id is not None
+    )
+    return consumer, Held(service_item, moment, held)
 
 
 def get(conn: sa.Connection, request_id: int, now: dt.datetime | None = None) -> dict | None:

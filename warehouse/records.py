@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -12,9 +13,66 @@ from warehouse.tables import batch_ledger, for_resource, source_column
 
 def by_key(conn: sa.Connection, resource: Resource, key: str) -> dict | None:
     """The golden record (any state: active, ended or removed), or None."""
-    golden = for_resource(resource).golden
-    row = conn.execute(sa.select(golden).where(golden.c[resource.key] == key)).first()
+    row = conn.execute(_statement("by_key", resource), {"key": key}).first()
     return dict(row._mapping) if row else None
+
+
+def with_provenance(
+    conn: sa.Connection, resource: Resource, key: str
+) -> tuple[dict | None, dict[str, dict]]:
+    """The golden record (as `by_key`) and its provenance (as `provenance`) in one read: the
+    record joined to the ledger rows of the batches its fields name (a row per batch)."""
+    golden = for_resource(resource).golden
+    rows = conn.execute(_statement("with_provenance", resource), {"key": key}).all()
+    if not rows:
+        return None, {}
+    width = len(golden.columns)
+    record = dict(zip(golden.columns.keys(), rows[0][:width], strict=True))
+    # as `provenance`: only the batches a field names (an empty name names none)
+    ledger = {row[width]: _LedgerRow(*row[width:]) for row in rows if row[width]}
+    return record, _origin(resource, record, ledger)
+
+
+class _LedgerRow(NamedTuple):
+    batch_id: str
+    department: str
+    source: str | None
+    finished_at: dt.datetime | None
+
+
+def _statement(kind: str, resource: Resource) -> sa.Select:
+    """The statement of a read by key, built once per resource table (a call runs it with
+    :key or :keys, instead of building and caching it again)."""
+    golden = for_resource(resource).golden
+    statement = _STATEMENTS.get((kind, golden))
+    if statement is None:
+        statement = _STATEMENTS[(kind, golden)] = _build_statement(kind, resource, golden)
+    return statement
+
+
+def _build_statement(kind: str, resource: Resource, golden: sa.Table) -> sa.Select:
+    key = golden.c[resource.key]
+    if kind == "by_key":
+        return sa.select(golden).where(key == sa.bindparam("key"))
+    if kind == "by_keys":
+        return sa.select(golden).where(key.in_(sa.bindparam("keys", expanding=True)))
+    sources = [
+        golden.c[source_column(spec.name)] for spec in resource.fields if spec.name != resource.key
+    ]
+    return (
+        sa.select(
+            golden,
+            batch_ledger.c.batch_id.label("_ledger_batch_id"),
+            batch_ledger.c.department.label("_ledger_department"),
+            batch_ledger.c.source.label("_ledger_source"),
+            batch_ledger.c.finished_at.label("_ledger_finished_at"),
+        )
+        .select_from(golden.outerjoin(batch_ledger, batch_ledger.c.batch_id.in_(sources)))
+        .where(key == sa.bindparam("key"))
+    )
+
+
+_STATEMENTS: dict[tuple[str, sa.Table], sa.Select] = {}
 
 
 def as_of(conn: sa.Connection, resource: Resource, key: str, at: dt.datetime) -> dict | None:
@@ -34,10 +92,10 @@ def as_of(conn: sa.Connection, resource: Resource, key: str, at: dt.datetime) ->
 
 def by_keys(conn: sa.Connection, resource: Resource, keys: list[str]) -> dict[str, dict]:
     """The golden records of `keys` that exist (any state), by key: one query."""
-    golden = for_resource(resource).golden
-    column = golden.c[resource.key]
-    rows = conn.execute(sa.select(golden).where(column.in_(sorted(set(keys)))))
-    return {row._mapping[resource.key]: dict(row._mapping) for row in rows}
+    result = conn.execute(_statement("by_keys", resource), {"keys": sorted(set(keys))})
+    names = list(result.keys())  # once, not per row as dict(row._mapping) would
+    at = names.index(resource.key)
+    return {row[at]: dict(zip(names, row, strict=True)) for row in result}
 
 
 def by_keys_as_of(
@@ -132,6 +190,11 @@ def provenance(conn: sa.Connection, resource: Resource, record: dict) -> dict[st
             ).where(batch_ledger.c.batch_id.in_(batches))
         )
     }
+    return _origin(resource, record, ledger)
+
+
+def _origin(resource: Resource, record: dict, ledger: dict) -> dict[str, dict]:
+    """Per field of `record` whose batch is in `ledger` (batch id -> ledger row): its origin."""
     result = {}
     for spec in resource.fields:
         batch = record.get(source_column(spec.name)) if spec.name != resource.key else None

@@ -16,7 +16,19 @@ TIMEOUT_SECONDS = 3.0
 
 
 def ping(engine: sa.Engine) -> None:
-    """SELECT 1 on a connection of the pool (raises when the database does not answer)."""
+    """SELECT 1 on a connection of the pool (raises when the database does not answer).
+
+    The API engine tests only idle connections before use (warehouse.engine.create): a pooled
+    connection found dead (the database restarted) is tried once more on a new connection, so
+    that the answer is about the database, not about a stale connection.
+    """
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return
+    except sa.exc.DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
     with engine.connect() as conn:
         conn.execute(sa.text("SELECT 1"))
 

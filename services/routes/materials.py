@@ -140,7 +140,7 @@ def _material(
         return {**result, "status": "from_applicant", "reason": "no shared resource supplies it"}
     resource = catalog.resource(material.resource)
     try:
-        access = decide(conn, call.consumer, item, resource, at)
+        access = decide(conn, call.consumer, item, resource, at, call.held)
     except Denied as exc:
         return {**result, "status": "not_shareable", "reason": str(exc)}
     rows = records.matching(conn, resource, material.applicant_field, applicant, limit=1000)

@@ -105,8 +105,7 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
         with engine.connect() as conn:
             access = call.access(conn, resource)
             if as_of is None:
-                record = records.by_key(conn, resource, value)
-                origin = records.provenance(conn, resource, record) if record else {}
+                record, origin = records.with_provenance(conn, resource, value)
             else:
                 record, origin = records.as_of(conn, resource, value, _aware(as_of)), None
         if record is None:

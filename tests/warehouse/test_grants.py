@@ -290,6 +290,58 @@ def test_active_grants_unite_their_fields(engine, catalog, people):
     assert later.ids == (second,) and later.fields == {"monthly_base", "insured_region"}
 
 
+def _caller(engine, key, at, item=TRANSFER):
+    with engine.connect() as conn:
+        return grants.caller(conn, key, item, at)
+
+
+def test_the_caller_and_its_grants_in_one_read(engine, catalog, people):
+    with engine.begin() as conn:
+        consumer, key = consumers.add(conn, "portal", "government_services")
+    first = _file(engine, catalog, consumer, fields=["months_paid"])["id"]
+    second = _file(engine, catalog, consumer, fields=["monthly_base"])["id"]
+    person = _file(engine, catalog, consumer, resource="population.person", fields=["id_number"])[
+        "id"
+    ]
+    other_item = _file(engine, catalog, consumer, fields=["name"], item=RETIREMENT)["id"]
+    _do(engine, "approve", first, "human_resources", "a", until=dt.date(2026, 10, 31))
+    _do(engine, "approve", second, "human_resources", "a")
+    _do(engine, "approve", person, "public_security", "a")
+    _do(engine, "approve", other_item, "human_resources", "a")
+    found, held = _caller(engine, key, NOW)
+    assert found == consumer
+    # the same answers as `active`, for every resource, now and later
+    later = dt.datetime(2026, 11, 15, tzinfo=SHANGHAI)
+    with engine.connect() as conn:
+        for resource in (INSURANCE, "population.person", "legal_entity.organization"):
+            for at in (NOW, later):
+                assert held.active(resource, at) == grants.active(
+                    conn, consumer.id, resource, TRANSFER, at
+                )
+    assert held.active(INSURANCE, NOW).ids == (first, second)
+    assert held.active(INSURANCE, later).ids == (second,)
+    assert held.covers(TRANSFER, NOW) and not held.covers(RETIREMENT, NOW)
+    assert not held.covers(TRANSFER, NOW - dt.timedelta(seconds=1))  # before the read
+    # without a purpose: the consumer alone; an unknown purpose: no grants
+    with engine.connect() as conn:
+        assert grants.caller(conn, key, None, NOW) == (consumer, None)
+        assert grants.caller(conn, key, "nonexistent", NOW)[1].rows == ()
+        assert grants.caller(conn, "gdx_wrong", TRANSFER, NOW) is None
+
+
+def test_the_caller_read_sees_a_revocation_at_once(engine, catalog, people):
+    with engine.begin() as conn:
+        consumer, key = consumers.add(conn, "portal", "government_services")
+    filed = _file(engine, catalog, consumer)["id"]
+    _do(engine, "approve", filed, "human_resources", "hr-admin")
+    assert _caller(engine, key, NOW)[1].active(INSURANCE, NOW).ids == (filed,)
+    _do(engine, "revoke", filed, "human_resources", "hr-admin", reason="停止使用")
+    assert _caller(engine, key, NOW)[1].active(INSURANCE, NOW) is None
+    with engine.begin() as conn:
+        consumers.revoke_named(conn, "portal")
+    assert _caller(engine, key, NOW) is None  # a revoked key
+
+
 # --- listing ----------------------------------------------------------------------------------
 
 

@@ -1,0 +1,40 @@
+"""The API server's engine (`create(serving=True)`) on PostgreSQL: reads outside transactions,
+writers through `writing` still atomic."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from warehouse import engine as engines
+from warehouse.tables import api_consumer
+
+
+@pytest.fixture
+def serving(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the serving engine differs on PostgreSQL only")
+    created = engines.create(engine.url.render_as_string(hide_password=False), serving=True)
+    yield created
+    created.dispose()
+
+
+def _autocommit(conn: sa.Connection) -> bool:
+    return conn.connection.dbapi_connection.autocommit
+
+
+def test_reads_outside_transactions_writes_inside_one(serving):
+    with serving.connect() as conn:
+        assert _autocommit(conn)  # no BEGIN and ROLLBACK round trips around a read
+    values = {"name": "x", "department": "d", "key_hash": "h" * 64, "key_prefix": "gdx_"}
+    with pytest.raises(RuntimeError), engines.writing(serving) as conn:
+        assert not _autocommit(conn)
+        conn.execute(api_consumer.insert().values(**values, created_at=sa.func.now()))
+        raise RuntimeError("the writer fails after its insert")
+    with serving.connect() as conn:
+        assert _autocommit(conn)  # the pool gave the connection back its read mode
+        assert conn.execute(sa.select(sa.func.count()).select_from(api_consumer)).scalar() == 0
+    with engines.writing(serving) as conn:
+        conn.execute(api_consumer.insert().values(**values, created_at=sa.func.now()))
+    with serving.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(api_consumer)).scalar() == 1
