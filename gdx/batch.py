@@ -218,10 +218,7 @@ def _run(
     stg = staging.create(conn, resource)
     kept = staging.temporary(conn, unchanged.kept_table(resource))
     # a retry re-validates quarantined rows: none of them is a contribution yet
-    same = Unchanged(
-        unchanged.known(conn, tables, summary.department) if summary.retry_of is None else None,
-        unchanged.seed(resource),
-    )
+    same = unchanged.Known(conn, tables, summary.department, enabled=summary.retry_of is None)
     kept_hashes: list[np.ndarray] = []
     key_hashes: list[np.ndarray] = []  # of the staged rows, to find repeated keys
     key_lines: list[np.ndarray] = []
@@ -234,6 +231,8 @@ def _run(
             resource, batch, headers, rejected, warned, checked, docs, same
         )
         summary.rules_checked = list(checked)
+        summary.rows_validated += batch.table.num_rows + len(batch.malformed)
+        summary.rows_validated -= keys.num_rows if keys is not None else 0
         quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
         summary.rows_quarantined += len(rows)
         staging.append(conn, stg, passed)
@@ -251,10 +250,11 @@ def _run(
         return  # nothing new: an incremental read that found no rows
 
     staging.analyze(conn, stg)
+    # keys both kept and staged first: it must see every staged row of such a key
+    clashes, repeats = unchanged.settle(conn, tables, stg, kept, summary.department, headers.fields)
     suspects = staging.repeated_lines(key_hashes, key_lines)
     conflicts, summary.rows_duplicate = staging.duplicates(conn, stg, resource.key, suspects)
-    clashes, repeats = unchanged.settle(conn, tables, stg, kept, summary.department, headers.fields)
-    conflicts = conflicts + clashes
+    conflicts = sorted(conflicts + clashes, key=lambda row: row["_line"])
     summary.rows_duplicate += unchanged.repeats(kept_hashes) + repeats
     if conflicts:
         rejected[DUPLICATE_KEY_CONFLICT] = len(conflicts)
@@ -322,15 +322,6 @@ def _accept(resource: Resource, summary: BatchSummary, location: str) -> None:
     )
 
 
-@dataclass(frozen=True)
-class Unchanged:
-    """What tells an unchanged row: the department's contributions' raw hashes (sorted; None:
-    nothing is skipped) and the declaration's seed."""
-
-    known: np.ndarray | None
-    seed: int
-
-
 def _validate_batch(
     resource: Resource,
     batch: RawBatch,
@@ -339,7 +330,7 @@ def _validate_batch(
     warned: dict[str, int],
     checked: dict[str, None],
     docs: DataDocs | None = None,
-    same: Unchanged | None = None,
+    same: unchanged.Known | None = None,
 ) -> tuple[list[tuple], pa.Table | None, pa.Table | None]:
     """Quarantine rows (line, key, rules, raw), the normalised rows that passed and the keys
     (and lines) of the rows delivered unchanged, which are not validated again."""
@@ -349,8 +340,12 @@ def _validate_batch(
     raw_table, lines = batch.table, batch.lines.to_numpy()
     raw_hashes = unchanged.row_hashes(mapped, same.seed if same else 0)
     keys = None
-    if same is not None and same.known is not None:
-        skip = unchanged.among(raw_hashes, same.known)
+
+    def block_keys() -> list:
+        return normalize_table(resource, mapped.select([resource.key])).column(0).to_pylist()
+
+    if same is not None:
+        skip = unchanged.among(raw_hashes, same.hashes(mapped.num_rows, block_keys))
         if skip.any():
             key = normalize_table(resource, mapped.select([resource.key]).filter(pa.array(skip)))
             keys = key.append_column("_line", pa.array(lines[skip]))

@@ -39,6 +39,7 @@ class BatchSummary:
     file: str | None = None
     encoding: str | None = None
     rows_read: int = 0
+    rows_validated: int = 0  # read minus the rows delivered unchanged (not validated again)
     rows_loaded: int = 0
     rows_inserted: int = 0
     rows_updated: int = 0
@@ -93,6 +94,7 @@ def finish(conn: sa.Connection, summary: BatchSummary, checksum: str | None = No
             "encoding",
             "status",
             "rows_read",
+            "rows_validated",
             "rows_loaded",
             "rows_inserted",
             "rows_updated",

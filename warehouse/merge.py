@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
@@ -100,9 +101,11 @@ def merge(
 
 def _empty(conn: sa.Connection, tables: ResourceTables) -> bool:
     """No department has delivered anything yet (the caller holds the resource's lock)."""
-    held = sa.select(sa.exists().select_from(tables.contribution)).scalar_subquery()
-    kept = sa.select(sa.exists().select_from(tables.golden)).scalar_subquery()
-    return not conn.execute(sa.select(sa.or_(held, kept))).scalar_one()
+    anything = [
+        sa.select(sa.exists().select_from(table)).scalar_subquery()
+        for table in (tables.contribution, tables.golden, tables.history)
+    ]
+    return not conn.execute(sa.select(sa.or_(*anything))).scalar_one()
 
 
 def _first_load(
@@ -114,10 +117,13 @@ def _first_load(
     no conflicts, no records to compare."""
     held = batch.full_snapshot and _keyless(conn, tables, batch)
     filled = (tables.contribution, tables.golden, tables.history)
-    with staging.indexes_deferred(conn, *filled):
+    big = conn.execute(sa.select(sa.func.count()).select_from(stg)).scalar_one() >= BIG_BATCH
+    # a big first load builds the indexes once after its rows (readers of the three tables
+    # then wait for the batch); a small one is not worth holding them
+    with staging.indexes_deferred(conn, *filled) if big else contextlib.nullcontext():
         inserted = _insert_contributions(conn, tables, stg, batch)
         created = _insert_first(conn, tables, stg, batch)
-    for table in filled:  # the next batch's plans need their size now, not at autovacuum's
+    for table in filled if big else ():  # the next batch's plans need their size now
         staging.analyze(conn, table)
     return MergeCounts(inserted, 0, 0, held, created, 0, 0)
 

@@ -13,11 +13,13 @@ def pass_rates(conn: sa.Connection, resource: str | None = None) -> list[dict]:
     """Per resource and rule over committed deliveries: rows checked, rejected, warned, pass rate.
 
     A rule is checked on the rows of the batches whose columns allow it (`rules_checked`);
-    retries of quarantined rows are left out, so that no row counts twice.
+    retries of quarantined rows are left out, so that no row counts twice, and so are rows a
+    department delivered again unchanged (`rows_validated`; a batch from before it was counted
+    counts every row it read).
     """
     query = sa.select(
         batch_ledger.c.resource,
-        batch_ledger.c.rows_read,
+        sa.func.coalesce(batch_ledger.c.rows_validated, batch_ledger.c.rows_read),
         batch_ledger.c.rows_quarantined,
         batch_ledger.c.rejected_by_rule,
         batch_ledger.c.warned_by_rule,

@@ -67,7 +67,7 @@ def indexes_deferred(conn: sa.Connection, *tables: sa.Table) -> Iterator[None]:
     PostgreSQL the indexes (and primary keys) are dropped and built again once the rows are in,
     which is about twice as fast for a million rows. All of it is in the caller's transaction:
     a failure rolls the indexes back with the rows. The tables are held exclusively until the
-    transaction ends, so readers wait instead of seeing them empty."""
+    transaction ends: their readers wait for it (worth it for a big load only)."""
     if not is_postgres(conn):
         yield
         return
@@ -80,17 +80,19 @@ def indexes_deferred(conn: sa.Connection, *tables: sa.Table) -> Iterator[None]:
             "WHERE conrelid = to_regclass(%(table)s) AND contype IN ('p', 'u')",
             oid,
         ).all()
-        indexes = conn.exec_driver_sql(
-            "SELECT ci.relname, pg_get_indexdef(ix.indexrelid) FROM pg_index ix "
-            "JOIN pg_class ci ON ci.oid = ix.indexrelid WHERE ix.indrelid = to_regclass(%(table)s) "
+        indexes = conn.exec_driver_sql(  # pg_get_indexdef names the schema; DROP must too
+            "SELECT n.nspname, ci.relname, pg_get_indexdef(ix.indexrelid) FROM pg_index ix "
+            "JOIN pg_class ci ON ci.oid = ix.indexrelid "
+            "JOIN pg_namespace n ON n.oid = ci.relnamespace "
+            "WHERE ix.indrelid = to_regclass(%(table)s) "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid)",
             oid,
         ).all()
         for constraint, definition in constraints:
             conn.exec_driver_sql(f'ALTER TABLE {name} DROP CONSTRAINT "{constraint}"')
             rebuild.append(f'ALTER TABLE {name} ADD CONSTRAINT "{constraint}" {definition}')
-        for index, definition in indexes:
-            conn.exec_driver_sql(f'DROP INDEX "{index}"')
+        for schema, index, definition in indexes:
+            conn.exec_driver_sql(f'DROP INDEX "{schema}"."{index}"')
             rebuild.append(definition)
     yield
     for statement in rebuild:

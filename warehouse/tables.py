@@ -27,6 +27,7 @@ batch_ledger = sa.Table(
     sa.Column("encoding", sa.String(20)),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("rows_read", sa.BigInteger, nullable=False, default=0),
+    sa.Column("rows_validated", sa.BigInteger),  # null: a batch from before it was counted
     sa.Column("rows_loaded", sa.BigInteger, nullable=False, default=0),
     sa.Column("rows_inserted", sa.BigInteger, nullable=False, default=0),
     sa.Column("rows_updated", sa.BigInteger, nullable=False, default=0),

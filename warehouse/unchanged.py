@@ -12,8 +12,11 @@ is validated again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
+import quality
 from catalog_schema import Resource
 from warehouse import staging
 from warehouse.engine import is_postgres
@@ -30,9 +34,22 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: each column's hash is m
 
 
 def seed(resource: Resource) -> int:
-    """A number that changes whenever the resource's declaration does."""
-    declaration = resource.model_dump_json().encode()
-    return int.from_bytes(hashlib.sha256(declaration).digest()[:8], "big")
+    """A number that changes whenever the resource's declaration or the code that normalises
+    and checks values (the `quality` package) does: a fix there reaches re-sent rows too."""
+    digest = hashlib.sha256(resource.model_dump_json().encode())
+    digest.update(_quality_code())
+    return int.from_bytes(digest.digest()[:8], "big")
+
+
+@functools.cache
+def _quality_code() -> bytes:
+    folder = Path(quality.__file__).parent
+    code = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".yaml", ".csv", ".txt", ".json"}:
+            code.update(path.relative_to(folder).as_posix().encode())
+            code.update(path.read_bytes())
+    return code.digest()
 
 
 def row_hashes(table: pa.Table, start: int = 0) -> np.ndarray:
@@ -48,18 +65,58 @@ def row_hashes(table: pa.Table, start: int = 0) -> np.ndarray:
     return hashes.view(np.int64)
 
 
-def known(conn: sa.Connection, tables: ResourceTables, department: str) -> np.ndarray:
-    """The raw hashes of the department's active contributions, sorted."""
+#: A block with fewer rows looks up its own keys' hashes (by primary key) instead of reading
+#: all of the department's: a small incremental delivery into a big library stays cheap.
+LOOK_UP_BELOW = 20_000
+_CHUNK = 5_000  # keys per look-up (SQLite's bound-parameter limit)
+
+
+class Known:
+    """The raw hashes of a department's active contributions, as a batch's blocks need them:
+    all of them, read once, for a big block; those of its own keys for a small one. `enabled`
+    False (a retry of quarantined rows): nothing is known, nothing skipped."""
+
+    def __init__(
+        self, conn: sa.Connection, tables: ResourceTables, department: str, enabled: bool = True
+    ):
+        self.conn, self.tables, self.department, self.enabled = conn, tables, department, enabled
+        self.seed = seed(tables.resource)
+        self._all: np.ndarray | None = None
+
+    def hashes(self, rows: int, keys: Callable[[], list]) -> np.ndarray:
+        """Sorted known hashes covering a block of `rows` rows whose keys `keys()` gives."""
+        if not self.enabled:
+            return np.zeros(0, dtype=np.int64)
+        if self._all is None and rows >= LOOK_UP_BELOW:
+            self._all = known(self.conn, self.tables, self.department)
+        if self._all is not None:
+            return self._all
+        wanted = [k for k in keys() if k is not None]
+        found = [
+            known(self.conn, self.tables, self.department, wanted[i : i + _CHUNK])
+            for i in range(0, len(wanted), _CHUNK)
+        ]
+        return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+
+
+def known(
+    conn: sa.Connection, tables: ResourceTables, department: str, keys: list | None = None
+) -> np.ndarray:
+    """The raw hashes of the department's active contributions (of `keys` only, if given),
+    sorted."""
     contrib = tables.contribution
     rows = sa.select(contrib.c._raw_hash).where(
         contrib.c._department == department,
         contrib.c._withdrawn_at.is_(None),
         contrib.c._raw_hash.is_not(None),
     )
-    if is_postgres(conn):  # a million hashes as one text stream, parsed by Arrow
-        sql = str(rows.compile(conn, compile_kwargs={"literal_binds": True}))
+    if keys is not None:
+        rows = rows.where(contrib.c[tables.resource.key].in_(keys))
+    if is_postgres(conn) and keys is None:  # a million hashes as one text stream, for Arrow
+        compiled = rows.compile(conn)
         buffer = io.BytesIO()
         with conn.connection.cursor() as cursor:
+            sql = cursor.mogrify(str(compiled), compiled.params).decode()
             cursor.copy_expert(f"COPY ({sql}) TO STDOUT", buffer)
         if buffer.tell() == 0:
             return np.zeros(0, dtype=np.int64)
@@ -101,13 +158,14 @@ def settle(
     department: str,
     fields: list[str],
 ) -> tuple[list[dict], int]:
-    """Repeated keys among the unchanged rows and against the staged ones.
+    """Keys both kept and staged: delivered again in the same batch, spelt differently.
 
-    A key both kept and staged was delivered twice, the staged row spelt differently. With the
-    same values once normalised, the staged row is an identical repeat (dropped, counted);
-    with other values both leave: the staged row, and the kept ones as the contribution holds
-    them, are returned for quarantine. Identical repeats among the kept rows are counted too.
-    Returns (conflicting rows, identical repeats).
+    Runs before the repeats within staging are settled, so that it sees every row of such a
+    key. When every staged row has the contribution's values once normalised, they are
+    identical repeats (dropped, counted); otherwise every row of the key leaves: the staged
+    ones, and the kept ones as the contribution holds them, are returned for quarantine.
+    Returns (conflicting rows, identical repeats to add to `repeats` of the kept rows, negative
+    when kept rows counted there left).
     """
     key = tables.resource.key
     staging.analyze(conn, kept)
@@ -116,27 +174,27 @@ def settle(
     if not keys:
         return [], 0
     contrib = tables.contribution
-    staged = conn.execute(sa.select(stg).where(stg.c[key].in_(keys))).mappings().all()
     held = conn.execute(
-        sa.select(contrib, kept.c._line)
-        .join(kept, kept.c[key] == contrib.c[key])
-        .where(contrib.c._department == department, kept.c[key].in_(keys))
+        sa.select(contrib).where(contrib.c._department == department, contrib.c[key].in_(keys))
     ).mappings()
     holds = {row[key]: row for row in held}
+    staged: dict[object, list[dict]] = {}
+    for row in conn.execute(sa.select(stg).where(stg.c[key].in_(keys))).mappings():
+        staged.setdefault(row[key], []).append(dict(row))
     conflicting, repeats, differing = [], 0, []
-    for row in staged:  # at most one per key: repeats within staging are settled already
-        had = holds[row[key]]
-        if all(row[name] == had[name] for name in fields):
-            repeats += 1
-            continue
-        differing.append(row[key])
-        conflicting.append(dict(row))
+    for value, rows in staged.items():
+        had = holds.get(value)  # None only if two rows' hashes collided
+        if had is not None and all(row[n] == had[n] for row in rows for n in fields):
+            repeats += len(rows)
+        else:
+            differing.append(value)
+            conflicting += rows
     conn.execute(stg.delete().where(stg.c[key].in_(keys)))
     kept_rows = []
     if differing:
         lines = sa.select(kept).where(kept.c[key].in_(differing))
         kept_rows = [
-            dict(holds[row[key]]) | {"_line": row["_line"]}
+            dict(holds.get(row[key]) or {key: row[key]}) | {"_line": row["_line"]}
             for row in conn.execute(lines).mappings()
         ]
         conn.execute(kept.delete().where(kept.c[key].in_(differing)))

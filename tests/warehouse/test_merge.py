@@ -297,6 +297,7 @@ def test_a_first_load_writes_what_the_general_merge_writes(
     the same contributions, records and history as the general merge."""
     from warehouse import merge
 
+    monkeypatch.setattr(merge, "BIG_BATCH", 1)  # the big first load's path: indexes deferred
     path = write(tmp_path, text, "first.csv")
     spec = catalog.resource(resource)
     tables = for_resource(spec)
@@ -326,3 +327,11 @@ def test_a_first_load_writes_what_the_general_merge_writes(
     assert written(general) == expected
     counts = ("rows_inserted", "rows_updated", "records_changed", "conflicts", "rows_unchanged")
     assert [getattr(general, c) for c in counts] == [getattr(shortcut, c) for c in counts]
+
+
+def test_a_first_full_snapshot_with_an_unreadable_row_withdraws_nothing(
+    engine, catalog, tmp_path, monkeypatch
+):
+    broken = "only,two\n"  # a malformed row: no key can be read from it
+    (batch,) = snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + broken + crowd(9))
+    assert batch.withdrawal_held and batch.rows_quarantined == 1 and batch.rows_loaded == 10
