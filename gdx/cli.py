@@ -275,6 +275,8 @@ def serve(
     from warehouse import settings
 
     _catalog()  # a broken declaration is one line here, not a traceback from every worker
+    for setting in ("GDX_API_POOL", "GDX_RATE_LIMIT"):  # so is a bad number
+        settings.positive(setting)
 
     uvicorn.run(
         "services.app:create_app",

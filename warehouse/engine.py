@@ -15,11 +15,6 @@ from sqlalchemy.engine import make_url
 
 from warehouse import settings
 
-#: The API server's pool, per worker process: a request holds a connection only while it runs
-#: in the thread pool (40 threads), so 40 are the most it can use; the 20 kept serve steady
-#: load (20 were in use at 64 concurrent calls on 2 workers) without connecting anew.
-SERVING_POOL_SIZE = 20
-SERVING_MAX_OVERFLOW = 20
 #: A pooled connection idle longer than this is tested before use (see `_ping_if_idle`).
 IDLE_PING_SECONDS = 10.0
 #: Connections are replaced after an hour, before firewalls or the server drop them.
@@ -50,8 +45,11 @@ def create(url: str | None = None, serving: bool = False) -> sa.Engine:
     # (READ COMMITTED); `writing` gives a writer its transaction back
     engine = sa.create_engine(
         url,
-        pool_size=SERVING_POOL_SIZE,
-        max_overflow=SERVING_MAX_OVERFLOW,
+        # per worker process: a request holds a connection only while it runs in the thread
+        # pool (40 threads), so 40 are the most it can use; 20 kept served 64 concurrent calls
+        # on 2 workers without connecting anew (GDX_API_POOL, as many again when busy)
+        pool_size=settings.positive("GDX_API_POOL"),
+        max_overflow=settings.positive("GDX_API_POOL"),
         pool_recycle=RECYCLE_SECONDS,
         json_serializer=_json,
         isolation_level="AUTOCOMMIT",

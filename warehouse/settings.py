@@ -71,6 +71,12 @@ SETTINGS = (
         "through); above it the API answers 429 with Retry-After.",
     ),
     Setting(
+        "GDX_API_POOL",
+        "20",
+        "PostgreSQL connections each `gdx serve` worker keeps open (as many again when busy): "
+        "workers x 2 x this must stay under the server's max_connections.",
+    ),
+    Setting(
         "GDX_AUDIT_COMMIT_MS",
         "5",
         "Milliseconds the audit writer waits to commit calls together (group commit); a call's "

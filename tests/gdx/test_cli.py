@@ -328,3 +328,8 @@ def test_serve_with_a_broken_imported_resource_is_one_line(tmp_path):
     (imports / "health.broken.yaml").write_text("code: health.broken\nfields: [\n", "utf-8")
     result = gdx("serve", "--port", "1", home=tmp_path, GDX_IMPORTS_DIR=str(imports))
     assert_one_line_error(result, "health.broken.yaml", "invalid YAML")
+
+
+def test_serve_with_a_bad_pool_size_is_one_line(tmp_path):
+    result = gdx("serve", "--port", "1", home=tmp_path, GDX_API_POOL="many")
+    assert_one_line_error(result, "GDX_API_POOL", "positive whole number")

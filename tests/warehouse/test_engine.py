@@ -38,3 +38,17 @@ def test_reads_outside_transactions_writes_inside_one(serving):
         conn.execute(api_consumer.insert().values(**values, created_at=sa.func.now()))
     with serving.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(api_consumer)).scalar() == 1
+
+
+def test_the_pool_follows_gdx_api_pool(engine, monkeypatch):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the serving engine differs on PostgreSQL only")
+    monkeypatch.setenv("GDX_API_POOL", "3")
+    sized = engines.create(engine.url.render_as_string(hide_password=False), serving=True)
+    try:
+        assert (sized.pool.size(), sized.pool._max_overflow) == (3, 3)
+    finally:
+        sized.dispose()
+    monkeypatch.setenv("GDX_API_POOL", "none")
+    with pytest.raises(ValueError, match="GDX_API_POOL"):
+        engines.create(engine.url.render_as_string(hide_password=False), serving=True)
