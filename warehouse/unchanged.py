@@ -133,8 +133,12 @@ def among(hashes: np.ndarray, known_hashes: np.ndarray) -> np.ndarray:
     """Which of `hashes` are in the sorted `known_hashes`."""
     if len(known_hashes) == 0:
         return np.zeros(len(hashes), dtype=bool)
-    at = np.searchsorted(known_hashes, hashes).clip(max=len(known_hashes) - 1)
-    return known_hashes[at] == hashes
+    order = np.argsort(hashes)  # probing in order reads the known hashes front to back
+    ordered = hashes[order]
+    at = np.searchsorted(known_hashes, ordered).clip(max=len(known_hashes) - 1)
+    found = np.empty(len(hashes), dtype=bool)
+    found[order] = known_hashes[at] == ordered
+    return found
 
 
 def kept_table(resource: Resource) -> sa.Table:
@@ -205,5 +209,5 @@ def settle(
 def repeats(kept_hashes: list[np.ndarray]) -> int:
     """Identical repeats among the kept rows: a department's key has one known hash, so the
     kept rows of a key all have it."""
-    hashes = np.concatenate(kept_hashes) if kept_hashes else np.zeros(0, dtype=np.int64)
-    return len(hashes) - len(np.unique(hashes))
+    hashes = np.sort(np.concatenate(kept_hashes)) if kept_hashes else np.zeros(0, np.int64)
+    return int(np.count_nonzero(hashes[1:] == hashes[:-1]))  # np.unique: ten times slower

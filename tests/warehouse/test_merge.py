@@ -335,3 +335,30 @@ def test_a_first_full_snapshot_with_an_unreadable_row_withdraws_nothing(
     broken = "only,two\n"  # a malformed row: no key can be read from it
     (batch,) = snapshot(tmp_path, monkeypatch, engine, catalog, HEADER + ZHANG + broken + crowd(9))
     assert batch.withdrawal_held and batch.rows_quarantined == 1 and batch.rows_loaded == 10
+
+
+def test_a_delivery_small_beside_an_analysed_library_probes_its_indexes(
+    engine, catalog, tmp_path, monkeypatch
+):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the join strategy is PostgreSQL's")
+    from warehouse import merge, staging
+    from warehouse.engine import writing
+
+    load(engine, catalog, tmp_path, HEADER + ZHANG + LI + crowd(10), "public_security", "a.csv")
+    tables = for_resource(catalog.resource(PERSON))
+    monkeypatch.setattr(merge, "BIG_BATCH", 2)
+    with writing(engine) as conn:
+        stg = staging.create(conn, tables.resource)
+        conn.execute(
+            stg.insert(),
+            [{"id_number": k, "_line": i, "_row_hash": 0} for i, k in enumerate(["a", "b"])],
+        )
+        assert merge._big(conn, tables, stg)  # 12 contributions, never analysed: hash
+        staging.analyze(conn, tables.contribution)
+        monkeypatch.setattr(merge, "LIBRARY_SHARE", 5)
+        assert not merge._big(conn, tables, stg)  # 2 x 5 < 12: probe the indexes
+        monkeypatch.setattr(merge, "LIBRARY_SHARE", 6)
+        assert merge._big(conn, tables, stg)
+        monkeypatch.setattr(merge, "BIG_BATCH", 3)
+        assert not merge._big(conn, tables, stg)  # under BIG_BATCH: always probe
