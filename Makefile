@@ -23,7 +23,7 @@ test: $(BIN)/.installed
 	$(BIN)/pytest
 
 # the benchmarks' peers (dlt, py-spy) live in the bench extra, installed only for `make bench`;
-# bench/run.py writes bench/RESULTS.md (BENCH_ARGS=--scale adds 5,000,000 rows, far over 20 min)
+# bench/run.py writes bench/RESULTS.md (BENCH_ARGS=--scale adds 5,000,000 people: 20 min in all here)
 $(BIN)/.bench-installed: $(BIN)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
