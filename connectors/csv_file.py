@@ -20,6 +20,10 @@ import pyarrow.csv as pacsv
 from connectors.base import ConnectorError, FileDelivery, MalformedRow, RawBatch
 
 SAMPLE_BYTES = 1 << 20
+# pyarrow's streaming reader reads up to 32 blocks ahead on a background thread, whatever the
+# consumer does: parse in blocks of at most this size and join them into the blocks asked for,
+# so that what is read ahead stays under 32 MiB however big the file or the block.
+PARSE_BYTES = 1 << 20
 ENCODINGS = ("utf-8", "gbk", "gb18030")
 _CODEC = {"utf-8": "utf8", "utf-8-sig": "utf8", "gbk": "gbk", "gb18030": "gb18030"}
 
@@ -65,7 +69,7 @@ def locate_decode_error(path: Path, encoding: str) -> str:
 
 
 class CsvFile(FileDelivery):
-    """A department CSV file, read in bounded blocks of `block_bytes`."""
+    """A department CSV file, read in bounded blocks of about `block_bytes` of text."""
 
     kind = "csv"
     empty_ok = False  # a file without data rows is a broken extract
@@ -116,12 +120,14 @@ class CsvFile(FileDelivery):
             malformed.append(MalformedRow(row.number, row.text, reason))
             return "skip"
 
+        parse_bytes = min(self.block_bytes, PARSE_BYTES)
+        per_block = max(1, self.block_bytes // parse_bytes)
         try:
             reader = pacsv.open_csv(
                 self.path,
                 read_options=pacsv.ReadOptions(
                     encoding=_CODEC[self.encoding],
-                    block_size=self.block_bytes,
+                    block_size=parse_bytes,
                     column_names=self.header,
                     skip_rows=1,
                     use_threads=False,
@@ -138,10 +144,11 @@ class CsvFile(FileDelivery):
                 ),
             )
             next_line = 2
-            for batch in reader:
+            for parts in _groups(reader, per_block):
                 bad, malformed[:] = list(malformed), []
-                lines, next_line = _line_numbers(next_line, batch.num_rows, not_rows)
-                table = pa.Table.from_batches([batch])
+                rows = sum(part.num_rows for part in parts)
+                lines, next_line = _line_numbers(next_line, rows, not_rows)
+                table = pa.Table.from_batches(parts, schema=reader.schema).combine_chunks()
                 blank = _blank_rows(table)
                 if blank is not None:
                     table, lines = table.filter(pc.invert(blank)), lines.filter(pc.invert(blank))
@@ -156,6 +163,18 @@ class CsvFile(FileDelivery):
         if isinstance(exc, UnicodeDecodeError) or "UTF8" in message or "decode" in message:
             return locate_decode_error(self.path, self.encoding)
         return message.splitlines()[0]
+
+
+def _groups(reader: pacsv.CSVStreamingReader, size: int) -> Iterator[list[pa.RecordBatch]]:
+    """The reader's record batches, `size` at a time (the last group may be shorter)."""
+    group: list[pa.RecordBatch] = []
+    for batch in reader:
+        group.append(batch)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def _line_numbers(start: int, good: int, not_rows: set[int]) -> tuple[pa.Array, int]:

@@ -100,6 +100,30 @@ def test_memory_does_not_grow_with_file_size(tmp_path):
     assert large < 12 << 20
 
 
+def test_read_ahead_is_bounded_by_the_parse_size_not_the_block(tmp_path, monkeypatch):
+    """pyarrow reads 32 parse blocks ahead: blocks are joined from small parse blocks."""
+    import pyarrow as pa
+
+    from connectors import csv_file
+
+    path = tmp_path / "f.csv"
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("a,b,c\n")
+        for i in range(200_000):  # about 11 MB
+            handle.write(f"{i},{'x' * 40},{i * 7}\n")
+    monkeypatch.setattr(csv_file, "PARSE_BYTES", 64 << 10)
+    highest, sizes, lines = 0, [], []
+    for batch in CsvFile(path, block_bytes=512 << 10).batches():
+        highest = max(highest, pa.total_allocated_bytes())
+        sizes.append(batch.table.num_rows)
+        lines += batch.lines.to_pylist()
+        assert all(column.num_chunks == 1 for column in batch.table.columns)
+        del batch
+    assert lines == list(range(2, 200_002))
+    assert len(sizes) < 30 and min(sizes[:-1]) > 7000  # eight parse blocks to a block
+    assert highest < 5 << 20  # 32 blocks of 512 KiB ahead would be 16 MiB
+
+
 def test_line_numbers_skip_blank_and_malformed_lines_across_blocks(tmp_path):
     path = tmp_path / "f.csv"
     lines = ["a,b"]
