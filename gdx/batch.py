@@ -7,6 +7,7 @@ reason) when it does not commit.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from connectors.base import Delivery, Opener
 from gdx.errors import GdxError
 from quality import data_docs, dates
 from quality.normalize import normalize_table
+from quality.rules import bound_rules
 from quality.runner import validate
 from quality.suite import RuleError
 from warehouse import derived, ledger, quarantine, settings, source_state, staging, unchanged
@@ -217,8 +219,14 @@ def _run(
     at = ledger.now()
     stg = staging.create(conn, resource)
     kept = staging.temporary(conn, unchanged.kept_table(resource))
-    # a retry re-validates quarantined rows: none of them is a contribution yet
-    same = unchanged.Known(conn, tables, summary.department, enabled=summary.retry_of is None)
+    # a retry re-validates quarantined rows: none of them is a contribution yet, and their
+    # earlier verdicts are what it questions
+    fresh = summary.retry_of is None
+    same = unchanged.Known(conn, tables, summary.department, enabled=fresh)
+    day = dates.today()  # before any row is validated: verdicts are salted with this day
+    # every batch of the same day started within a day (25 hours: a day of a clock change)
+    since = at - dt.timedelta(hours=25)
+    judged = unchanged.Judged(conn, tables, summary.department, since, enabled=fresh)
     kept_hashes: list[np.ndarray] = []
     key_hashes: list[np.ndarray] = []  # of the staged rows, to find repeated keys
     key_lines: list[np.ndarray] = []
@@ -228,7 +236,7 @@ def _run(
     for batch in delivery.batches():
         summary.rows_read += batch.table.num_rows + len(batch.malformed)
         rows, passed, keys = _validate_batch(
-            resource, batch, headers, rejected, warned, checked, docs, same
+            resource, batch, headers, rejected, warned, checked, docs, Seen(same, judged, day)
         )
         summary.rules_checked = list(checked)
         summary.rows_validated += batch.table.num_rows + len(batch.malformed)
@@ -258,9 +266,20 @@ def _run(
     summary.rows_duplicate += unchanged.repeats(kept_hashes) + repeats
     if conflicts:
         rejected[DUPLICATE_KEY_CONFLICT] = len(conflicts)
+        # each of these rows passed every rule: kept with its day-salted hash, it is known to
+        # pass when it comes again today (whether it conflicts again is the batch's business)
+        salted = unchanged.day_hashes(
+            np.array([row.get("_raw_hash") or 0 for row in conflicts], dtype=np.int64), day
+        ).tolist()
         rows = [
-            (row["_line"], row[resource.key], [DUPLICATE_KEY_CONFLICT], _staged_raw(row, headers))
-            for row in conflicts
+            (
+                row["_line"],
+                row[resource.key],
+                [DUPLICATE_KEY_CONFLICT],
+                _staged_raw(row, headers),
+                hashed if row.get("_raw_hash") is not None else None,
+            )
+            for row, hashed in zip(conflicts, salted, strict=True)
         ]
         quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
         summary.rows_quarantined += len(rows)
@@ -322,6 +341,16 @@ def _accept(resource: Resource, summary: BatchSummary, location: str) -> None:
     )
 
 
+@dataclass
+class Seen:
+    """What a batch knows of rows it may have had before: the department's contributions
+    (unchanged rows skip validation) and today's quarantined rows (quarantined again)."""
+
+    contributions: unchanged.Known
+    quarantined: unchanged.Judged
+    day: dt.date
+
+
 def _validate_batch(
     resource: Resource,
     batch: RawBatch,
@@ -330,52 +359,97 @@ def _validate_batch(
     warned: dict[str, int],
     checked: dict[str, None],
     docs: DataDocs | None = None,
-    same: unchanged.Known | None = None,
+    seen: Seen | None = None,
 ) -> tuple[list[tuple], pa.Table | None, pa.Table | None]:
-    """Quarantine rows (line, key, rules, raw), the normalised rows that passed and the keys
-    (and lines) of the rows delivered unchanged, which are not validated again."""
+    """Quarantine rows (line, key, rules, raw, day-salted hash), the normalised rows that
+    passed and the keys (and lines) of the rows delivered unchanged, which are not validated
+    again. Rows quarantined earlier the same day are quarantined again with their rules."""
     mapped = pa.table(
         {field: batch.table.column(header) for header, field in headers.columns.items()}
     )
     raw_table, lines = batch.table, batch.lines.to_numpy()
-    raw_hashes = unchanged.row_hashes(mapped, same.seed if same else 0)
+    raw_hashes = unchanged.row_hashes(mapped, seen.contributions.seed if seen else 0)
     keys = None
-
-    def block_keys() -> list:
-        return normalize_table(resource, mapped.select([resource.key])).column(0).to_pylist()
-
-    if same is not None:
-        skip = unchanged.among(raw_hashes, same.hashes(mapped.num_rows, block_keys))
-        if skip.any():
-            key = normalize_table(resource, mapped.select([resource.key]).filter(pa.array(skip)))
-            keys = key.append_column("_line", pa.array(lines[skip]))
-            keys = keys.append_column("_raw_hash", pa.array(raw_hashes[skip]))
-            fresh = pa.array(~skip)
-            mapped, raw_table = mapped.filter(fresh), raw_table.filter(fresh)
-            lines, raw_hashes = lines[~skip], raw_hashes[~skip]
     rows = [
-        (bad.line, None, [MALFORMED_ROW], {"_text": bad.text, "_reason": bad.reason})
+        (bad.line, None, [MALFORMED_ROW], {"_text": bad.text, "_reason": bad.reason}, None)
         for bad in batch.malformed
     ]
     if batch.malformed:
         rejected[MALFORMED_ROW] = rejected.get(MALFORMED_ROW, 0) + len(batch.malformed)
+
+    def keep(kept: np.ndarray) -> None:  # only the rows `kept` go on
+        nonlocal mapped, raw_table, lines, raw_hashes
+        mask = pa.array(kept)
+        mapped, raw_table = mapped.filter(mask), raw_table.filter(mask)
+        lines, raw_hashes = lines[kept], raw_hashes[kept]
+
+    def key_of(table: pa.Table) -> pa.Table:
+        return normalize_table(resource, table.select([resource.key]))
+
+    def block_keys() -> list:
+        return key_of(mapped).column(0).to_pylist()
+
+    known_good = np.zeros(mapped.num_rows, dtype=bool)  # rows that passed every rule today
+    if seen is not None:
+        skip = unchanged.among(raw_hashes, seen.contributions.hashes(mapped.num_rows, block_keys))
+        if skip.any():
+            keys = key_of(mapped.filter(pa.array(skip)))
+            keys = keys.append_column("_line", pa.array(lines[skip]))
+            keys = keys.append_column("_raw_hash", pa.array(raw_hashes[skip]))
+            keep(~skip)
+        known_good = np.zeros(mapped.num_rows, dtype=bool)
+        # rows judged earlier today: quarantined again with their rules, or, when they only
+        # conflicted with another row of their key, known to pass every rule
+        salted = unchanged.day_hashes(raw_hashes, seen.day)
+        found, rules = seen.quarantined.look_up(salted)
+        at = np.flatnonzero(found)
+        passing = np.array([r == [DUPLICATE_KEY_CONFLICT] for r in rules], dtype=bool)
+        again, again_rules = at[~passing], [r for r, p in zip(rules, passing, strict=True) if not p]
+        if len(at):
+            checked.update(_rule_ids(resource, mapped.column_names))
+        if len(again):
+            again_keys = key_of(mapped.take(pa.array(again))).column(0).to_pylist()
+            raws = raw_table.take(pa.array(again)).to_pylist()
+            salts = salted[again].tolist()
+            rows += zip(lines[again].tolist(), again_keys, again_rules, raws, salts, strict=True)
+            for failed in again_rules:
+                for rule in failed:
+                    rejected[rule] = rejected.get(rule, 0) + 1
+        known_good[at[passing]] = True
+        if len(again):
+            going_on = np.ones(mapped.num_rows, dtype=bool)
+            going_on[again] = False
+            keep(going_on)
+            known_good = known_good[going_on]
     if mapped.num_rows == 0:
         return rows, None, keys
     normal = normalize_table(resource, mapped)
-    verdict = validate(resource, normal)
-    for rule, count in verdict.counts().items():
-        rejected[rule] = rejected.get(rule, 0) + count
-    for rule, count in verdict.warnings().items():
-        warned[rule] = warned.get(rule, 0) + count
-    checked.update(verdict.failures)
-    if docs is not None:
-        docs.add(verdict)
-    failed = verdict.failed
-    positions = np.flatnonzero(failed)
+    failed = np.zeros(mapped.num_rows, dtype=bool)
+    unknown = np.flatnonzero(~known_good)
+    positions, failed_rules = unknown[:0], []
+    if len(unknown):
+        judging = normal if len(unknown) == normal.num_rows else normal.take(pa.array(unknown))
+        verdict = validate(resource, judging)
+        for rule, count in verdict.counts().items():
+            rejected[rule] = rejected.get(rule, 0) + count
+        for rule, count in verdict.warnings().items():
+            warned[rule] = warned.get(rule, 0) + count
+        checked.update(verdict.failures)
+        if docs is not None:
+            docs.add(verdict)
+        bad = np.flatnonzero(verdict.failed)
+        positions, failed_rules = unknown[bad], verdict.rules_of(bad)
+        failed[positions] = True
     failed_keys = normal.column(resource.key).take(pa.array(positions)).to_pylist()
     raws = raw_table.take(pa.array(positions)).to_pylist()
-    rows[:0] = zip(
-        lines[positions].tolist(), failed_keys, verdict.rules_of(positions), raws, strict=True
+    salted = unchanged.day_hashes(raw_hashes[positions], seen.day) if seen else None
+    rows += zip(
+        lines[positions].tolist(),
+        failed_keys,
+        failed_rules,
+        raws,
+        salted.tolist() if salted is not None else [None] * len(positions),
+        strict=True,
     )
     passed = normal.filter(pa.array(~failed))
     extra = {
@@ -386,6 +460,11 @@ def _validate_batch(
     for name, column in extra.items():
         passed = passed.append_column(name, column)
     return rows, passed, keys
+
+
+def _rule_ids(resource: Resource, columns: list[str]) -> dict[str, None]:
+    """The rules a block with these columns is judged by, in declaration order."""
+    return dict.fromkeys(rule.rule_id for rule in bound_rules(resource, columns))
 
 
 def _staged_raw(row: dict, headers: HeaderMap) -> dict:

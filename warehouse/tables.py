@@ -254,6 +254,8 @@ def _build(resource: Resource) -> ResourceTables:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("retried_in", sa.String(40)),  # the batch that re-validated the row
         sa.Column("superseded_by", sa.String(40)),  # a later delivery of the key: not retried
+        # the row as delivered, salted with the day it was judged (warehouse/unchanged.py)
+        sa.Column("raw_hash", sa.BigInteger),
         comment=f"{resource.name_zh}: rejected rows with every rule they failed",
     )
     contribution = sa.Table(

@@ -9,13 +9,22 @@ full snapshot still holds it and a repeat of the key with other values is still 
 The hash is seeded with the resource's declaration and the `quality` code: when a rule, a field
 or a normaliser changes, every row is validated again. Two different rows of a department share
 a 64-bit hash with a chance of about 2^-64 per row; a changed row would then pass as unchanged.
+
+A row that a batch of the department quarantined earlier the same day (`Judged`) is not
+validated again: its quarantine row keeps the hash, salted with the day, because rules compare
+dates with today (a birth date in the future passes once the day comes). A row that failed
+rules is quarantined again with those rules. A row quarantined only because another row of its
+key differed passed every rule: it is staged without validating, and whether it conflicts again
+is settled with the rest of its batch.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +38,7 @@ import quality
 from catalog_schema import Resource
 from warehouse import staging
 from warehouse.engine import is_postgres
-from warehouse.tables import ResourceTables, column_type
+from warehouse.tables import ResourceTables, batch_ledger, column_type
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: each column's hash is multiplied in
 
@@ -128,6 +137,71 @@ def known(
     else:
         found = np.fromiter(conn.execute(rows).scalars(), dtype=np.int64)
     return np.sort(found)
+
+
+def day_hashes(hashes: np.ndarray, day: dt.date) -> np.ndarray:
+    """Row hashes salted with a day: verdicts that compared dates with that day."""
+    salt = int.from_bytes(hashlib.sha256(day.isoformat().encode()).digest()[:8], "big")
+    return hashes ^ np.array(salt, dtype=np.uint64).view(np.int64)
+
+
+class Judged:
+    """The verdicts of the rows a department's batches of the last day quarantined: their
+    day-salted hashes (sorted) and the rules each failed. Read once, when first asked."""
+
+    def __init__(
+        self,
+        conn: sa.Connection,
+        tables: ResourceTables,
+        department: str,
+        since: dt.datetime,
+        enabled: bool = True,
+    ):
+        self.conn, self.tables, self.department = conn, tables, department
+        self.since, self.enabled = since, enabled
+        self._hashes: np.ndarray | None = None
+        self._rules: list[list[str]] = []
+
+    def _read(self) -> np.ndarray:
+        if self._hashes is not None:
+            return self._hashes
+        self._hashes = np.zeros(0, dtype=np.int64)
+        if not self.enabled:
+            return self._hashes
+        ledger = batch_ledger
+        batches = sa.select(ledger.c.batch_id).where(
+            ledger.c.resource == self.tables.resource.code,
+            ledger.c.department == self.department,
+            ledger.c.status == "loaded",
+            ledger.c.rows_quarantined > 0,
+            ledger.c.started_at >= self.since,
+        )
+        ids = list(self.conn.execute(batches).scalars())
+        if not ids:
+            return self._hashes
+        q = self.tables.quarantine
+        found = self.conn.execute(
+            sa.select(q.c.raw_hash, sa.cast(q.c.rules, sa.Text)).where(
+                q.c.batch_id.in_(ids), q.c.raw_hash.is_not(None)
+            )
+        ).all()
+        if not found:
+            return self._hashes
+        hashes = np.fromiter((h for h, _ in found), dtype=np.int64, count=len(found))
+        hashes, first = np.unique(hashes, return_index=True)
+        parsed: dict[str, list[str]] = {}
+        self._rules = [parsed.setdefault(found[i][1], json.loads(found[i][1])) for i in first]
+        self._hashes = hashes
+        return hashes
+
+    def look_up(self, hashes: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
+        """Which of the day-salted `hashes` were quarantined, and the rules of each found."""
+        known = self._read()
+        if len(known) == 0 or len(hashes) == 0:
+            return np.zeros(len(hashes), dtype=bool), []
+        at = np.searchsorted(known, hashes).clip(max=len(known) - 1)
+        found = known[at] == hashes
+        return found, [self._rules[i] for i in at[found]]
 
 
 def among(hashes: np.ndarray, known_hashes: np.ndarray) -> np.ndarray:

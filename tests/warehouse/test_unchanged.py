@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.gdx.test_pipeline import HEADER, LI, ZHANG, crowd
+from tests.gdx.test_pipeline import HEADER, LI, LI_ID, ZHANG, crowd
 from tests.warehouse.test_merge import PERSON, ZHANG_ID, load, record
 from warehouse import unchanged
 
@@ -77,6 +77,117 @@ def test_a_rejected_row_sent_again_is_rejected_again(engine, catalog, tmp_path):
     assert first.rows_quarantined == again.rows_quarantined == 1
     assert again.rejected_by_rule == first.rejected_by_rule
     assert record(engine, catalog, ZHANG_ID) is None
+
+
+def quarantined(engine, catalog, batch_id):
+    from warehouse import quarantine
+    from warehouse.tables import for_resource
+
+    with engine.connect() as conn:
+        return quarantine.for_batch(conn, for_resource(catalog.resource(PERSON)), batch_id)
+
+
+def no_validation(monkeypatch):
+    import gdx.batch
+
+    def refuse(resource, table):
+        raise AssertionError(f"validated {table.num_rows} rows")
+
+    monkeypatch.setattr(gdx.batch, "validate", refuse)
+
+
+def test_a_row_quarantined_today_is_quarantined_again_unvalidated(
+    engine, catalog, tmp_path, monkeypatch
+):
+    nameless = ZHANG.replace("张三", "")
+    text = HEADER + nameless + LI + crowd(8)
+    first = ps(engine, catalog, tmp_path, text, "a.csv")
+    no_validation(monkeypatch)
+    again = ps(engine, catalog, tmp_path, text, "a.csv", force=True)
+    assert (again.rows_quarantined, again.rows_unchanged, again.rows_validated) == (1, 9, 1)
+    assert again.rejected_by_rule == first.rejected_by_rule == {"name.required": 1}
+    assert again.rules_checked == first.rules_checked and again.data_docs is None
+    (before,) = quarantined(engine, catalog, first.batch_id)
+    (after,) = quarantined(engine, catalog, again.batch_id)
+    same = ("line", "record_key", "rules", "raw", "raw_hash")
+    assert [after[k] for k in same] == [before[k] for k in same] and after["raw_hash"] is not None
+
+
+def test_the_next_day_a_quarantined_row_is_validated_again(engine, catalog, tmp_path, monkeypatch):
+    import datetime as dt
+
+    from quality import dates
+
+    nameless = ZHANG.replace("张三", "")
+    text = HEADER + nameless + LI + crowd(8)
+    ps(engine, catalog, tmp_path, text, "a.csv")
+    tomorrow = dates.today() + dt.timedelta(days=1)
+    monkeypatch.setattr(dates, "today", lambda: tomorrow)
+    again = ps(engine, catalog, tmp_path, text, "a.csv", force=True)
+    assert again.rows_quarantined == 1 and again.data_docs  # rules compare dates with today
+    no_validation(monkeypatch)
+    third = ps(engine, catalog, tmp_path, text, "a.csv", force=True)
+    assert third.rows_quarantined == 1 and third.data_docs is None
+
+
+def test_a_conflicting_row_is_known_to_pass_but_settled_anew(
+    engine, catalog, tmp_path, monkeypatch
+):
+    """A conflict depends on the batch's other rows, the rules' verdict on the row alone."""
+    renamed = ZHANG.replace("张三", "张三丰")
+    first = ps(engine, catalog, tmp_path, PEOPLE + renamed, "a.csv")
+    assert first.rejected_by_rule == {"duplicate_key_conflict": 2}
+    assert all(row["raw_hash"] is not None for row in quarantined(engine, catalog, first.batch_id))
+    with monkeypatch.context() as patch:
+        no_validation(patch)
+        again = ps(engine, catalog, tmp_path, PEOPLE + renamed, "a.csv", force=True)
+        assert again.rejected_by_rule == {"duplicate_key_conflict": 2}
+        alone = ps(engine, catalog, tmp_path, PEOPLE, "b.csv")  # the key once: no conflict
+    assert alone.rows_quarantined == 0 and alone.rows_inserted == 1
+    assert alone.rules_checked == first.rules_checked and alone.data_docs is None
+    assert record(engine, catalog)["name"] == "张三"
+
+
+def test_a_changed_row_is_judged_anew(engine, catalog, tmp_path):
+    nameless = LI.replace("李四", "")
+    bad = ps(engine, catalog, tmp_path, HEADER + nameless + crowd(8), "c.csv")
+    assert bad.rejected_by_rule == {"name.required": 1}
+    fixed = ps(engine, catalog, tmp_path, HEADER + LI.replace("李四", "李思") + crowd(8), "d.csv")
+    assert fixed.rows_quarantined == 0 and fixed.rows_inserted == 1
+    assert record(engine, catalog, LI_ID)["name"] == "李思"
+
+
+def test_judged_reads_the_days_verdicts_once(engine, catalog, tmp_path):
+    import datetime as dt
+
+    from quality import dates
+    from warehouse.engine import writing
+    from warehouse.tables import for_resource
+
+    nameless = ZHANG.replace("张三", "")
+    first = ps(engine, catalog, tmp_path, HEADER + nameless + LI + crowd(8), "a.csv")
+    (row,) = quarantined(engine, catalog, first.batch_id)
+    tables = for_resource(catalog.resource(PERSON))
+    midnight = dt.datetime.combine(dates.today(), dt.time(), dates.zone())
+    with writing(engine) as conn:
+        judged = unchanged.Judged(conn, tables, "public_security", midnight)
+        found, rules = judged.look_up(np.array([7, row["raw_hash"]], dtype=np.int64))
+        assert found.tolist() == [False, True] and rules == [["name.required"]]
+        later = unchanged.Judged(conn, tables, "public_security", midnight + dt.timedelta(1))
+        assert not later.look_up(np.array([row["raw_hash"]], dtype=np.int64))[0].any()
+        off = unchanged.Judged(conn, tables, "public_security", midnight, enabled=False)
+        assert not off.look_up(np.array([row["raw_hash"]], dtype=np.int64))[0].any()
+        other = unchanged.Judged(conn, tables, "civil_affairs", midnight)
+        assert not other.look_up(np.array([row["raw_hash"]], dtype=np.int64))[0].any()
+
+
+def test_day_hashes_differ_by_day_and_keep_rows_apart():
+    import datetime as dt
+
+    hashes = np.array([1, 2, 3], dtype=np.int64)
+    today = unchanged.day_hashes(hashes, dt.date(2026, 11, 22))
+    assert len(set(today.tolist())) == 3
+    assert not np.intersect1d(today, unchanged.day_hashes(hashes, dt.date(2026, 11, 23))).size
 
 
 def test_the_hash_follows_values_names_and_declaration(catalog):
