@@ -233,8 +233,10 @@ def benchmark(
     log,
     pg: ingest.Postgres | None = None,
     warmup: float = 3.0,
+    bigger: int | None = None,
 ) -> dict:
-    """Every point of POINTS; the library is built first and dropped at the end."""
+    """Every point of POINTS; the library is built first and dropped at the end. With
+    `bigger`, gdx's record by key at 64 connections again over a library of that size."""
     pg = pg or ingest.Postgres()
     started = time.monotonic()
     loadavg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -270,39 +272,14 @@ def benchmark(
         audit_before = lib.audit_rows()
         for server, endpoint, concurrency in POINTS:
             port = gdx_port if server == "gdx" else ds_port
-            cmd = [
-                sys.executable,
-                __file__,
-                "load",
-                "--port",
-                str(port),
-                "--target",
-                f"{server}-{endpoint}",
-                "--keys",
-                str(keys),
-                "--concurrency",
-                str(concurrency),
-                "--seconds",
-                str(seconds),
-                "--warmup",
-                str(warmup),
-                "--api-key",
-                lib.key,
-            ]
-            done = measure.run(cmd).check(f"load generator {server} {endpoint}")
-            point = ingest._last_json(done.stdout)
-            point |= {"server": server, "endpoint": endpoint, "concurrency": concurrency}
-            point["generator_cpu_note"] = "same 2 cores"
+            point = _point(port, server, endpoint, concurrency, keys, seconds, warmup, lib.key)
             points.append(point)
-            log(
-                f"  api: {server} {endpoint} c={concurrency}: {point['rps']:,.0f} req/s, "
-                f"p50 {point['p50_ms']:.1f} ms, p99 {point['p99_ms']:.1f} ms, "
-                f"errors {point['errors']}"
-            )
+            log(_said(point))
         audit_written = lib.audit_rows() - audit_before
     finally:
         for server in servers.values():
             server.stop()
+    larger = _larger(pg, bigger, seconds, warmup, log) if bigger else None
     record_fields = sorted(sample)
     masked = {
         k: v for k, v in (sample.get("data") or {}).items() if k in sample.get("masked_fields", ())
@@ -344,10 +321,58 @@ def benchmark(
         "requests_sent_to_gdx": sum(
             p["requests"] + p["warmup_requests"] for p in points if p["server"] == "gdx"
         ),
+        "larger": larger,
         "stage_seconds": round(time.monotonic() - started, 1),
     }
     pg.drop(DB)
     return result
+
+
+def _point(
+    port: int,
+    server: str,
+    endpoint: str,
+    concurrency: int,
+    keys: Path,
+    seconds: float,
+    warmup: float,
+    api_key: str,
+) -> dict:
+    """One point of the load generator, in its own process."""
+    cmd = [sys.executable, __file__, "load", "--port", str(port)]
+    cmd += ["--target", f"{server}-{endpoint}", "--keys", str(keys)]
+    cmd += ["--concurrency", str(concurrency), "--seconds", str(seconds)]
+    cmd += ["--warmup", str(warmup), "--api-key", api_key]
+    done = measure.run(cmd).check(f"load generator {server} {endpoint}")
+    point = ingest._last_json(done.stdout)
+    point |= {"server": server, "endpoint": endpoint, "concurrency": concurrency}
+    point["generator_cpu_note"] = "same 2 cores"
+    return point
+
+
+def _said(point: dict) -> str:
+    return (
+        f"  api: {point['server']} {point['endpoint']} c={point['concurrency']}: "
+        f"{point['rps']:,.0f} req/s, p50 {point['p50_ms']:.1f} ms, p99 {point['p99_ms']:.1f} ms, "
+        f"errors {point['errors']}"
+    )
+
+
+def _larger(pg: ingest.Postgres, size: int, seconds: float, warmup: float, log) -> dict:
+    """Record by key at 64 connections over a library of `size` people (is latency flat?)."""
+    lib = Library(pg, size, log)
+    lib.build()
+    keys = lib.keys()
+    port = free_port()
+    cmd = [lib.gdx, "serve", "--workers", str(GDX_WORKERS), "--port", str(port)]
+    server = Server("gdx serve", cmd, lib.env(), port, "/healthz", lib.work / "gdx-larger.log")
+    try:
+        server.wait()
+        point = _point(port, "gdx", "record", 64, keys, seconds, warmup, lib.key)
+    finally:
+        server.stop()
+    log(_said(point) + f" ({lib.facts['records']:,} records)")
+    return {"library": lib.facts, "point": point}
 
 
 def _version(name: str) -> str:

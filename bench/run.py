@@ -2,7 +2,8 @@
 
     python bench/run.py [--sizes 100000 1000000] [--runs 3] [--scale] [--budget SECONDS]
                         [--no-profile] [--no-others] [--no-api] [--api-size N] [--api-seconds S]
-    python bench/run.py --only-api [--api-size N] [--api-seconds S]
+                        [--api-larger N]
+    python bench/run.py --only-api [--api-size N] [--api-seconds S] [--api-larger N]
 
 1. the ingest benchmark (bench/ingest.py) at every size: `\\copy`, to_sql, dlt and gdx load
    (first load, re-load, 1% change), up to `--runs` rounds while the time budget allows;
@@ -11,9 +12,11 @@
    bench/profile-load.txt);
 3. the API benchmark (bench/api.py): `gdx serve --workers 2` against Datasette, record by key at
    16 and 64 connections, verification and 1,000-key batches, `--api-seconds` (30) per point,
-   over a library of `--api-size` (100,000) people; its time is kept out of the ingest rounds'
-   budget; `--only-api` runs this stage alone and merges it into the existing
-   bench/results.json (the ingest figures stay as they were);
+   over a library of `--api-size` (100,000) people, then gdx's record by key at 64 connections
+   again over `--api-larger` (1,000,000; 0: not) people, to see whether latency stays flat as
+   the library grows tenfold; its time is kept out of the ingest rounds' budget; `--only-api`
+   runs this stage alone and merges it into the existing bench/results.json (the ingest
+   figures stay as they were);
 4. the older benchmarks (bench/demo_data.py, bench/validation.py) at the largest default size
    when the budget still allows, else at the smallest.
 The default budget (`--budget`, 960 s) keeps `make bench` from a fresh clone, installation
@@ -51,9 +54,11 @@ OTHERS_SMALL = 30  # at 100,000
 SCALE = 5_000_000
 
 
-def api_estimate(seconds: float) -> float:
-    """Seconds of the API stage at 100,000 people: setup, then every point and its warm-up."""
-    return 60 + len(api.POINTS) * (seconds + 3 + 3)
+def api_estimate(seconds: float, larger: int = 0) -> float:
+    """Seconds of the API stage at 100,000 people: setup, then every point and its warm-up;
+    a larger library's load (at about 30,000 rows/s) and its point."""
+    main = 60 + len(api.POINTS) * (seconds + 3 + 3)
+    return main + (20 + larger / 30_000 + seconds + 6 if larger else 0)
 
 
 def machine(pg: ingest.Postgres) -> dict:
@@ -127,6 +132,9 @@ def main() -> None:
     parser.add_argument("--no-api", action="store_true")
     parser.add_argument("--api-size", type=int, default=100_000, help="people behind the API")
     parser.add_argument("--api-seconds", type=float, default=30, help="seconds of load per point")
+    parser.add_argument(
+        "--api-larger", type=int, default=1_000_000, help="people of the larger library (0: none)"
+    )
     parser.add_argument("--only-api", action="store_true", help="the API stage alone, merged")
     parser.add_argument("--out", type=Path, default=ingest.BENCH / "RESULTS.md")
     args = parser.parse_args()
@@ -151,7 +159,7 @@ def main() -> None:
         if not args.no_others:
             seconds += OTHERS_SMALL
         if not args.no_api:
-            seconds += api_estimate(args.api_seconds)
+            seconds += api_estimate(args.api_seconds, args.api_larger)
         return seconds
 
     def deadline(size: int, started_size: float, cost: dict[str, float]) -> float:
@@ -191,7 +199,9 @@ def main() -> None:
     api_result = None
     if not args.no_api:
         clock.log(f"api: gdx serve and Datasette, {args.api_size:,} people")
-        api_result = api.benchmark(args.api_size, args.api_seconds, clock.log, pg)
+        api_result = api.benchmark(
+            args.api_size, args.api_seconds, clock.log, pg, bigger=args.api_larger
+        )
     others = []
     if not args.no_others:
         people = largest if clock.left() > OTHERS_LARGE else sizes[0]
@@ -237,10 +247,12 @@ def only_api(args: argparse.Namespace) -> None:
     """The API stage alone, written into the existing bench/results.json and RESULTS.md."""
     results = ingest.BENCH / "results.json"
     data = json.loads(results.read_text())
-    clock = Clock(api_estimate(args.api_seconds))
+    clock = Clock(api_estimate(args.api_seconds, args.api_larger))
     pg = ingest.Postgres()
     clock.log(f"api only: gdx serve and Datasette, {args.api_size:,} people")
-    data["api"] = api.benchmark(args.api_size, args.api_seconds, clock.log, pg)
+    data["api"] = api.benchmark(
+        args.api_size, args.api_seconds, clock.log, pg, bigger=args.api_larger
+    )
     data["api"]["command"] = "python bench/run.py " + " ".join(sys.argv[1:])
     data["api"]["machine"] = machine(pg)
     results.write_text(json.dumps(data, indent=1, ensure_ascii=False))
