@@ -72,15 +72,16 @@ SETTINGS = (
     ),
     Setting(
         "GDX_API_POOL",
-        "20",
-        "PostgreSQL connections each `gdx serve` worker keeps open (as many again when busy): "
-        "workers x 2 x this must stay under the server's max_connections.",
+        "40",
+        "PostgreSQL connections each `gdx serve` worker keeps open, the most it uses (a call "
+        "waits for one beyond): workers x this must stay under the server's max_connections.",
     ),
     Setting(
         "GDX_AUDIT_COMMIT_MS",
-        "5",
-        "Milliseconds the audit writer waits to commit calls together (group commit); a call's "
-        "response leaves only after its audit record is committed.",
+        "0",
+        "Milliseconds the audit writer waits for more calls before it commits (group commit; 0: "
+        "it commits what is waiting at once, and calls that arrive meanwhile go together in the "
+        "next commit); a call's response leaves only after its audit record is committed.",
     ),
 )
 

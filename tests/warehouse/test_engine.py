@@ -46,7 +46,7 @@ def test_the_pool_follows_gdx_api_pool(engine, monkeypatch):
     monkeypatch.setenv("GDX_API_POOL", "3")
     sized = engines.create(engine.url.render_as_string(hide_password=False), serving=True)
     try:
-        assert (sized.pool.size(), sized.pool._max_overflow) == (3, 3)
+        assert (sized.pool.size(), sized.pool._max_overflow) == (3, 0)
     finally:
         sized.dispose()
     monkeypatch.setenv("GDX_API_POOL", "none")
