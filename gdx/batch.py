@@ -259,9 +259,22 @@ def _run(
 
     staging.analyze(conn, stg)
     # keys both kept and staged first: it must see every staged row of such a key
-    clashes, repeats = unchanged.settle(conn, tables, stg, kept, summary.department, headers.fields)
+    clashes, repeats, dropped = unchanged.settle(
+        conn, tables, stg, kept, summary.department, headers.fields
+    )
     suspects = staging.repeated_lines(key_hashes, key_lines)
-    conflicts, summary.rows_duplicate = staging.duplicates(conn, stg, resource.key, suspects)
+    conflicts, repeated = staging.duplicates(conn, stg, resource.key, suspects)
+    summary.rows_duplicate = len(repeated)
+    if fresh:  # so that the repeats sent again today are not validated again
+        passed = np.array([h for h in dropped + repeated if h is not None], dtype=np.int64)
+        unchanged.remember_passed(
+            conn,
+            resource.code,
+            summary.department,
+            summary.batch_id,
+            unchanged.day_hashes(passed, day).tolist(),
+            ledger.id_at(since),
+        )
     conflicts = sorted(conflicts + clashes, key=lambda row: row["_line"])
     summary.rows_duplicate += unchanged.repeats(kept_hashes) + repeats
     if conflicts:
@@ -398,12 +411,12 @@ def _validate_batch(
             keys = keys.append_column("_raw_hash", pa.array(raw_hashes[skip]))
             keep(~skip)
         known_good = np.zeros(mapped.num_rows, dtype=bool)
-        # rows judged earlier today: quarantined again with their rules, or, when they only
-        # conflicted with another row of their key, known to pass every rule
+        # rows judged earlier today: quarantined again with their rules, or, when they were
+        # only repeats of their key (identical or not), known to pass every rule
         salted = unchanged.day_hashes(raw_hashes, seen.day)
         found, rules = seen.quarantined.look_up(salted)
         at = np.flatnonzero(found)
-        passing = np.array([r == [DUPLICATE_KEY_CONFLICT] for r in rules], dtype=bool)
+        passing = np.array([r in ([], [DUPLICATE_KEY_CONFLICT]) for r in rules], dtype=bool)
         again, again_rules = at[~passing], [r for r, p in zip(rules, passing, strict=True) if not p]
         if len(at):
             checked.update(_rule_ids(resource, mapped.column_names))

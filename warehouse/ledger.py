@@ -19,7 +19,12 @@ def now() -> dt.datetime:
 def new_batch_id() -> str:
     """Sortable and unique: UTC time to the microsecond and six random hex digits. Survivorship
     orders values by the batch that supplied them, so the order must follow time closely."""
-    return f"{now():%Y%m%dT%H%M%S.%f}-{secrets.token_hex(3)}"
+    return f"{id_at(now())}-{secrets.token_hex(3)}"
+
+
+def id_at(when: dt.datetime) -> str:
+    """The start of the ids of batches begun at `when` (UTC): earlier batches sort before it."""
+    return f"{when.astimezone(dt.UTC):%Y%m%dT%H%M%S.%f}"
 
 
 @dataclass

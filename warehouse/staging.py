@@ -105,15 +105,15 @@ def drop(conn: sa.Connection, table: sa.Table) -> None:
 
 def duplicates(
     conn: sa.Connection, table: sa.Table, key: str, suspects: np.ndarray
-) -> tuple[list[dict], int]:
+) -> tuple[list[dict], list[int | None]]:
     """Settle repeated keys: identical repeats are dropped (counted), conflicting ones removed.
 
     `suspects`: the lines of the only rows whose key may repeat (`repeated_lines`); the rest of
     the table is not looked at. Returns the rows of conflicting keys (for quarantine) and the
-    number of identical repeats.
+    raw hashes of the identical repeats dropped (one per repeat).
     """
     if len(suspects) == 0:
-        return [], 0
+        return [], []
     k = table.c[key]
     lines = temporary(conn, _lines_table(table))
     append(conn, lines, pa.table({"_line": pa.array(suspects, pa.int64())}))
@@ -137,7 +137,8 @@ def duplicates(
         conn.execute(table.delete().where(scope(table), k.in_(keys)))
     earlier = table.alias("earlier")  # an anti-join, not NOT IN: it stays linear at any size
     repeat = sa.exists().where(earlier.c[key] == k, earlier.c._line < table.c._line, scope(earlier))
-    removed = conn.execute(table.delete().where(scope(table), repeat)).rowcount
+    dropped = table.delete().where(scope(table), repeat).returning(table.c._raw_hash)
+    removed = list(conn.execute(dropped).scalars())
     drop(conn, lines)
     return conflict_rows, removed
 

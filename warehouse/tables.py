@@ -130,6 +130,18 @@ audit_log = sa.Table(
     comment="Every data call, append-only; each record's hash covers it and the previous hash",
 )
 
+passed_row = sa.Table(
+    "passed_row",
+    metadata,
+    sa.Column("batch_id", sa.String(40), nullable=False, index=True),
+    sa.Column("resource", sa.String(80), nullable=False),
+    sa.Column("department", sa.String(80), nullable=False),
+    sa.Column("day_hash", sa.BigInteger, nullable=False),
+    comment="Rows that passed every rule but were dropped as repeats of their key: their hash "
+    "salted with the day, so that the same row sent again that day is not validated again "
+    "(warehouse/unchanged.py); kept a day",
+)
+
 directory_figures = sa.Table(
     "directory_figures",
     metadata,

@@ -14,8 +14,9 @@ A row that a batch of the department quarantined earlier the same day (`Judged`)
 validated again: its quarantine row keeps the hash, salted with the day, because rules compare
 dates with today (a birth date in the future passes once the day comes). A row that failed
 rules is quarantined again with those rules. A row quarantined only because another row of its
-key differed passed every rule: it is staged without validating, and whether it conflicts again
-is settled with the rest of its batch.
+key differed, or dropped as a repeat of its key (`passed_row`), passed every rule: it is staged
+without validating, and whether it conflicts or repeats again is settled with the rest of its
+batch.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import quality
 from catalog_schema import Resource
 from warehouse import staging
 from warehouse.engine import is_postgres
-from warehouse.tables import ResourceTables, batch_ledger, column_type
+from warehouse.tables import ResourceTables, batch_ledger, column_type, passed_row
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: each column's hash is multiplied in
 
@@ -146,8 +147,9 @@ def day_hashes(hashes: np.ndarray, day: dt.date) -> np.ndarray:
 
 
 class Judged:
-    """The verdicts of the rows a department's batches of the last day quarantined: their
-    day-salted hashes (sorted) and the rules each failed. Read once, when first asked."""
+    """The verdicts of the rows a department's batches of the last day quarantined or dropped
+    as repeats: their day-salted hashes (sorted) and the rules each failed. Read once, when
+    first asked."""
 
     def __init__(
         self,
@@ -173,8 +175,8 @@ class Judged:
             ledger.c.resource == self.tables.resource.code,
             ledger.c.department == self.department,
             ledger.c.status == "loaded",
-            ledger.c.rows_quarantined > 0,
             ledger.c.started_at >= self.since,
+            sa.or_(ledger.c.rows_quarantined > 0, ledger.c.rows_duplicate > 0),
         )
         ids = list(self.conn.execute(batches).scalars())
         if not ids:
@@ -183,6 +185,12 @@ class Judged:
         found = self.conn.execute(
             sa.select(q.c.raw_hash, sa.cast(q.c.rules, sa.Text)).where(
                 q.c.batch_id.in_(ids), q.c.raw_hash.is_not(None)
+            )
+        ).all()
+        found += self.conn.execute(  # repeats dropped: they broke no rule
+            sa.select(passed_row.c.day_hash, sa.literal("[]")).where(
+                passed_row.c.batch_id.in_(ids),
+                passed_row.c.resource == self.tables.resource.code,
             )
         ).all()
         if not found:
@@ -195,13 +203,34 @@ class Judged:
         return hashes
 
     def look_up(self, hashes: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
-        """Which of the day-salted `hashes` were quarantined, and the rules of each found."""
+        """Which of the day-salted `hashes` were judged, and the rules each broke: none for a
+        repeat dropped, `duplicate_key_conflict` alone for a row that passed every rule."""
         known = self._read()
         if len(known) == 0 or len(hashes) == 0:
             return np.zeros(len(hashes), dtype=bool), []
         at = np.searchsorted(known, hashes).clip(max=len(known) - 1)
         found = known[at] == hashes
         return found, [self._rules[i] for i in at[found]]
+
+
+def remember_passed(
+    conn: sa.Connection,
+    resource: str,
+    department: str,
+    batch_id: str,
+    day_hashes: list[int],
+    before: str,
+) -> None:
+    """Keep the day-salted hashes of repeats this batch dropped (they broke no rule); forget
+    the department's older than batch id `before` (a day ago: batch ids sort by time)."""
+    mine = sa.and_(passed_row.c.resource == resource, passed_row.c.department == department)
+    conn.execute(passed_row.delete().where(mine, passed_row.c.batch_id < before))
+    if day_hashes:
+        rows = [
+            {"batch_id": batch_id, "resource": resource, "department": department, "day_hash": h}
+            for h in day_hashes
+        ]
+        conn.execute(passed_row.insert(), rows)
 
 
 def among(hashes: np.ndarray, known_hashes: np.ndarray) -> np.ndarray:
@@ -244,14 +273,14 @@ def settle(
     identical repeats (dropped, counted); otherwise every row of the key leaves: the staged
     ones, and the kept ones as the contribution holds them, are returned for quarantine.
     Returns (conflicting rows, identical repeats to add to `repeats` of the kept rows, negative
-    when kept rows counted there left).
+    when kept rows counted there left, and the raw hashes of the staged rows so dropped).
     """
     key = tables.resource.key
     staging.analyze(conn, kept)
     clash = sa.select(stg.c[key]).where(sa.exists().where(kept.c[key] == stg.c[key]))
     keys = [k for (k,) in conn.execute(clash.distinct())]
     if not keys:
-        return [], 0
+        return [], 0, []
     contrib = tables.contribution
     held = conn.execute(
         sa.select(contrib).where(contrib.c._department == department, contrib.c[key].in_(keys))
@@ -260,11 +289,12 @@ def settle(
     staged: dict[object, list[dict]] = {}
     for row in conn.execute(sa.select(stg).where(stg.c[key].in_(keys))).mappings():
         staged.setdefault(row[key], []).append(dict(row))
-    conflicting, repeats, differing = [], 0, []
+    conflicting, repeats, differing, dropped = [], 0, [], []
     for value, rows in staged.items():
         had = holds.get(value)  # None only if two rows' hashes collided
         if had is not None and all(row[n] == had[n] for row in rows for n in fields):
             repeats += len(rows)
+            dropped += [row["_raw_hash"] for row in rows]
         else:
             differing.append(value)
             conflicting += rows
@@ -278,7 +308,7 @@ def settle(
         ]
         conn.execute(kept.delete().where(kept.c[key].in_(differing)))
     conflicting = sorted(conflicting + kept_rows, key=lambda row: row["_line"])
-    return conflicting, repeats - (len(kept_rows) - len(differing))
+    return conflicting, repeats - (len(kept_rows) - len(differing)), dropped
 
 
 def repeats(kept_hashes: list[np.ndarray]) -> int:

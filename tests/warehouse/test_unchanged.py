@@ -148,6 +148,43 @@ def test_a_conflicting_row_is_known_to_pass_but_settled_anew(
     assert record(engine, catalog)["name"] == "张三"
 
 
+@pytest.mark.parametrize("first_file", ["repeat in the first batch", "repeat sent later"])
+def test_a_repeat_spelt_differently_is_not_validated_again_that_day(
+    engine, catalog, tmp_path, monkeypatch, first_file
+):
+    if first_file == "repeat sent later":  # settled against the contribution, not in staging
+        ps(engine, catalog, tmp_path, PEOPLE, "a.csv")
+    first = ps(engine, catalog, tmp_path, PEOPLE + RESPELT, "b.csv")
+    assert first.rows_duplicate == 1 and first.data_docs
+    no_validation(monkeypatch)
+    again = ps(engine, catalog, tmp_path, PEOPLE + RESPELT, "b.csv", force=True)
+    assert (again.rows_duplicate, again.rows_unchanged, again.rows_quarantined) == (1, 12, 0)
+    assert again.data_docs is None
+
+
+def test_remembered_repeats_are_forgotten_after_a_day(engine):
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from warehouse.engine import writing
+    from warehouse.ledger import id_at, now
+    from warehouse.tables import passed_row
+
+    def remember(batch_id, hashes, dept="public_security"):
+        with writing(engine) as conn:
+            before = id_at(now() - dt.timedelta(hours=25))
+            unchanged.remember_passed(conn, PERSON, dept, batch_id, hashes, before)
+
+    two_days_ago = id_at(now() - dt.timedelta(days=2)) + "-aaaaaa"
+    remember(two_days_ago, [1, 2])
+    remember(two_days_ago, [3], "civil_affairs")
+    remember(id_at(now()) + "-bbbbbb", [4])
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(passed_row.c.department, passed_row.c.day_hash)).all()
+    assert sorted(rows) == [("civil_affairs", 3), ("public_security", 4)]
+
+
 def test_a_changed_row_is_judged_anew(engine, catalog, tmp_path):
     nameless = LI.replace("李四", "")
     bad = ps(engine, catalog, tmp_path, HEADER + nameless + crowd(8), "c.csv")
