@@ -218,6 +218,19 @@ def test_judged_reads_the_days_verdicts_once(engine, catalog, tmp_path):
         assert not other.look_up(np.array([row["raw_hash"]], dtype=np.int64))[0].any()
 
 
+def test_judged_reads_the_latest_batches_of_the_day(engine, catalog, tmp_path, monkeypatch):
+    nameless = ZHANG.replace("张三", "")
+    text = HEADER + nameless + LI + crowd(8)
+    ps(engine, catalog, tmp_path, text, "a.csv")
+    ps(engine, catalog, tmp_path, HEADER + LI.replace("李四", "") + crowd(8), "b.csv")
+    monkeypatch.setattr(unchanged, "JUDGED_BATCHES", 1)  # b.csv's verdicts only
+    again = ps(engine, catalog, tmp_path, text, "a.csv", force=True)
+    assert again.data_docs  # 张三's row was judged in a.csv, no longer among the latest
+    no_validation(monkeypatch)
+    third = ps(engine, catalog, tmp_path, text, "a.csv", force=True)
+    assert third.rows_quarantined == 1 and third.data_docs is None
+
+
 def test_day_hashes_differ_by_day_and_keep_rows_apart():
     import datetime as dt
 
