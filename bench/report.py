@@ -291,16 +291,21 @@ def _memory_targets(data: dict, sizes: list[int]) -> list[str]:
             "| peak RSS of `gdx load` at 5,000,000 people < 1 GiB | not measured in the "
             f"default run ({shown}) | not measured | run `make bench BENCH_ARGS=--scale` |"
         )
-    small = min(sizes)
-    if rss.get(small) and rss.get(largest) and largest != small:
-        growth = rss[largest] / rss[small]
+    # the issue: "about the same as for 1M"; without a 1M run, against the smallest size
+    base = 1_000_000 if 1_000_000 in rss and largest != 1_000_000 else min(sizes)
+    if rss.get(base) and rss.get(largest) and largest != base:
+        growth = rss[largest] / rss[base]
         out.append(
-            f"| peak RSS about the same at every size (streaming) | {largest:,} people: "
-            f"{rss[largest] / MIB:,.0f} MiB, {small:,}: {rss[small] / MIB:,.0f} MiB | "
-            f"{'PASS' if growth < 1.5 else 'MISS'} | ×{growth:.2f} for "
-            f"×{largest / small:.0f} rows |"
+            f"| peak RSS at {largest:,} people about the same as at {base:,} (streaming; within "
+            f"{RSS_SAME}×) | {rss[largest] / MIB:,.0f} MiB vs {rss[base] / MIB:,.0f} MiB | "
+            f"{'PASS' if growth <= RSS_SAME else 'MISS'} | ×{growth:.2f} for "
+            f"×{largest / base:.0f} rows; the batch keeps 8 to 24 bytes of hashes per row "
+            "(repeated keys, unchanged rows) |"
         )
     return out + [""]
+
+
+RSS_SAME = 1.25  # "about the same" peak memory
 
 
 def _scaling(data: dict, sizes: list[int]) -> list[str]:
@@ -499,14 +504,16 @@ def _api(data: dict) -> list[str]:
             f"| gdx p99 at 64 connections < {API_TARGET_P99:.0f} ms | {g64['p99_ms']:.1f} ms | "
             f"{'PASS' if ok else 'MISS'} | {far} |"
         )
+    larger_point = (api.get("larger") or {}).get("point")
     errors = sum(p["errors"] for p in api["points"] if p["server"] == "gdx")
+    errors += larger_point["errors"] if larger_point else 0
     out.append(
         f"| zero errors (gdx, every point) | {errors:,} | {'PASS' if not errors else 'MISS'} | "
         f"{'' if not errors else 'non-2xx or connection errors'} |"
     )
     out += [_flat(api, g64, lib), ""]
     larger = api.get("larger")
-    if larger and g64:
+    if larger and larger.get("point") and g64:
         big, people = larger["point"], larger["library"]["people"]
         rate = larger["library"]["file_rows"] / max(larger["library"]["load_seconds"], 0.1)
         out += [
@@ -530,10 +537,11 @@ def _flat(api: dict, small: dict | None, lib: dict) -> str:
     """The latency-flatness target row: p50 at 64 connections over a library 10x larger."""
     larger = api.get("larger")
     target = "latency flat as the library grows (1M vs 10M people asked)"
-    if not larger or not small:
+    if not larger or not larger.get("point") or not small:
+        why = (larger or {}).get("error") or f"{lib['people']:,} people only"
         return (
-            f"| {target} | not measured in this run ({lib['people']:,} people only) | "
-            "not measured | `python bench/run.py --only-api --api-larger 1000000` |"
+            f"| {target} | not measured in this run ({why}) | not measured | "
+            "`python bench/run.py --only-api` (`--api-larger N` sets the larger library) |"
         )
     big, people = larger["point"], larger["library"]["people"]
     ratio = big["p50_ms"] / small["p50_ms"] if small["p50_ms"] else float("inf")

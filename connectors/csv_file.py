@@ -162,6 +162,9 @@ class CsvFile(FileDelivery):
         message = str(exc)
         if isinstance(exc, UnicodeDecodeError) or "UTF8" in message or "decode" in message:
             return locate_decode_error(self.path, self.encoding)
+        if "straddl" in message:  # pyarrow: a record longer than a parse block
+            limit = min(self.block_bytes, PARSE_BYTES) >> 10
+            return f"a record runs over {limit:,} KiB: a quote is never closed, or a value is huge"
         return message.splitlines()[0]
 
 

@@ -8,6 +8,7 @@ reason) when it does not commit.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -279,8 +280,8 @@ def _run(
     summary.rows_duplicate += unchanged.repeats(kept_hashes) + repeats
     if conflicts:
         rejected[DUPLICATE_KEY_CONFLICT] = len(conflicts)
-        # each of these rows passed every rule: kept with its day-salted hash, it is known to
-        # pass when it comes again today (whether it conflicts again is the batch's business)
+        # each staged row of these passed every rule today: kept with its day-salted hash, it
+        # is known to pass when it comes again today (whether it conflicts is the batch's)
         salted = unchanged.day_hashes(
             np.array([row.get("_raw_hash") or 0 for row in conflicts], dtype=np.int64), day
         ).tolist()
@@ -290,7 +291,8 @@ def _run(
                 row[resource.key],
                 [DUPLICATE_KEY_CONFLICT],
                 _staged_raw(row, headers),
-                hashed if row.get("_raw_hash") is not None else None,
+                # a kept row is the contribution as it stands: not judged today
+                hashed if "_row_hash" in row and row.get("_raw_hash") is not None else None,
             )
             for row, hashed in zip(conflicts, salted, strict=True)
         ]
@@ -486,6 +488,9 @@ def _staged_raw(row: dict, headers: HeaderMap) -> dict:
 
 
 def _plain(value: object) -> object:
+    """A staged value as JSON holds it: dates as ISO text, decimals as their digits."""
+    if isinstance(value, decimal.Decimal):
+        return str(value)
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 

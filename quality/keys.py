@@ -20,10 +20,11 @@ class BadKey(ValueError):
 
 
 def normalize_key(resource: Resource, raw: str) -> str:
-    """One key, as `normalize_keys` gives it; a key field whose normalisation and rules have a
-    one-value version takes it (Arrow's compute functions cost tens of µs a call, so one key
-    took over a millisecond through the column path)."""
-    one = _one_value(resource.key_field)
+    """One key, as `normalize_keys` gives it; an ASCII key of a field whose normalisation and
+    rules have a one-value version takes it (Arrow's compute functions cost tens of µs a call,
+    so one key took over a millisecond through the column path)."""
+    # beyond ASCII, Python's Unicode tables (NFKC, case) may be older than Arrow's
+    one = _one_value(resource.key_field) if raw.isascii() else None
     value = normalize_keys(resource, [raw])[0] if one is None else _one_key(resource, raw, one)
     if isinstance(value, BadKey):
         raise value

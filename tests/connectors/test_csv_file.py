@@ -124,6 +124,19 @@ def test_read_ahead_is_bounded_by_the_parse_size_not_the_block(tmp_path, monkeyp
     assert highest < 5 << 20  # 32 blocks of 512 KiB ahead would be 16 MiB
 
 
+def test_a_quote_never_closed_in_a_long_file_is_one_clear_line(tmp_path, monkeypatch):
+    from connectors import csv_file
+
+    monkeypatch.setattr(csv_file, "PARSE_BYTES", 16 << 10)
+    path = tmp_path / "f.csv"
+    path.write_text('a,b\n1,"x\n' + "2,y\n" * 10_000, encoding="utf-8")
+    with pytest.raises(ConnectorError) as caught:
+        list(CsvFile(path, block_bytes=64 << 10).batches())
+    assert str(caught.value) == (
+        f"{path}: a record runs over 16 KiB: a quote is never closed, or a value is huge"
+    )
+
+
 def test_line_numbers_skip_blank_and_malformed_lines_across_blocks(tmp_path):
     path = tmp_path / "f.csv"
     lines = ["a,b"]

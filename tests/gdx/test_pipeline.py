@@ -340,3 +340,14 @@ def test_every_batch_gets_its_data_docs(engine, catalog, tmp_path, monkeypatch):
 
     with engine.connect() as conn:
         assert latest_docs(conn, "population.person") == {"population.person": str(index)}
+
+
+def test_staged_values_are_plain_for_quarantine():
+    import datetime as dt
+    import decimal
+
+    from gdx.batch import _plain
+
+    assert _plain(decimal.Decimal("1.50")) == "1.50"
+    assert _plain(dt.date(2026, 11, 22)) == "2026-11-22"
+    assert _plain("张三") == "张三" and _plain(None) is None

@@ -50,6 +50,19 @@ def test_one_key_agrees_with_the_column(catalog):
             assert type(one) is type(expected) and str(one) == str(expected), (code, raw)
 
 
+def test_a_key_beyond_ascii_takes_the_column_path(catalog, monkeypatch):
+    """Python's Unicode tables (NFKC, case) may be older than Arrow's."""
+    resource = catalog.resource("population.person")
+    wide = "１１０１０５１９４９１２３１００２Ｘ"
+    expected = keys.normalize_keys(resource, [wide])[0]
+
+    def refuse(*args):
+        raise AssertionError("one-value path taken")
+
+    monkeypatch.setattr(keys, "_one_key", refuse)
+    assert keys.normalize_key(resource, wide) == expected == "11010519491231002X"
+
+
 def test_a_key_field_without_a_one_value_version_takes_the_column_path(catalog):
     resource = catalog.resource("legal_entity.organization")
     assert keys._one_value(resource.key_field) is None

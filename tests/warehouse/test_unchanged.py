@@ -61,6 +61,9 @@ def test_a_key_repeated_with_other_values_is_still_a_conflict(engine, catalog, t
     assert batch.rejected_by_rule == {"duplicate_key_conflict": 2}
     assert (batch.rows_quarantined, batch.rows_unchanged, batch.records_changed) == (2, 11, 0)
     assert record(engine, catalog)["name"] == "张三"  # neither row replaced the contribution
+    # only the row judged today keeps a verdict; the kept one is the contribution as it was
+    rows = {row["raw"]["姓名"]: row for row in quarantined(engine, catalog, batch.batch_id)}
+    assert rows["张三"]["raw_hash"] is None and rows["张三丰"]["raw_hash"] is not None
 
 
 def test_an_identical_repeat_is_a_duplicate_however_spelt(engine, catalog, tmp_path):
