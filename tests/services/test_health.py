@@ -79,7 +79,7 @@ def test_a_dead_pooled_connection_is_replaced_not_reported(engine, catalog):
     serving = _serving_or_skip(engine)
     try:
         assert not serving.pool._pre_ping  # no round trip per checkout
-        assert serving.pool.size() == 20  # GDX_API_POOL's default
+        assert (serving.pool.size(), serving.pool._max_overflow) == (40, 0)  # GDX_API_POOL default
         _kill_pooled_connection(serving, engine)
         response = TestClient(create_app(serving, catalog)).get("/healthz")
         assert response.json() == {"status": "ok", "database": "ok"}
