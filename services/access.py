@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request, Security
 
-from catalog_schema import Resource
+from catalog_schema import Catalog, Resource
 from catalog_schema.models import ServiceItem
 from services import metrics
-from services.deps import CatalogDep, ConsumerDep
+from services.deps import api_key_header, authenticated, require_key
 from services.masking import plain
 from warehouse import grants
 from warehouse.consumers import Consumer
@@ -44,23 +46,46 @@ class Access:
 
 @dataclass
 class Call:
-    """The caller of a data call and the purpose it named; records what the audit log needs."""
+    """A data call: the key and purpose it names, its caller once authenticated (`connect`),
+    and what the audit log needs."""
 
     request: Request
-    consumer: Consumer
-    item: ServiceItem
-
-    def __post_init__(self) -> None:
-        self.audit.update(
-            consumer_id=self.consumer.id, consumer=self.consumer.name, purpose=self.item.code
-        )
+    key: str
+    purpose: str | None  # the X-Purpose header as given
+    consumer: Consumer | None = None  # set by `connect`, as are the two below
+    item: ServiceItem | None = None
 
     @property
     def audit(self) -> dict[str, Any]:
         return audit_of(self.request)
 
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        """A connection for the call's reads, on which the caller is authenticated first (401,
+        429); then the purpose and the query parameters are checked (400, 422). A route refuses
+        and reads nothing before this, so that an unknown caller learns nothing: one thread and
+        one pooled connection for the whole call."""
+        engine = self.request.app.state.engine
+        with authenticated(self.request, engine, self.key) as (conn, consumer):
+            self.consumer = consumer
+            self.item = purpose_of(self.request, self.request.app.state.catalog, self.purpose)
+            self.audit["purpose"] = self.item.code
+            query = self.request.scope.get("query_string")
+            for name, value in self.request.query_params.multi_items() if query else ():
+                if CONTROL.search(name) or CONTROL.search(value):
+                    raise self.deny(
+                        422, "bad_request", f"query parameter {name[:64]!r}: control characters"
+                    )
+            yield conn
+
+    def _caller(self) -> tuple[Consumer, ServiceItem]:
+        if self.consumer is None or self.item is None:
+            raise RuntimeError("the call is not authenticated: a route opens call.connect() first")
+        return self.consumer, self.item
+
     def deny(self, status: int, reason: str, detail: str, **headers: str) -> HTTPException:
         """An error to raise, counted by reason and remembered for the audit record."""
+        self._caller()
         self.audit["reason"] = detail
         metrics.denied(self.request, reason)
         return HTTPException(status, detail, headers=headers or None)
@@ -72,14 +97,16 @@ class Call:
 
     def access(self, conn: sa.Connection, resource: Resource, at: dt.datetime | None = None):
         """What this call may read of `resource`; raises 403 when nothing."""
+        consumer, item = self._caller()
         self.audit.setdefault("resource", resource.code)
         try:
-            return decide(conn, self.consumer, self.item, resource, at or now(), self.held)
+            return decide(conn, consumer, item, resource, at or now(), self.held)
         except Denied as exc:
             raise self.deny(403, exc.reason, str(exc)) from None
 
     def served(self, resource: Resource, keys: list[str], fields: list[str], rows: int) -> None:
         """Record what left: the keys and fields (audit) and the row count (metrics)."""
+        self._caller()
         self.audit.update(resource=resource.code, keys=keys, fields=fields)
         metrics.served(self.request, resource.code, rows)
 
@@ -162,7 +189,7 @@ def lapsed(
     )
 
 
-def purpose_of(request: Request, catalog: CatalogDep, raw: str | None) -> ServiceItem:
+def purpose_of(request: Request, catalog: Catalog, raw: str | None) -> ServiceItem:
     if raw is None or not raw.strip():
         metrics.denied(request, "no_purpose")
         raise HTTPException(
@@ -180,11 +207,11 @@ def purpose_of(request: Request, catalog: CatalogDep, raw: str | None) -> Servic
     return item
 
 
-# async: no I/O here, so no hand-over to a thread
+# async and without I/O: FastAPI runs it on the event loop, and the route's own thread does
+# the rest (`Call.connect`), rather than a thread for each step
 async def current_call(
     request: Request,
-    consumer: ConsumerDep,
-    catalog: CatalogDep,
+    key: Annotated[str | None, Security(api_key_header)],
     purpose: Annotated[
         str | None,
         Header(
@@ -194,16 +221,9 @@ async def current_call(
     ] = None,
 ) -> Call:
     audit = audit_of(request)
-    audit.update(consumer_id=consumer.id, consumer=consumer.name)
     if purpose is not None:
         audit["purpose"] = purpose[:40]
-    call = Call(request, consumer, purpose_of(request, catalog, purpose))
-    for name, value in request.query_params.multi_items():
-        if CONTROL.search(name) or CONTROL.search(value):
-            raise call.deny(
-                422, "bad_request", f"query parameter {name[:64]!r}: control characters"
-            )
-    return call
+    return Call(request, require_key(request, key), purpose)
 
 
 CallDep = Annotated[Call, Depends(current_call)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -14,6 +16,7 @@ from warehouse import grants
 from warehouse.consumers import Consumer
 from warehouse.ledger import now
 
+UNAUTHORIZED = {"WWW-Authenticate": 'APIKey header="X-API-Key"'}
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="Key issued by `gdx consumers add`."
 )
@@ -32,17 +35,21 @@ EngineDep = Annotated[sa.Engine, Depends(get_engine)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
-def current_consumer(
-    request: Request, engine: EngineDep, key: Annotated[str | None, Security(api_key_header)]
-) -> Consumer:
-    unauthorized = {"WWW-Authenticate": 'APIKey header="X-API-Key"'}
+def require_key(request: Request, key: str | None) -> str:
+    """The API key of the call; 401 when there is none (no database needed for that)."""
     if not key:
         metrics.denied(request, "unauthenticated")
-        raise HTTPException(401, "missing X-API-Key header", headers=unauthorized)
-    found = _caller(engine, key, _declared_purpose(request))
+        raise HTTPException(401, "missing X-API-Key header", headers=UNAUTHORIZED)
+    return key
+
+
+def authenticate(request: Request, conn: sa.Connection, key: str) -> Consumer:
+    """The live consumer holding `key`, read on `conn` with its grants for the declared purpose
+    (kept in `request.state.grants`); 401 for an unknown or revoked key, 429 over the rate."""
+    found = grants.caller(conn, key, _declared_purpose(request), now())
     if found is None:
         metrics.denied(request, "unauthenticated")
-        raise HTTPException(401, "unknown or revoked API key", headers=unauthorized)
+        raise HTTPException(401, "unknown or revoked API key", headers=UNAUTHORIZED)
     consumer, request.state.grants = found
     if not hasattr(request.state, "audit"):
         request.state.audit = {}
@@ -60,6 +67,36 @@ def current_consumer(
     return consumer
 
 
+@contextmanager
+def authenticated(
+    request: Request, engine: sa.Engine, key: str
+) -> Iterator[tuple[sa.Connection, Consumer]]:
+    """A connection with the caller authenticated on it first (`authenticate`): once more on a
+    new connection when the pooled one turns out dead, as the API engine does not test every
+    connection it takes from the pool (engine.create)."""
+    for last in (False, True):
+        conn = engine.connect()
+        try:
+            consumer = authenticate(request, conn, key)
+            break
+        except sa.exc.DBAPIError as exc:
+            conn.close()
+            if last or not exc.connection_invalidated:
+                raise
+        except BaseException:
+            conn.close()
+            raise
+    with conn:
+        yield conn, consumer
+
+
+def current_consumer(
+    request: Request, engine: EngineDep, key: Annotated[str | None, Security(api_key_header)]
+) -> Consumer:
+    with authenticated(request, engine, require_key(request, key)) as (_, consumer):
+        return consumer
+
+
 ConsumerDep = Annotated[Consumer, Depends(current_consumer)]
 
 
@@ -68,16 +105,3 @@ def _declared_purpose(request: Request) -> str | None:
     raw = request.headers.get("X-Purpose")
     item = request.app.state.catalog.service_items.get(raw.strip()) if raw else None
     return item.code if item is not None else None
-
-
-def _caller(engine: sa.Engine, key: str, purpose: str | None):
-    """`grants.caller`, once more on a new connection when the pooled one turns out dead: the
-    API engine does not test every connection it takes from the pool (engine.create)."""
-    try:
-        with engine.connect() as conn:
-            return grants.caller(conn, key, purpose, now())
-    except sa.exc.DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-    with engine.connect() as conn:
-        return grants.caller(conn, key, purpose, now())

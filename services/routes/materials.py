@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 from catalog_schema import Catalog
 from catalog_schema.models import Material, ServiceItem
 from services.access import Call, CallDep, Denied, decide
-from services.deps import EngineDep
 from services.masking import present
 from services.problems import PROBLEM_RESPONSES
 from services.routes.subjects import identify
@@ -66,32 +65,31 @@ def build_router(catalog: Catalog) -> APIRouter:
     )
     def materials(
         call: CallDep,
-        engine: EngineDep,
         code: str = Path(max_length=32, description="Code of the service item."),
         applicant: str = Query(
             max_length=64, description="Citizen ID number or USCC of the applicant."
         ),
     ) -> dict:
-        item = catalog.service_items.get(code)
-        if item is None:
-            raise call.deny(404, "not_found", f"no service item {code[:32]!r} in the directory")
-        if call.item.code != item.code:
-            raise call.deny(
-                403,
-                "bad_purpose",
-                f"X-Purpose names service item {call.item.code}; the materials of {item.code} "
-                "serve only that item",
-            )
-        kind, key = identify(call, catalog, applicant)
-        if item.applicant != "any" and kind != item.applicant:
-            raise call.deny(
-                422,
-                "bad_request",
-                f"applicant: {item.code} ({item.name_zh}) is applied for by a "
-                f"{item.applicant}, not by a {kind}",
-            )
-        at = now()
-        with engine.connect() as conn:
+        with call.connect() as conn:
+            item = catalog.service_items.get(code)
+            if item is None:
+                raise call.deny(404, "not_found", f"no service item {code[:32]!r} in the directory")
+            if call.item.code != item.code:
+                raise call.deny(
+                    403,
+                    "bad_purpose",
+                    f"X-Purpose names service item {call.item.code}; the materials of {item.code} "
+                    "serve only that item",
+                )
+            kind, key = identify(call, catalog, applicant)
+            if item.applicant != "any" and kind != item.applicant:
+                raise call.deny(
+                    422,
+                    "bad_request",
+                    f"applicant: {item.code} ({item.name_zh}) is applied for by a "
+                    f"{item.applicant}, not by a {kind}",
+                )
+            at = now()
             out = [
                 _material(conn, call, catalog, item, material, key, at)
                 for material in item.materials

@@ -11,7 +11,6 @@ from catalog_schema import Catalog, Resource
 from quality.dates import today
 from quality.keys import BadKey, normalize_key
 from services.access import Call, CallDep
-from services.deps import EngineDep
 from services.problems import PROBLEM_RESPONSES
 from services.routes.records import serve
 from warehouse import derived, records
@@ -62,11 +61,9 @@ def build_router(catalog: Catalog) -> APIRouter:
             summary="The licences a person or legal entity holds (valid, expired or revoked)",
             responses=PROBLEM_RESPONSES,
         )
-        def subject_licences(
-            call: CallDep, engine: EngineDep, subject: str = SubjectPath
-        ) -> dict[str, Any]:
-            kind, key = identify(call, catalog, subject)
-            with engine.connect() as conn:
+        def subject_licences(call: CallDep, subject: str = SubjectPath) -> dict[str, Any]:
+            with call.connect() as conn:
+                kind, key = identify(call, catalog, subject)
                 access = call.access(conn, licence)
                 rows = records.matching(conn, licence, "holder_id", key, limit=MOST)
             items = [serve(licence, row[licence.key], row, access, None) for row in rows]
@@ -86,11 +83,9 @@ def build_router(catalog: Catalog) -> APIRouter:
             f"{rule.live_until}.",
             responses=PROBLEM_RESPONSES,
         )
-        def subject_credit(
-            call: CallDep, engine: EngineDep, subject: str = SubjectPath
-        ) -> dict[str, Any]:
-            kind, key = identify(call, catalog, subject)
-            with engine.connect() as conn:
+        def subject_credit(call: CallDep, subject: str = SubjectPath) -> dict[str, Any]:
+            with call.connect() as conn:
+                kind, key = identify(call, catalog, subject)
                 access = call.access(conn, credit)
                 status = derived.subject_status(conn, credit, key)
                 rows = records.matching(conn, credit, rule.subject, key, limit=MOST)

@@ -5,16 +5,14 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
 
 from catalog_schema import Catalog, Resource
 from quality.dates import today
-from quality.keys import BadKey, normalize_key
 from services.access import Call, CallDep
-from services.deps import EngineDep
 from services.problems import PROBLEM_RESPONSES
+from services.routes.records import normalized_key
 from warehouse import records
 
 PERSON, ENTITY, LICENCE = "population.person", "legal_entity.organization", "e_licence.licence"
@@ -75,14 +73,11 @@ def build_router(catalog: Catalog) -> APIRouter:
     router = APIRouter(prefix="/api/v1/verify", tags=["verification"])
     responses = {**PROBLEM_RESPONSES, 403: {"description": "Forbidden"}}
 
-    def identity(call: Call, engine: sa.Engine, resource: Resource, raw: str, name: str):
+    def identity(call: Call, resource: Resource, raw: str, name: str):
         call.audit.update(resource=resource.code, keys=[raw[:64]], fields=[])
-        try:
-            key = normalize_key(resource, raw)
-        except BadKey as exc:
-            raise call.deny(422, "bad_request", str(exc)) from None
-        call.audit["keys"] = [key]
-        with engine.connect() as conn:
+        with call.connect() as conn:
+            key = normalized_key(call, resource, raw)
+            call.audit["keys"] = [key]
             call.access(conn, resource)
             record = records.by_key(conn, resource, key)
         call.served(resource, [key], [], 0)
@@ -100,8 +95,8 @@ def build_router(catalog: Catalog) -> APIRouter:
             summary="Does this citizen ID exist, under this name?",
             responses=responses,
         )
-        def verify_citizen(claim: CitizenClaim, call: CallDep, engine: EngineDep) -> dict:
-            return identity(call, engine, person, claim.id_number, claim.name)
+        def verify_citizen(claim: CitizenClaim, call: CallDep) -> dict:
+            return identity(call, person, claim.id_number, claim.name)
 
     if ENTITY in catalog.resources:
         entity = catalog.resource(ENTITY)
@@ -112,8 +107,8 @@ def build_router(catalog: Catalog) -> APIRouter:
             summary="Does this USCC exist, under this name?",
             responses=responses,
         )
-        def verify_entity(claim: EntityClaim, call: CallDep, engine: EngineDep) -> dict:
-            return identity(call, engine, entity, claim.uscc, claim.name)
+        def verify_entity(claim: EntityClaim, call: CallDep) -> dict:
+            return identity(call, entity, claim.uscc, claim.name)
 
     if LICENCE in catalog.resources:
         licence = catalog.resource(LICENCE)
@@ -124,11 +119,11 @@ def build_router(catalog: Catalog) -> APIRouter:
             summary="Is this licence valid, and held by this holder?",
             responses=responses,
         )
-        def verify_licence(claim: LicenceClaim, call: CallDep, engine: EngineDep) -> dict:
+        def verify_licence(claim: LicenceClaim, call: CallDep) -> dict:
             number = unicodedata.normalize("NFKC", claim.licence_no).strip()
             holder = unicodedata.normalize("NFKC", claim.holder_id).strip().upper()
             call.audit.update(resource=licence.code, keys=[number], fields=[])
-            with engine.connect() as conn:
+            with call.connect() as conn:
                 call.access(conn, licence)
                 found = [
                     row

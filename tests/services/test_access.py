@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.services.conftest import LI, PURPOSE, SECRETS, ZHANG
+from tests.services.conftest import LI, PURPOSE, SECRETS, ZHANG, documented
 
 PERSON = "/api/v1/resources/population.person/records/"
 PAYMENT = "/api/v1/resources/human_resources.insurance_payment/records/"
@@ -58,8 +58,7 @@ def test_matrix(hub, state):
     client = hub.client()
 
     person = client.get(PERSON + ZHANG)
-    assert person.status_code == 200
-    data = person.json()["data"]
+    data = documented(hub.catalog.resource("population.person"), person)["data"]
     assert data["name"] == "张三" and data["id_number"] == "110105********002X"
     if unmasks:
         assert data["household_address"] == "北京市朝阳区建国路1号"
@@ -70,8 +69,8 @@ def test_matrix(hub, state):
 
     payment = client.get(PAYMENT + LI)
     if serves:
-        assert payment.status_code == 200, payment.text
-        served = payment.json()["data"]
+        served = documented(hub.catalog.resource("human_resources.insurance_payment"), payment)
+        served = served["data"]
         assert set(served) == set(GRANTED)  # only what the grant names
         assert served["monthly_base"] == "8200.0000" and served["months_paid"] == "160.0000"
         assert payment.json()["masked_fields"] == []

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from gdx.pipeline import load_file
 from services.app import create_app
+from tests.services.conftest import documented
 from warehouse import consumers
 
 HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地址\n"
@@ -31,10 +33,8 @@ def api(engine, catalog, tmp_path):
     return client
 
 
-def test_record_by_key_is_masked(api):
-    response = api.get(URL + "11010519491231002X")
-    assert response.status_code == 200
-    body = response.json()
+def test_record_by_key_is_masked(api, catalog):
+    body = documented(catalog.resource(PERSON), api.get(URL + "11010519491231002X"))
     assert body["key"] == "11010519491231002X"
     assert body["data"]["id_number"] == "110105********002X"
     assert body["data"]["household_address"] == "北京市朝阳区*****"
@@ -82,6 +82,29 @@ def test_missing_or_wrong_key_is_401(api):
     _problem(api.get(URL + "11010519491231002X"), 401)
 
 
+def test_an_unknown_caller_is_refused_before_the_key_is_judged(api):
+    # the caller is authenticated before anything of the call is checked or read
+    api.headers["X-API-Key"] = "gdx_not-a-real-key"
+    assert "API key" in _problem(api.get(URL + "123"), 401)["detail"]
+    assert "API key" in _problem(api.get(URL + "1", params={"as_of": "1800-01-01"}), 401)["detail"]
+    del api.headers["X-Purpose"]
+    assert "API key" in _problem(api.get(URL + "11010519491231002X"), 401)["detail"]
+
+
+def test_a_call_reads_on_one_connection(api, engine):
+    checkouts = []
+
+    def counted(*_):
+        checkouts.append(1)
+
+    sa.event.listen(engine, "checkout", counted)
+    try:
+        assert api.get(URL + "11010519491231002X").status_code == 200
+    finally:
+        sa.event.remove(engine, "checkout", counted)
+    assert len(checkouts) == 2  # the caller and the record on one, the audit record on its own
+
+
 def test_revoked_key_is_401(api, engine):
     with engine.begin() as conn:
         consumers.revoke_named(conn, "approval")
@@ -93,8 +116,6 @@ def test_unknown_resource_is_404(api):
 
 
 def test_keys_are_stored_hashed(engine):
-    import sqlalchemy as sa
-
     from warehouse.tables import api_consumer
 
     with engine.begin() as conn:
@@ -121,7 +142,7 @@ def test_a_record_names_who_supplied_each_field(api, engine, catalog, tmp_path):
     phones = "公民身份号码,联系电话\n11010519491231002X,13812345678\n"
     (tmp_path / "hr.csv").write_text(phones, encoding="utf-8")
     load_file(tmp_path / "hr.csv", PERSON, "human_resources", engine=engine, catalog=catalog)
-    body = api.get(URL + "11010519491231002X").json()
+    body = documented(catalog.resource(PERSON), api.get(URL + "11010519491231002X"))
     assert body["state"] == "active" and body["as_of"] is None
     origin = body["provenance"]
     assert origin["name"]["department"] == "public_security"
@@ -136,7 +157,8 @@ def test_as_of_reads_the_record_as_it_was(api, engine, catalog, tmp_path):
     (tmp_path / "p2.csv").write_text(HEADER + renamed, encoding="utf-8")
     load_file(tmp_path / "p2.csv", PERSON, "public_security", engine=engine, catalog=catalog)
     now = api.get(URL + "11010519491231002X").json()
-    then = api.get(URL + "11010519491231002X", params={"as_of": between.isoformat()}).json()
+    then = api.get(URL + "11010519491231002X", params={"as_of": between.isoformat()})
+    then = documented(catalog.resource(PERSON), then)
     assert (now["data"]["name"], then["data"]["name"]) == ("张叁", "张三")
     assert then["as_of"] == between.isoformat() and then["provenance"] is None
     # a time without an offset is local (Asia/Shanghai): eight hours ahead of UTC
