@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ from fastapi import Depends, Header, HTTPException, Request, Security
 
 from catalog_schema import Catalog, Resource
 from catalog_schema.models import ServiceItem
-from services import metrics
+from services import masking, metrics
 from services.deps import api_key_header, authenticated, require_key
 from services.masking import plain
 from warehouse import grants
@@ -42,6 +43,11 @@ class Access:
     fields: tuple[str, ...]  # served, in declaration order
     unmasked: frozenset[str]  # sensitive fields shown in clear
     grant_ids: tuple[int, ...] = ()
+
+    @cached_property
+    def plan(self) -> masking.Plan:
+        """How each served field is shown (`masking.shown`), for every record of the call."""
+        return masking.plan(self.resource, self.unmasked, self.fields)
 
 
 @dataclass

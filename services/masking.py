@@ -29,6 +29,38 @@ def plain(value: Any) -> Any:
     return value
 
 
+Plan = tuple[tuple[str, FieldSpec | None], ...]
+
+
+def plan(
+    resource: Resource,
+    unmasked: frozenset[str] = frozenset(),
+    fields: tuple[str, ...] | None = None,
+) -> Plan:
+    """The fields served (all non-secret ones, or only `fields`) in declaration order, each with
+    its spec when it is shown masked: worked out once for all the records of a call."""
+    return tuple(
+        (spec.name, spec if spec.sensitivity == "sensitive" and spec.name not in unmasked else None)
+        for spec in resource.fields
+        if spec.sensitivity != "secret" and (fields is None or spec.name in fields)
+    )
+
+
+def shown(plan: Plan, record: dict) -> tuple[dict[str, Any], list[str]]:
+    """A record's fields as `plan` serves them, and the names of the fields masked."""
+    data: dict[str, Any] = {}
+    masked: list[str] = []
+    for name, masking in plan:
+        value = record.get(name)
+        if value is not None and type(value) is not str:  # most values are text
+            value = plain(value)
+        if masking is not None and value is not None:
+            value = mask(str(value), masking)
+            masked.append(name)
+        data[name] = value
+    return data, masked
+
+
 def present(
     resource: Resource,
     record: dict,
@@ -37,14 +69,4 @@ def present(
 ) -> tuple[dict[str, Any], list[str]]:
     """The record's fields as served (all non-secret ones, or only `fields`), and the names of
     the fields that were masked."""
-    data: dict[str, Any] = {}
-    masked: list[str] = []
-    for spec in resource.fields:
-        if spec.sensitivity == "secret" or (fields is not None and spec.name not in fields):
-            continue
-        value = plain(record.get(spec.name))
-        if spec.sensitivity == "sensitive" and value is not None and spec.name not in unmasked:
-            value = mask(str(value), spec)
-            masked.append(spec.name)
-        data[spec.name] = value
-    return data, masked
+    return shown(plan(resource, unmasked, fields), record)

@@ -54,8 +54,10 @@ def _build_statement(kind: str, resource: Resource, golden: sa.Table) -> sa.Sele
     key = golden.c[resource.key]
     if kind == "by_key":
         return sa.select(golden).where(key == sa.bindparam("key"))
-    if kind == "by_keys":
-        return sa.select(golden).where(key.in_(sa.bindparam("keys", expanding=True)))
+    if kind == "by_keys":  # what a record is served with: no provenance columns
+        served = [golden.c[spec.name] for spec in resource.fields]
+        served += [golden.c[name] for name in ("_state", "_batch_id", "_updated_at", "_removed_at")]
+        return sa.select(*served).where(key.in_(sa.bindparam("keys", expanding=True)))
     sources = [
         golden.c[source_column(spec.name)] for spec in resource.fields if spec.name != resource.key
     ]
@@ -91,7 +93,9 @@ def as_of(conn: sa.Connection, resource: Resource, key: str, at: dt.datetime) ->
 
 
 def by_keys(conn: sa.Connection, resource: Resource, keys: list[str]) -> dict[str, dict]:
-    """The golden records of `keys` that exist (any state), by key: one query."""
+    """The golden records of `keys` that exist (any state), by key: one query. Each holds
+    the record's fields, `_state`, `_batch_id`, `_updated_at` and `_removed_at` (the rest of a
+    golden row, its provenance, is `by_key`'s)."""
     result = conn.execute(_statement("by_keys", resource), {"keys": sorted(set(keys))})
     names = list(result.keys())  # once, not per row as dict(row._mapping) would
     at = names.index(resource.key)

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints, create_model
 
 from catalog_schema import Catalog, Resource
@@ -16,8 +15,9 @@ from quality.dates import zone
 from quality.keys import BadKey, normalize_key, normalize_keys
 from services import cursor
 from services.access import Access, Call, CallDep
-from services.masking import plain, present
+from services.masking import plain, shown
 from services.problems import PROBLEM_RESPONSES
+from services.rendering import Rendered
 from warehouse import records
 
 
@@ -96,7 +96,7 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
         call: CallDep,
         key: str = Path(alias=spec.name, description=spec.description, max_length=64),
         as_of: AsOf = None,
-    ) -> JSONResponse:
+    ) -> Rendered:
         call.audit.update(resource=resource.code, keys=[key[:64]])
         with call.connect() as conn:
             checked_as_of(call, as_of)
@@ -124,7 +124,7 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
         call.served(resource, [value], list(served["data"]), 1)
         # rendered as it stands: `serve` builds the documented shape with JSON-ready values
         # (tests hold it to the model), so the model's validation would only cost time
-        return JSONResponse(served)
+        return Rendered(served)
 
     router.add_api_route(
         f"/{resource.code}/records/{{{spec.name}}}",
@@ -147,7 +147,7 @@ def serve(
     as_of: dt.datetime | None = None,
 ) -> dict:
     """A record as it leaves the hub: the fields the access allows, masked where it says."""
-    data, masked = present(resource, record, access.unmasked, access.fields)
+    data, masked = shown(access.plan, record)
     provenance = (
         None
         if origin is None
@@ -193,7 +193,7 @@ def _add_query_route(router: APIRouter, resource: Resource) -> None:
     filters = _filters(resource)
     equality = ", ".join(name for name, (_, kind) in filters.items() if kind == "eq")
 
-    def query_records(request: Request, call: CallDep) -> JSONResponse:
+    def query_records(request: Request, call: CallDep) -> Rendered:
         call.audit["resource"] = resource.code
         with call.connect() as conn:
             params = request.query_params
@@ -265,7 +265,7 @@ def _add_query_route(router: APIRouter, resource: Resource) -> None:
             query = {k: v for k, v in params.items() if k != "after"}
             query["after"] = cursor.seal(scope, keys[-1])
             following = f"{request.url.path}?{urlencode(query)}"
-        return JSONResponse({"resource": resource.code, "items": items, "next": following})
+        return Rendered({"resource": resource.code, "items": items, "next": following})
 
     router.add_api_route(
         f"/{resource.code}/records",
@@ -331,7 +331,7 @@ class BatchLookup(BaseModel):
 def _add_batch_route(router: APIRouter, resource: Resource) -> None:
     spec = resource.key_field
 
-    def batch_lookup(body: BatchLookup, call: CallDep) -> JSONResponse:
+    def batch_lookup(body: BatchLookup, call: CallDep) -> Rendered:
         call.audit["resource"] = resource.code
         with call.connect() as conn:
             checked_as_of(call, body.as_of)
@@ -358,7 +358,7 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
             else:
                 items.append(serve(resource, key, record, access, None, body.as_of))
         call.served(resource, wanted, list(access.fields), len(items))
-        return JSONResponse(
+        return Rendered(
             {
                 "resource": resource.code,
                 "as_of": _aware(body.as_of).isoformat() if body.as_of else None,

@@ -46,4 +46,8 @@ def test_a_record_with_its_provenance_in_one_read(engine, catalog, tmp_path):
         }
         assert records.with_provenance(conn, resource, "110105194912310000") == (None, {})
         found = records.by_keys(conn, resource, [WANG, ZHANG, WANG, "110105194912310000"])
-        assert found == {key: records.by_key(conn, resource, key) for key in (ZHANG, WANG)}
+        for key in (ZHANG, WANG):
+            whole = records.by_key(conn, resource, key)
+            assert found[key] == {name: whole[name] for name in found[key]}
+            assert {"_state", "_batch_id", "_updated_at", "_removed_at", "name"} <= set(found[key])
+        assert set(found) == {ZHANG, WANG}
