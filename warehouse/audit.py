@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg2.extras
 import sqlalchemy as sa
 
 from warehouse.engine import is_postgres, lock_id, writing
@@ -133,15 +134,46 @@ def append(conn: sa.Connection, records: Sequence[Record]) -> None:
     if not records:
         return
     if is_postgres(conn):
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id(LOCK))))
+        _append_postgres(conn, records)
+        return
     seq, prev_hash = head(conn)
+    conn.execute(audit_log.insert(), _chained(records, seq, prev_hash))
+
+
+def _chained(records: Sequence[Record], seq: int, prev_hash: str) -> list[dict[str, Any]]:
     rows = []
     for record in records:
         seq += 1
         row = record.row(seq, prev_hash)
         prev_hash = row["hash"]
         rows.append(row)
-    conn.execute(audit_log.insert(), rows)
+    return rows
+
+
+_COLUMNS = tuple(column.name for column in audit_log.columns)
+_JSON = frozenset(c.name for c in audit_log.columns if isinstance(c.type, sa.JSON))
+_LOCK_AND_HEAD = (  # each statement of a query string sees what committed before it ran
+    "SELECT pg_advisory_xact_lock(%s); SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+)
+_INSERT = f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES %s"
+
+
+def _append_postgres(conn: sa.Connection, records: Sequence[Record]) -> None:
+    """`append` through the driver: the chain's lock and its head in one round trip, the rows
+    in another. The API's audit writer appends at every group commit, and SQLAlchemy's
+    statement machinery cost it more than PostgreSQL did."""
+    with conn.connection.cursor() as cursor:
+        cursor.execute(_LOCK_AND_HEAD, (lock_id(LOCK),))
+        last = cursor.fetchone()
+        rows = _chained(records, *(last if last else (0, GENESIS)))
+        values = [
+            tuple(
+                json.dumps(row[name], ensure_ascii=False) if name in _JSON else row[name]
+                for name in _COLUMNS
+            )
+            for row in rows
+        ]
+        psycopg2.extras.execute_values(cursor, _INSERT, values, page_size=len(values))
 
 
 def write(engine: sa.Engine, records: Sequence[Record]) -> None:

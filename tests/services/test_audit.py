@@ -183,7 +183,9 @@ def test_concurrent_calls_are_committed_together(engine):
     finally:
         release.set()
     assert statuses == [200] * calls
-    assert sum(batches) == calls and len(batches) == writer.commits == 2 < calls
+    # the first commit holds whatever was queued when it began (one call, or all of them when
+    # the writer's thread started late): the rest wait together for the second
+    assert sum(batches) == calls and len(batches) == writer.commits <= 2
     found = logged(engine)
     assert sorted(r["keys"][0] for r in found) == sorted(str(n) for n in range(calls))
     with engine.connect() as conn:
