@@ -274,7 +274,10 @@ def benchmark(
         audit_before = lib.audit_rows()
         for server, endpoint, concurrency in POINTS:
             port = gdx_port if server == "gdx" else ds_port
-            point = _point(port, server, endpoint, concurrency, keys, seconds, warmup, lib.key)
+            point = _point(
+                port, server, endpoint, concurrency, keys, seconds, warmup, lib.key,
+                servers[server].proc.pid,
+            )  # fmt: skip
             points.append(point)
             log(_said(point))
         audit_written = lib.audit_rows() - audit_before
@@ -345,24 +348,46 @@ def _point(
     seconds: float,
     warmup: float,
     api_key: str,
+    server_pid: int | None = None,
 ) -> dict:
-    """One point of the load generator, in its own process."""
+    """One point of the load generator, in its own process; with `server_pid`, the CPU time
+    per request (warm-up included) of the server's processes, of PostgreSQL's and of the
+    generator: where the two cores went."""
     cmd = [sys.executable, __file__, "load", "--port", str(port)]
     cmd += ["--target", f"{server}-{endpoint}", "--keys", str(keys)]
     cmd += ["--concurrency", str(concurrency), "--seconds", str(seconds)]
     cmd += ["--warmup", str(warmup), "--api-key", api_key]
+    before = (measure.tree_cpu(server_pid), measure.named_cpu("postgres")) if server_pid else None
     done = measure.run(cmd).check(f"load generator {server} {endpoint}")
     point = ingest._last_json(done.stdout)
     point |= {"server": server, "endpoint": endpoint, "concurrency": concurrency}
     point["generator_cpu_note"] = "same 2 cores"
+    sent = point["requests"] + point["warmup_requests"]
+    if before and sent:
+        used = (
+            measure.tree_cpu(server_pid) - before[0],
+            measure.named_cpu("postgres") - before[1],
+            done.cpu_seconds,
+        )
+        names = ("server", "postgres", "generator")
+        point["cpu_ms_per_request"] = {
+            name: round(seconds * 1000 / sent, 3) for name, seconds in zip(names, used, strict=True)
+        }
     return point
 
 
 def _said(point: dict) -> str:
+    cpu = point.get("cpu_ms_per_request")
+    spent = (
+        f"; CPU ms/request: server {cpu['server']:.2f}, PostgreSQL {cpu['postgres']:.2f}, "
+        f"generator {cpu['generator']:.2f}"
+        if cpu
+        else ""
+    )
     return (
         f"  api: {point['server']} {point['endpoint']} c={point['concurrency']}: "
         f"{point['rps']:,.0f} req/s, p50 {point['p50_ms']:.1f} ms, p99 {point['p99_ms']:.1f} ms, "
-        f"errors {point['errors']}"
+        f"errors {point['errors']}{spent}"
     )
 
 
@@ -376,7 +401,7 @@ def _larger(pg: ingest.Postgres, size: int, seconds: float, warmup: float, log) 
     server = Server("gdx serve", cmd, lib.env(), port, "/healthz", lib.work / "gdx-larger.log")
     try:
         server.wait()
-        point = _point(port, "gdx", "record", 64, keys, seconds, warmup, lib.key)
+        point = _point(port, "gdx", "record", 64, keys, seconds, warmup, lib.key, server.proc.pid)
     finally:
         server.stop()
     log(_said(point) + f" ({lib.facts['records']:,} records)")

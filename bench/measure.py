@@ -31,6 +31,7 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system, the process and the children it waited for
 
     def check(self, what: str) -> Measured:
         if self.returncode != 0:
@@ -48,7 +49,7 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> Measured:
         peak = [0]
         poller = threading.Thread(target=_poll, args=(proc.pid, done, peak), daemon=True)
         poller.start()
-        _, status = os.waitpid(proc.pid, 0)
+        _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         done.set()
         poller.join()
@@ -61,7 +62,32 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> Measured:
             proc.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
+            usage.ru_utime + usage.ru_stime,
         )
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its living descendants."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    return sum(_cpu(proc) for proc in tree)
+
+
+def named_cpu(name: str) -> float:
+    """CPU seconds used so far by every living process called `name` (`postgres`: the
+    server and its backends)."""
+    return sum(_cpu(proc) for proc in psutil.process_iter(["name"]) if proc.info["name"] == name)
+
+
+def _cpu(proc: psutil.Process) -> float:
+    try:
+        times = proc.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system
 
 
 def _poll(pid: int, done: threading.Event, peak: list[int]) -> None:

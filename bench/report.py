@@ -416,6 +416,13 @@ def api_point(api: dict, server: str, endpoint: str, concurrency: int) -> dict |
     )
 
 
+def _cpu(point: dict) -> str:
+    cpu = point.get("cpu_ms_per_request")
+    if not cpu:
+        return "not measured"
+    return f"{cpu['server']:.2f} / {cpu['postgres']:.2f} / {cpu['generator']:.2f}"
+
+
 def _api(data: dict) -> list[str]:
     api = data.get("api")
     if not api:
@@ -458,16 +465,24 @@ def _api(data: dict) -> list[str]:
         f"{api['stage_seconds'] / 60:.1f} min.{when}",
         "",
         "| server and call | connections | requests/s | p50 ms | p90 ms | p99 ms | max ms | "
-        "requests | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "requests | errors | CPU ms per request: server / PostgreSQL / generator |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for p in api["points"]:
         what = WHAT.get((p["server"], p["endpoint"]), f"{p['server']} {p['endpoint']}")
         out.append(
             f"| {what} | {p['concurrency']} | {p['rps']:,.0f} | {p['p50_ms']:.1f} | "
             f"{p['p90_ms']:.1f} | {p['p99_ms']:.1f} | {p['max_ms']:.0f} | {p['requests']:,} | "
-            f"{p['errors']:,} |"
+            f"{p['errors']:,} | {_cpu(p)} |"
         )
+    if any(p.get("cpu_ms_per_request") for p in api["points"]):
+        out += [
+            "",
+            "CPU per request: the CPU time the server's processes, PostgreSQL's processes and "
+            "the load generator used during the point (warm-up included) over the requests "
+            "sent. Two cores give 2,000 ms of CPU a second, so the three together set a "
+            "ceiling of 2,000 ÷ their sum requests/s whatever the concurrency.",
+        ]
     batch = [p for p in api["points"] if p["endpoint"] == "batch"]
     if batch:
         out += [
