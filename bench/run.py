@@ -7,7 +7,7 @@
 
 1. the ingest benchmark (bench/ingest.py) at every size: `\\copy`, to_sql, dlt and gdx load
    (first load, re-load, 1% change), up to `--runs` rounds while the time budget allows;
-   `--scale` adds 5,000,000 people (one round; the whole run then took 20 minutes here);
+   `--scale` adds 5,000,000 people (one round; the whole run then took 22 minutes here);
 2. a py-spy profile of `gdx load` at the largest default size (bench/loadprofile.py,
    bench/profile-load.txt);
 3. the API benchmark (bench/api.py): `gdx serve --workers 2` against Datasette, record by key at
