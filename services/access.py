@@ -14,8 +14,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -43,11 +42,11 @@ class Access:
     fields: tuple[str, ...]  # served, in declaration order
     unmasked: frozenset[str]  # sensitive fields shown in clear
     grant_ids: tuple[int, ...] = ()
+    # how each served field is shown (`masking.shown`), for every record of the call
+    plan: masking.Plan = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def plan(self) -> masking.Plan:
-        """How each served field is shown (`masking.shown`), for every record of the call."""
-        return masking.plan(self.resource, self.unmasked, self.fields)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plan", masking.plan(self.resource, self.unmasked, self.fields))
 
 
 @dataclass

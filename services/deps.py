@@ -54,17 +54,25 @@ def authenticate(request: Request, conn: sa.Connection, key: str) -> Consumer:
     if not hasattr(request.state, "audit"):
         request.state.audit = {}
     request.state.audit.update(consumer_id=consumer.id, consumer=consumer.name)
+    refused = over_the_rate(request, consumer)
+    if refused is not None:
+        raise refused
+    return consumer
+
+
+def over_the_rate(request: Request, consumer: Consumer) -> HTTPException | None:
+    """Take one of the consumer's calls from the rate limiter: the 429 to raise when it has
+    none left (counted), else None."""
     limiter = getattr(request.app.state, "limiter", None)
     retry = limiter.take(consumer.id) if limiter is not None else None
-    if retry is not None:
-        metrics.denied(request, "rate_limited")
-        raise HTTPException(
-            429,
-            f"rate limit of {limiter.rate:g} calls per second exceeded"
-            f" for consumer {consumer.name}",
-            headers={"Retry-After": str(retry)},
-        )
-    return consumer
+    if retry is None:
+        return None
+    metrics.denied(request, "rate_limited")
+    return HTTPException(
+        429,
+        f"rate limit of {limiter.rate:g} calls per second exceeded for consumer {consumer.name}",
+        headers={"Retry-After": str(retry)},
+    )
 
 
 @contextmanager

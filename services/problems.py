@@ -7,9 +7,11 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from services import metrics
+from services.deps import over_the_rate
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -34,8 +36,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # the consumer is looked up in a thread, never on the event loop
+        refused = await run_in_threadpool(_remember, request)
+        if refused is not None:  # a consumer over its rate is refused as on any other call
+            return problem(refused.status_code, str(refused.detail), refused.headers)
         metrics.denied(request, "bad_request")
-        _remember(request)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(part) for part in first["loc"])
         return problem(422, f"{where}: {first['msg']}" if where else first["msg"])
@@ -47,14 +52,16 @@ PROBLEM_RESPONSES = {
 }
 
 
-def _remember(request: Request) -> None:
+def _remember(request: Request) -> HTTPException | None:
     """For the audit record of a call refused before its handler ran: the resource its path
-    names and the consumer its key belongs to."""
+    names and the consumer its key belongs to. A call of a known consumer takes one of its
+    calls from the rate limiter like any other: the 429 when it has none left."""
     audit = request.state.audit if hasattr(request.state, "audit") else {}
     request.state.audit = audit
     parts = request.url.path.split("/")
     if len(parts) > 4 and parts[1:4] == ["api", "v1", "resources"]:
         audit.setdefault("resource", parts[4][:80])
+    refused = None
     key = request.headers.get("X-API-Key")
     if key and "consumer" not in audit:
         from warehouse import consumers
@@ -63,6 +70,8 @@ def _remember(request: Request) -> None:
             consumer = consumers.by_key(conn, key)
         if consumer is not None:
             audit.update(consumer_id=consumer.id, consumer=consumer.name)
+            refused = over_the_rate(request, consumer)
     purpose = request.headers.get("X-Purpose")
     if purpose:
         audit.setdefault("purpose", purpose[:40])
+    return refused

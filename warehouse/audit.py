@@ -133,9 +133,11 @@ def append(conn: sa.Connection, records: Sequence[Record]) -> None:
     """
     if not records:
         return
-    if is_postgres(conn):
+    if is_postgres(conn) and conn.dialect.driver == "psycopg2":
         _append_postgres(conn, records)
         return
+    if is_postgres(conn):
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id(LOCK))))
     seq, prev_hash = head(conn)
     conn.execute(audit_log.insert(), _chained(records, seq, prev_hash))
 

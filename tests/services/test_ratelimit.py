@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from services.app import create_app
 from services.ratelimit import RateLimiter
-from warehouse import consumers
+from warehouse import audit, consumers
 
 
 def test_burst_then_refused_then_refilled():
@@ -110,3 +110,20 @@ def test_bad_rate_setting_fails_at_start(engine, catalog, monkeypatch):
     monkeypatch.setenv("GDX_RATE_LIMIT", "fast")
     with pytest.raises(ValueError, match="GDX_RATE_LIMIT"):
         create_app(engine, catalog)
+
+
+def test_malformed_calls_count_against_the_rate_too(engine, catalog, monkeypatch):
+    # FastAPI refuses a malformed call before the route authenticates it: the refusal still
+    # takes one of the consumer's calls, and past the rate it is 429, audited as such
+    monkeypatch.setenv("GDX_RATE_LIMIT", "1")
+    with engine.begin() as conn:
+        _, key = consumers.add(conn, "approval", "government_services")
+    client = TestClient(create_app(engine, catalog))
+    url = "/api/v1/resources/population.person/records/" + "1" * 80  # over 64 characters
+    headers = {"X-API-Key": key, "X-Purpose": "000105001000"}
+    assert [client.get(url, headers=headers).status_code for _ in range(3)] == [422, 422, 429]
+    assert 'gdx_denials_total{reason="rate_limited"} 1.0' in client.get("/metrics").text
+    with engine.connect() as conn:
+        statuses = [row.status for row in audit.rows(conn)]
+        consumers_named = {row.consumer for row in audit.rows(conn)}
+    assert statuses == [422, 422, 429] and consumers_named == {"approval"}
