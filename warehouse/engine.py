@@ -19,6 +19,10 @@ from warehouse import settings
 IDLE_PING_SECONDS = 10.0
 #: Connections are replaced after an hour, before firewalls or the server drop them.
 RECYCLE_SECONDS = 3600
+#: PostgreSQL transactions read committed rows whatever the server's default: a writer that
+#: waits for an advisory lock (`writing`, the audit chain) then reads what the writer before it
+#: committed, where a REPEATABLE READ snapshot taken before the lock would not see it.
+WRITE_ISOLATION = "READ COMMITTED"
 
 
 def create(url: str | None = None, serving: bool = False) -> sa.Engine:
@@ -39,7 +43,9 @@ def create(url: str | None = None, serving: bool = False) -> sa.Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if not serving:
-        return sa.create_engine(url, pool_pre_ping=True, json_serializer=_json)
+        return sa.create_engine(
+            url, pool_pre_ping=True, json_serializer=_json, isolation_level=WRITE_ISOLATION
+        )
     # reads without a transaction: psycopg2 would otherwise spend a round trip on BEGIN and
     # one on ROLLBACK around every read, and each statement sees its own snapshot either way
     # (READ COMMITTED); `writing` gives a writer its transaction back
@@ -116,7 +122,7 @@ def writing(engine: sa.Engine, lock: str | None = None) -> Iterator[sa.Connectio
         conn.execution_options(gdx_write=True)
         if conn.get_execution_options().get("gdx_autocommit"):
             # the API engine reads outside transactions (`create`); a writer needs one
-            conn.execution_options(isolation_level=conn.default_isolation_level)
+            conn.execution_options(isolation_level=WRITE_ISOLATION)
         with conn.begin():
             if lock and is_postgres(conn):
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_id(lock))))

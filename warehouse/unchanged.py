@@ -163,7 +163,10 @@ class Judged:
         enabled: bool = True,
     ):
         self.conn, self.tables, self.department = conn, tables, department
-        self.since, self.enabled = since, enabled
+        # in UTC, as the ledger writes started_at: SQLite compares the digits, whatever the
+        # zone (a Shanghai midnight would pass over the evening before, UTC, of that day)
+        self.since = since.astimezone(dt.UTC) if since.tzinfo else since
+        self.enabled = enabled
         self._hashes: np.ndarray | None = None
         self._rules: list[list[str]] = []
 

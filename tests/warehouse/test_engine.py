@@ -52,3 +52,25 @@ def test_the_pool_follows_gdx_api_pool(engine, monkeypatch):
     monkeypatch.setenv("GDX_API_POOL", "none")
     with pytest.raises(ValueError, match="GDX_API_POOL"):
         engines.create(engine.url.render_as_string(hide_password=False), serving=True)
+
+
+@pytest.mark.parametrize("serving_engine", [False, True])
+def test_writers_read_committed_whatever_the_server_default(engine, serving_engine):
+    # a writer waiting on an advisory lock must then see what the writer before it committed;
+    # a server whose default is SERIALIZABLE (or REPEATABLE READ) would hand it an old snapshot
+    if engine.dialect.name != "postgresql":
+        pytest.skip("isolation levels are PostgreSQL's")
+    url = engine.url
+    options = f"{url.query['options']} -cdefault_transaction_isolation=serializable"
+    url = url.update_query_dict({"options": options})
+    strict = engines.create(url.render_as_string(hide_password=False), serving=serving_engine)
+    try:
+        with strict.connect() as conn:
+            assert conn.exec_driver_sql("SHOW default_transaction_isolation").scalar() == (
+                "serializable"
+            )
+        with engines.writing(strict, lock="population.person") as conn:
+            level = conn.exec_driver_sql("SHOW transaction_isolation").scalar()
+        assert level == "read committed"
+    finally:
+        strict.dispose()

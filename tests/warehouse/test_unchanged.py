@@ -219,6 +219,13 @@ def test_judged_reads_the_days_verdicts_once(engine, catalog, tmp_path):
         assert not off.look_up(np.array([row["raw_hash"]], dtype=np.int64))[0].any()
         other = unchanged.Judged(conn, tables, "civil_affairs", midnight)
         assert not other.look_up(np.array([row["raw_hash"]], dtype=np.int64))[0].any()
+        # an instant east of UTC (the batch started after it) finds the batch on every
+        # backend at every hour: the ledger's UTC times are not compared with its digits
+        east = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).astimezone(
+            dt.timezone(dt.timedelta(hours=8))
+        )
+        eastern = unchanged.Judged(conn, tables, "public_security", east)
+        assert eastern.look_up(np.array([row["raw_hash"]], dtype=np.int64))[0].all()
 
 
 def test_judged_reads_the_latest_batches_of_the_day(engine, catalog, tmp_path, monkeypatch):
