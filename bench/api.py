@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sqlite3
@@ -100,8 +101,6 @@ class Library:
         }
 
     def build(self) -> None:
-        import shutil
-
         dataset = ingest.make_dataset(self.size)
         self.pg.recreate(DB)
         shutil.rmtree(self.home, ignore_errors=True)
@@ -235,10 +234,11 @@ def benchmark(
     log,
     pg: ingest.Postgres | None = None,
     warmup: float = 3.0,
-    bigger: int | None = None,
+    bigger: tuple[int, ...] = (),
 ) -> dict:
-    """Every point of POINTS; the library is built first and dropped at the end. With
-    `bigger`, gdx's record by key at 64 connections again over a library of that size."""
+    """Every point of POINTS; the library is built first and dropped at the end. Then, for
+    every size of `bigger`, gdx's record by key at 64 connections again over a library of
+    that size (built in turn, in the same database)."""
     pg = pg or ingest.Postgres()
     started = time.monotonic()
     loadavg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -281,16 +281,23 @@ def benchmark(
             points.append(point)
             log(_said(point))
         audit_written = lib.audit_rows() - audit_before
+        try:
+            profile = _server_profile(gdx_port, keys, lib.key, servers["gdx"].proc.pid, lib.work)
+            log(f"  api: py-spy over gdx serve: {profile['samples']:,} samples")
+        except Exception as exc:  # the points stand; the report says what failed
+            profile = {"error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"}
+            log(f"  api: the server's profile failed: {profile['error']}")
     finally:
         for server in servers.values():
             server.stop()
-    larger = None
-    if bigger:
+    larger = []
+    for people in bigger:
         try:
-            larger = _larger(pg, bigger, seconds, warmup, log)
+            larger.append(_larger(pg, people, seconds, warmup, log))
         except Exception as exc:  # the points above stand; the report says what failed
-            larger = {"error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"}
-            log(f"  api: the {bigger:,}-person library failed: {larger['error']}")
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
+            larger.append({"people": people, "error": error})
+            log(f"  api: the {people:,}-person library failed: {error}")
     record_fields = sorted(sample)
     masked = {
         k: v for k, v in (sample.get("data") or {}).items() if k in sample.get("masked_fields", ())
@@ -333,6 +340,7 @@ def benchmark(
             p["requests"] + p["warmup_requests"] for p in points if p["server"] == "gdx"
         ),
         "larger": larger,
+        "server_profile": profile,
         "stage_seconds": round(time.monotonic() - started, 1),
     }
     pg.drop(DB)
@@ -374,6 +382,74 @@ def _point(
             name: round(seconds * 1000 / sent, 3) for name, seconds in zip(names, used, strict=True)
         }
     return point
+
+
+PROFILE_SECONDS = 10  # of record calls at 64 connections under py-spy (not counted above)
+PROFILE_RATE = 200  # samples a second per thread
+
+
+def _server_profile(port: int, keys: Path, api_key: str, server_pid: int, work: Path) -> dict:
+    """Where `gdx serve`'s Python time goes during record calls at 64 connections: py-spy over
+    every worker during one more point, sampling only the thread that holds the GIL (so waits
+    on PostgreSQL, on the network and on locks are left out), each sample charged to the
+    package of its innermost frame and to that frame's function."""
+    py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    raw = work / "profile-serve.txt"
+    raw.unlink(missing_ok=True)
+    cmd = [py_spy, "record", "--pid", str(server_pid), "--subprocesses", "--nonblocking"]
+    cmd += ["--gil", "--full-filenames"]
+    cmd += ["--rate", str(PROFILE_RATE), "--duration", str(PROFILE_SECONDS + 2)]
+    cmd += ["--format", "raw", "-o", str(raw)]
+    spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1)  # py-spy attaches to the workers
+        point = _point(port, "gdx", "record", 64, keys, PROFILE_SECONDS, 0, api_key)
+    finally:
+        _, err = spy.communicate(timeout=PROFILE_SECONDS + 60)
+    if spy.returncode or not raw.exists():
+        raise RuntimeError(f"py-spy: {err.decode(errors='replace').strip()[-300:]}")
+    return analyse_server_profile(raw.read_text(errors="replace")) | {
+        "requests": point["requests"],
+        "seconds": PROFILE_SECONDS,
+        "rate": PROFILE_RATE,
+    }
+
+
+def analyse_server_profile(text: str, top: int = 12) -> dict:
+    """py-spy's raw (collapsed) stacks: samples by the package of the innermost frame and by
+    that frame's function."""
+    packages: Counter = Counter()
+    functions: Counter = Counter()
+    total = 0
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit() or not stack:
+            continue
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        n = int(count)
+        total += n
+        leaf = frames[-1]
+        packages[_package(leaf)] += n
+        functions[leaf.split(" (", 1)[0] + " · " + _package(leaf)] += n
+    return {
+        "samples": total,
+        "packages": [[name, n] for name, n in packages.most_common(top)],
+        "functions": [[name, n] for name, n in functions.most_common(top)],
+    }
+
+
+def _package(frame: str) -> str:
+    """`func (path:line)` → the installed package, the project's folder or the stdlib module."""
+    path = frame.rpartition(" (")[2].rstrip(")").rpartition(":")[0]
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    try:
+        inside = Path(path).resolve().relative_to(ingest.ROOT)
+    except ValueError:
+        return "python: " + Path(path).stem if path else "native"
+    return f"gdx: {inside.parts[0]}/" if len(inside.parts) > 1 else f"gdx: {inside}"
 
 
 def _said(point: dict) -> str:

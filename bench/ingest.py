@@ -9,6 +9,9 @@ at each size, loaded into PostgreSQL by
   - a `dlt` pipeline (the peer a Python data engineer picks),
   - `gdx load` into an empty warehouse, then the same file again with `--force`, then a copy
     with 1% of rows changed (a household address) loaded normally.
+After the rounds of a size, once: a file of other people (a tenth of the size, another seed)
+loaded by `gdx load` into the library the rounds left (it holds the size's records) and then
+into an empty one, so that the merge's cost can be seen as the library grows (item 3).
 Each load is its own process (wall seconds and peak RSS of that process tree); every database is
 dropped and created afresh before each run and a CHECKPOINT precedes every timed load. Runs go
 round-robin over the peers; after the first round a peer runs again only while its size's time
@@ -38,6 +41,8 @@ WORK = ROOT / "var" / "bench"
 PG_URL = os.environ.get("GDX_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 GDX_DB, PEERS_DB = "bench_gdx", "bench_peers"
 SEED = 11
+NEWCOMERS_SEED = 12  # other people: about 1 in 10^5 of their ids is already in the library
+NEWCOMERS_SHARE = 10  # the newcomers' file has a tenth of the library's people
 DEFECT_RATE = 0.03  # the demo generator's default
 CHANGE_EVERY = 100  # 1% of rows get a changed household address
 ADDRESS = 5  # column of 户籍地址
@@ -53,6 +58,8 @@ PEERS = {
     "gdx_skip": "gdx load, the identical file again (skipped by its checksum)",
     "gdx_reload": "gdx load --force, the identical file again",
     "gdx_change": "gdx load, the file with 1% of rows changed",
+    "gdx_add_full": "gdx load, other people into the library of this size",
+    "gdx_add_empty": "gdx load, the same other people into an empty library",
 }
 ORDER = ("gdx", "copy", "dlt", "to_sql")  # one round; gdx is three timed loads
 
@@ -60,6 +67,7 @@ ORDER = ("gdx", "copy", "dlt", "to_sql")  # one round; gdx is three timed loads
 @dataclass
 class Dataset:
     size: int  # people asked of the generator
+    seed: int
     path: Path
     rows: int  # data rows in the file (with the generator's repeated rows)
     changed_path: Path
@@ -157,59 +165,61 @@ class Postgres:
         return self.execute("postgres", "SHOW server_version")[0][0]
 
 
-def make_dataset(size: int, work: Path = WORK) -> Dataset:
+def make_dataset(size: int, work: Path = WORK, seed: int = SEED) -> Dataset:
     """The population file of `size` people and its 1%-changed copy, kept for re-runs.
 
     Written by a child process, so that the generator's memory (GBs at 5M) is not this one's.
     """
-    dataset = _saved(size, work)
+    dataset = _saved(size, work, seed)
     if dataset is None:
-        cmd = [sys.executable, __file__, "--generate", str(size), "--work", str(work)]
-        measure.run(cmd).check(f"generating {size} people")
-        dataset = _saved(size, work)
+        cmd = [sys.executable, __file__, "--generate", str(size), "--seed", str(seed)]
+        measure.run([*cmd, "--work", str(work)]).check(f"generating {size} people")
+        dataset = _saved(size, work, seed)
     assert dataset is not None
     return dataset
 
 
-def _params(size: int) -> dict:
-    return {"size": size, "seed": SEED, "defect_rate": DEFECT_RATE, "every": CHANGE_EVERY}
+def _params(size: int, seed: int) -> dict:
+    return {"size": size, "seed": seed, "defect_rate": DEFECT_RATE, "every": CHANGE_EVERY}
 
 
-def _marker(size: int, work: Path) -> Path:
-    return work / "data" / str(size) / "dataset.json"
+def _marker(size: int, work: Path, seed: int) -> Path:
+    folder = str(size) if seed == SEED else f"{size}-seed{seed}"
+    return work / "data" / folder / "dataset.json"
 
 
-def _saved(size: int, work: Path) -> Dataset | None:
-    marker = _marker(size, work)
+def _saved(size: int, work: Path, seed: int) -> Dataset | None:
+    marker = _marker(size, work, seed)
     if not marker.exists():
         return None
     saved = json.loads(marker.read_text())
-    if saved.get("params") != _params(size):
+    if saved.get("params") != _params(size, seed):
         return None
     data = saved["dataset"]
     paths = {"path": Path(data["path"]), "changed_path": Path(data["changed_path"])}
     if not all(path.exists() for path in paths.values()):
         return None
-    return Dataset(**data | paths)
+    return Dataset(**{"seed": seed} | data | paths)
 
 
-def _generate(size: int, work: Path) -> None:
+def _generate(size: int, work: Path, seed: int) -> None:
     from gdx.demodata.population import write_household_register
 
-    folder = _marker(size, work).parent
+    folder = _marker(size, work, seed).parent
     shutil.rmtree(folder, ignore_errors=True)
     started = time.perf_counter()
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     _, extract = write_household_register(folder, rng, size, DEFECT_RATE)
     seconds = time.perf_counter() - started
     path = Path(extract.path)
     changed_path = folder / "changed" / path.name
     changed = _change_addresses(path, changed_path)
     data = asdict(
-        Dataset(size, path, extract.rows, changed_path, changed, path.stat().st_size, seconds)
+        Dataset(size, seed, path, extract.rows, changed_path, changed, path.stat().st_size, seconds)
     )
     data |= {"path": str(path), "changed_path": str(changed_path)}
-    _marker(size, work).write_text(json.dumps({"params": _params(size), "dataset": data}))
+    marker = _marker(size, work, seed)
+    marker.write_text(json.dumps({"params": _params(size, seed), "dataset": data}))
 
 
 def _change_addresses(source: Path, target: Path) -> int:
@@ -315,23 +325,48 @@ class Loads:
             ("gdx_reload", self.dataset.path, ("--force",)),
             ("gdx_change", self.dataset.changed_path, ()),
         ):
-            run, done = self._run(peer, rnd, self.gdx_command(path, *more), env)
-            summary = _last_json(done.stdout)
-            if peer == "gdx_skip":
-                if summary.get("status") != "skipped":
-                    raise RuntimeError(f"{PEERS[peer]}: {summary.get('status')}, not skipped")
-                run.tool_seconds = summary["seconds"]
-                runs.append(run)
-                continue
-            if summary.get("status") != "loaded":
-                raise RuntimeError(f"{PEERS[peer]}: {summary.get('status')} {summary.get('error')}")
-            run.tool_seconds = summary["seconds"]
-            keep = ("rows_read", "rows_loaded", "rows_inserted", "rows_updated", "rows_unchanged")
-            keep += ("rows_duplicate", "rows_quarantined", "records_changed")
-            run.detail = {k: summary[k] for k in keep}
-            self._check(run, summary["rows_read"])
-            runs.append(run)
+            status = "skipped" if peer == "gdx_skip" else "loaded"
+            runs.append(self._gdx_load(peer, rnd, path, env, more, status))
         return runs
+
+    def newcomers(self) -> list[Run]:
+        """Other people (a tenth of the size) loaded into the library the rounds left, which
+        holds this size's records, then into an empty library: the merge's cost as the
+        library grows. Run once per size, after its rounds."""
+        other = make_dataset(max(self.dataset.size // NEWCOMERS_SHARE, 1), seed=NEWCOMERS_SEED)
+        env = self.gdx_env()
+        records = self.pg.execute(GDX_DB, "SELECT count(*) FROM population_person")[0][0]
+        full = self._gdx_load("gdx_add_full", 1, other.path, env, rows=other.rows)
+        self.gdx_init()
+        empty = self._gdx_load("gdx_add_empty", 1, other.path, env, rows=other.rows)
+        full.detail["library_records"], empty.detail["library_records"] = records, 0
+        return [full, empty]
+
+    def _gdx_load(
+        self,
+        peer: str,
+        rnd: int,
+        path: Path,
+        env: dict,
+        more: tuple[str, ...] = (),
+        status: str = "loaded",
+        rows: int | None = None,
+    ) -> Run:
+        run, done = self._run(peer, rnd, self.gdx_command(path, *more), env)
+        summary = _last_json(done.stdout)
+        if summary.get("status") != status:
+            said = f"{summary.get('status')} {summary.get('error') or ''}".strip()
+            raise RuntimeError(f"{PEERS[peer]}: {said}, not {status}")
+        run.tool_seconds = summary["seconds"]
+        if status != "loaded":
+            return run
+        if rows is not None:
+            run.rows = rows
+        keep = ("rows_read", "rows_loaded", "rows_inserted", "rows_updated", "rows_unchanged")
+        keep += ("rows_duplicate", "rows_quarantined", "records_changed")
+        run.detail = {k: summary[k] for k in keep}
+        self._check(run, summary["rows_read"])
+        return run
 
     def _tool(self, run: Run, done: measure.Measured, table: str) -> Run:
         said = _last_json(done.stdout)
@@ -346,7 +381,7 @@ class Loads:
         self._check(run, run.detail["loaded"])
 
     def _check(self, run: Run, loaded: int) -> None:
-        if loaded != self.dataset.rows:
+        if loaded != run.rows:
             raise RuntimeError(f"{PEERS[run.peer]}: {loaded} rows, the file has {run.rows}")
 
 
@@ -357,16 +392,25 @@ def _last_json(text: str) -> dict:
     raise RuntimeError(f"no JSON line in the output: {text[-500:]!r}")
 
 
+def _log_runs(log: Callable[[str], None], runs: list[Run]) -> None:
+    for run in runs:
+        log(
+            f"  {run.size:,} round {run.round} {run.peer:13s} {run.seconds:8.2f} s "
+            f"{run.rows_per_second:>10,.0f} rows/s  {run.peak_rss / 2**20:7.0f} MiB"
+        )
+
+
 def benchmark(
     sizes: list[int],
     runs: int,
     deadline: Callable[[int, float, dict[str, float]], float],
     log: Callable[[str], None] = print,
     pg: Postgres | None = None,
+    newcomers: bool = True,
 ) -> IngestResults:
-    """Every peer at every size, round-robin. After the first round a peer runs again only if
-    its last run's cost (set-up included) ends before `deadline(size, started, costs)`, a
-    `time.monotonic()` value."""
+    """Every peer at every size, round-robin, then (`newcomers`) `Loads.newcomers` once. After
+    the first round a peer runs again only if its last run's cost (set-up included) ends
+    before `deadline(size, started, costs)`, a `time.monotonic()` value."""
     pg = pg or Postgres()
     results = IngestResults()
     for size in sizes:
@@ -389,11 +433,11 @@ def benchmark(
                 cost[peer] = time.monotonic() - began
                 deadline(size, started, cost)
                 results.runs.extend(done)
-                for run in done:
-                    log(
-                        f"  {size:,} round {rnd} {run.peer:10s} {run.seconds:8.2f} s "
-                        f"{run.rows_per_second:>10,.0f} rows/s  {run.peak_rss / 2**20:7.0f} MiB"
-                    )
+                _log_runs(log, done)
+        if newcomers:
+            added = loads.newcomers()
+            results.runs.extend(added)
+            _log_runs(log, added)
     pg.drop(PEERS_DB)
     return results
 
@@ -405,10 +449,11 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=600, help="seconds per size")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, default=WORK, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
-        _generate(args.generate, args.work)
+        _generate(args.generate, args.work, args.seed)
         return
     results = benchmark(args.sizes, args.runs, lambda _size, began, _cost: began + args.budget)
     if args.json:

@@ -169,20 +169,28 @@ def _classify(stack: list[tuple[str, str, int]]) -> tuple[str, str, str]:
     return "other", place, leaf
 
 
+#: the loads profiled after the first one, in this order (name, changed file?, options)
+LATER = {
+    "reload": ("re-load (--force)", False, ("--force",)),
+    "change": ("1% change", True, ()),
+}
+
+
 def record(
-    loads: ingest.Loads, work: Path, rate: int = 50, reload: bool = True
+    loads: ingest.Loads, work: Path, rate: int = 50, later: tuple[str, ...] = tuple(LATER)
 ) -> list[tuple[Profile, dict]]:
-    """py-spy over a first load into an empty warehouse, then (`reload`) the identical file
-    again (`--force`): each profile with the load's own summary (wall and gdx's seconds)."""
+    """py-spy over a first load into an empty warehouse, then the loads of `later` (the
+    identical file again with `--force`, the file with 1% of rows changed), as the timed
+    runs do them: each profile with the load's own summary (wall and gdx's seconds)."""
     py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
     loads.gdx_init()
     env = loads.gdx_env()
     out = []
-    loads_to_profile = [("first load", ())] + [("re-load (--force)", ("--force",))] * reload
-    for name, more in loads_to_profile:
-        speedscope = work / f"profile-{name.split()[0]}.speedscope.json"
+    for name, changed, more in [("first load", False, ())] + [LATER[k] for k in later]:
+        path = loads.dataset.changed_path if changed else loads.dataset.path
+        speedscope = work / f"profile-{name.split()[0].replace('%', '')}.speedscope.json"
         cmd = [py_spy, "record", "--idle", "--rate", str(rate), "--format", "speedscope"]
-        cmd += ["-o", str(speedscope), "--", *loads.gdx_command(loads.dataset.path, *more)]
+        cmd += ["-o", str(speedscope), "--", *loads.gdx_command(path, *more)]
         loads.pg.checkpoint()
         done = measure.run(cmd, env).check(f"py-spy record gdx load ({name})")
         summary = ingest._last_json(done.stdout)

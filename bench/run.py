@@ -2,21 +2,23 @@
 
     python bench/run.py [--sizes 100000 1000000] [--runs 3] [--scale] [--budget SECONDS]
                         [--no-profile] [--no-others] [--no-api] [--api-size N] [--api-seconds S]
-                        [--api-larger N]
-    python bench/run.py --only-api [--api-size N] [--api-seconds S] [--api-larger N]
+                        [--api-larger [N ...]]
+    python bench/run.py --only-api [--api-size N] [--api-seconds S] [--api-larger [N ...]]
 
 1. the ingest benchmark (bench/ingest.py) at every size: `\\copy`, to_sql, dlt and gdx load
-   (first load, re-load, 1% change), up to `--runs` rounds while the time budget allows;
-   `--scale` adds 5,000,000 people (one round; the whole run then took 22 minutes here);
+   (first load, re-load, 1% change), up to `--runs` rounds while the time budget allows, then
+   once a tenth as many other people loaded into the library of that size and into an empty
+   one (the merge as the library grows); `--scale` adds 5,000,000 people (one round);
 2. a py-spy profile of `gdx load` at the largest default size (bench/loadprofile.py,
    bench/profile-load.txt);
 3. the API benchmark (bench/api.py): `gdx serve --workers 2` against Datasette, record by key at
    16 and 64 connections, verification and 1,000-key batches, `--api-seconds` (30) per point,
    over a library of `--api-size` (100,000) people, then gdx's record by key at 64 connections
-   again over `--api-larger` (1,000,000; 0: not) people, to see whether latency stays flat as
-   the library grows tenfold; its time is kept out of the ingest rounds' budget; `--only-api`
-   runs this stage alone and merges it into the existing bench/results.json (the ingest
-   figures stay as they were);
+   again over each library of `--api-larger` people (1,000,000; with `--scale` also
+   10,000,000; an empty list: none), to see whether latency stays flat as the library grows
+   tenfold; its time is kept out of the ingest rounds' budget; `--only-api` runs this stage
+   alone and merges it into the existing bench/results.json (the ingest figures stay as they
+   were);
 4. the older benchmarks (bench/demo_data.py, bench/validation.py) at the largest default size
    when the budget still allows, else at the smallest.
 The default budget (`--budget`, 960 s) keeps `make bench` from a fresh clone, installation
@@ -52,13 +54,14 @@ SMALL_BUDGET = 150  # seconds for the rounds of each size but the largest
 OTHERS_LARGE = 150  # seconds: demo_data.py and validation.py at 1M people
 OTHERS_SMALL = 30  # at 100,000
 SCALE = 5_000_000
+API_SCALE = 10_000_000  # the largest library behind the API with --scale
 
 
-def api_estimate(seconds: float, larger: int = 0) -> float:
+def api_estimate(seconds: float, larger: list[int] = ()) -> float:
     """Seconds of the API stage at 100,000 people: setup, then every point and its warm-up;
-    a larger library's load (at about 30,000 rows/s) and its point."""
+    every larger library's generation and load (at about 30,000 rows/s) and its point."""
     main = 60 + len(api.POINTS) * (seconds + 3 + 3)
-    return main + (20 + larger / 30_000 + seconds + 6 if larger else 0)
+    return main + sum(20 + people / 30_000 + seconds + 6 for people in larger)
 
 
 def machine(pg: ingest.Postgres) -> dict:
@@ -133,11 +136,18 @@ def main() -> None:
     parser.add_argument("--api-size", type=int, default=100_000, help="people behind the API")
     parser.add_argument("--api-seconds", type=float, default=30, help="seconds of load per point")
     parser.add_argument(
-        "--api-larger", type=int, default=1_000_000, help="people of the larger library (0: none)"
+        "--api-larger",
+        type=int,
+        nargs="*",
+        help="people of the larger libraries (default 1,000,000; with --scale also 10,000,000; "
+        "none: no larger library)",
     )
     parser.add_argument("--only-api", action="store_true", help="the API stage alone, merged")
     parser.add_argument("--out", type=Path, default=ingest.BENCH / "RESULTS.md")
     args = parser.parse_args()
+    if args.api_larger is None:
+        args.api_larger = [1_000_000] + [API_SCALE] * args.scale
+    args.api_larger = [people for people in args.api_larger if people > 0]
     if args.only_api:
         only_api(args)
         return
@@ -154,8 +164,10 @@ def main() -> None:
     def reserve() -> float:
         """Seconds to keep for the profile and the other benchmarks after the rounds."""
         seconds = 0.0
-        if not args.no_profile:  # a first load and a re-load: about 3/4 of the three loads
-            seconds += 0.8 * costs.get(largest, {}).get("gdx", 0)
+        gdx = costs.get(largest, {}).get("gdx", 0)  # a round's gdx loads at the largest size
+        seconds += 0.4 * gdx  # the newcomers' two loads (a tenth of the people each)
+        if not args.no_profile:  # the first load, the re-load and the 1% change again
+            seconds += 1.2 * gdx
         if not args.no_others:
             seconds += OTHERS_SMALL
         if not args.no_api:
@@ -184,11 +196,17 @@ def main() -> None:
         loads = ingest.Loads(pg, dataset)
         timed = {
             peer: statistics.median(r.seconds for r in results.of(largest, peer))
-            for peer in ("gdx_first", "gdx_reload")
+            for peer in ("gdx_first", "gdx_reload", "gdx_change")
         }
-        # the first load is always profiled; the re-load only if the budget allows it
-        reload_fits = clock.left() > 1.2 * sum(timed.values()) + OTHERS_SMALL
-        profiles = loadprofile.record(loads, ingest.WORK, reload=reload_fits)
+        # the first load is always profiled; the re-load and the 1% change while the budget
+        # allows (py-spy slows a load by about a fifth)
+        later: list[str] = []
+        left = clock.left() - OTHERS_SMALL - 1.2 * timed["gdx_first"]
+        for name, peer in (("reload", "gdx_reload"), ("change", "gdx_change")):
+            if left > 1.2 * timed[peer]:
+                later.append(name)
+                left -= 1.2 * timed[peer]
+        profiles = loadprofile.record(loads, ingest.WORK, later=tuple(later))
         loadprofile.write_text(ingest.BENCH / "profile-load.txt", dataset, profiles)
         for profile, profile_facts in profiles:
             top = ", ".join(
