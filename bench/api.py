@@ -547,6 +547,7 @@ async def _load(target: Target, port: int, concurrency: int, seconds: float, war
     begin = loop.time() + warmup
     end = begin + seconds
     latencies: list[float] = []
+    finished: list[float] = []  # when each measured response arrived (loop time)
     statuses: Counter = Counter()
     errors = Counter()
     warm = [0]
@@ -584,19 +585,22 @@ async def _load(target: Target, port: int, concurrency: int, seconds: float, war
                 warm[0] += 1
             elif now <= end:
                 latencies.append(elapsed)
+                finished.append(now)
                 statuses[status] += 1
         if conn is not None:
             conn[1].close()
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     measured = loop.time() - begin
+    windows = _windows(latencies, finished, begin, measured)
     latencies.sort()
 
     def pct(q: float) -> float:
-        return 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+        return _percentile(latencies, q)
 
     bad = sum(n for s, n in statuses.items() if not 200 <= s < 300)
     return {
+        "windows": windows,
         "requests": len(latencies),
         "warmup_requests": warm[0],
         "seconds": round(measured, 2),
@@ -609,6 +613,33 @@ async def _load(target: Target, port: int, concurrency: int, seconds: float, war
         "connection_errors": dict(errors),
         "errors": bad + sum(errors.values()),
     }
+
+
+WINDOWS = 3  # a point's figures again over each third of it: runs of 10 s in a 30 s point
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _windows(latencies: list[float], finished: list[float], begin: float, measured: float):
+    """Requests/s, p50 and p99 of each of WINDOWS equal parts of the measured time, by when
+    each response arrived: a point's spread, as if it were WINDOWS shorter runs."""
+    width = measured / WINDOWS
+    parts: list[list[float]] = [[] for _ in range(WINDOWS)]
+    for latency, at in zip(latencies, finished, strict=True):
+        parts[min(int((at - begin) / width), WINDOWS - 1)].append(latency)
+    out = []
+    for part in parts:
+        part.sort()
+        out.append(
+            {
+                "rps": round(len(part) / width, 1),
+                "p50_ms": round(_percentile(part, 0.50), 2) if part else None,
+                "p99_ms": round(_percentile(part, 0.99), 2) if part else None,
+            }
+        )
+    return out
 
 
 def load_main(args: argparse.Namespace) -> None:

@@ -525,10 +525,43 @@ def _cpu(point: dict) -> str:
     return f"{cpu['server']:.2f} / {cpu['postgres']:.2f} / {cpu['generator']:.2f}"
 
 
+WINDOWED = ("rps", "p50_ms", "p99_ms")
+
+
+def _medians(point: dict) -> dict:
+    """A point's requests/s, p50 and p99 as the medians of its windows (three 10 s runs in a
+    30 s point), each with its min–max; points measured before windows stay as they were."""
+    windows = point.get("windows")
+    if not windows:
+        return point
+    out = dict(point)
+    for key in WINDOWED:
+        values = [w[key] for w in windows if w[key] is not None]
+        if values:
+            out[key] = statistics.median(values)
+            out[f"{key}_range"] = (min(values), max(values))
+    return out
+
+
+def _cell(point: dict, key: str, fmt: str) -> str:
+    shown = format(point[key], fmt)
+    if f"{key}_range" not in point:
+        return shown
+    low, high = point[f"{key}_range"]
+    return f"{shown} ({format(low, fmt)}–{format(high, fmt)})"
+
+
 def _api(data: dict) -> list[str]:
     api = data.get("api")
     if not api:
         return []
+    windows = api["points"][0].get("windows") if api["points"] else None
+    api = api | {
+        "points": [_medians(p) for p in api["points"]],
+        "larger": [
+            b | {"point": _medians(b["point"])} if b.get("point") else b for b in _larger(api)
+        ],
+    }
     lib, gdx, ds = api["library"], api["gdx"], api["datasette"]
     versions = ", ".join(f"{k} {v}" for k, v in api.get("versions", {}).items())
     when = ""
@@ -558,8 +591,17 @@ def _api(data: dict) -> list[str]:
         f"Load generator: {api['generator']}, in its own process on loopback, one connection "
         "per concurrent client, each key drawn at random from "
         f"{lib['keys']:,} loaded ids; {api['seconds_per_point']:.0f} s per point after "
-        f"{api['warmup_seconds']:.0f} s of warm-up, one run per point (n=1), points one after "
-        "the other in the order below. `wrk` is not installed here, so the generator is Python: "
+        f"{api['warmup_seconds']:.0f} s of warm-up, one run per point, points one after "
+        "the other in the order below"
+        + (
+            f"; requests/s, p50 and p99 are the medians of each point's {len(windows)} equal "
+            "windows (runs of "
+            f"{api['seconds_per_point'] / len(windows):.0f} s back to back), min–max in "
+            "brackets; p90, max, requests and errors are of the whole point"
+            if windows
+            else " (n=1)"
+        )
+        + ". `wrk` is not installed here, so the generator is Python: "
         "it runs on the same 2 cores as the server it measures and takes a large share of one "
         "of them, so every figure is a lower bound of what the server alone could do, and the "
         "two servers are compared under the same handicap. Load average when the stage "
@@ -573,8 +615,9 @@ def _api(data: dict) -> list[str]:
     for p in api["points"]:
         what = WHAT.get((p["server"], p["endpoint"]), f"{p['server']} {p['endpoint']}")
         out.append(
-            f"| {what} | {p['concurrency']} | {p['rps']:,.0f} | {p['p50_ms']:.1f} | "
-            f"{p['p90_ms']:.1f} | {p['p99_ms']:.1f} | {p['max_ms']:.0f} | {p['requests']:,} | "
+            f"| {what} | {p['concurrency']} | {_cell(p, 'rps', ',.0f')} | "
+            f"{_cell(p, 'p50_ms', '.1f')} | {p['p90_ms']:.1f} | {_cell(p, 'p99_ms', '.1f')} | "
+            f"{p['max_ms']:.0f} | {p['requests']:,} | "
             f"{p['errors']:,} | {_cpu(p)} |"
         )
     if any(p.get("cpu_ms_per_request") for p in api["points"]):
@@ -647,8 +690,8 @@ def _api(data: dict) -> list[str]:
             loaded = f"{built['load_seconds']:.0f}" if "load_seconds" in built else "—"
             out.append(
                 f"| {people:,} | {built.get('records', built.get('rows_loaded', 0)):,} | "
-                f"{loaded} | {point['rps']:,.0f} | {point['p50_ms']:.1f} | "
-                f"{point['p99_ms']:.1f} | {point['errors']} |"
+                f"{loaded} | {_cell(point, 'rps', ',.0f')} | {_cell(point, 'p50_ms', '.1f')} | "
+                f"{_cell(point, 'p99_ms', '.1f')} | {point['errors']} |"
             )
         out.append("")
     for big in larger:
@@ -685,11 +728,11 @@ def _api_why(api: dict, g64: dict | None) -> list[str]:
         f"to {max(gdx_budget, 0):.2f} ms ({cpu['server'] / max(gdx_budget, 0.01):.1f}× less). "
         f"p99 under {API_TARGET_P99:.0f} ms at 64 connections needs the mean under it too; by "
         f"Little's law (mean latency = connections ÷ throughput) that is over {little:,.0f} "
-        "requests/s, above the ceiling. Where gdx's share goes: "
-        "FastAPI/Starlette routing and middleware, anyio's hand-off to a worker thread, two "
-        "SQL statements through SQLAlchemy (the consumer and its grants, the record with its "
-        "provenance) and the audit log's group commit; an in-process profile of a record "
-        "call finds no single part over about a tenth of it.",
+        "requests/s, above the ceiling. Where gdx's share goes: the profile below. Each call "
+        "passes uvicorn, Starlette's and FastAPI's request handling and gdx's middleware "
+        "(metrics, audit), is handed to a worker thread (anyio), runs two SQL statements "
+        "through SQLAlchemy (the consumer with its grants; the record with its provenance) "
+        "and queues its audit record for the group commit.",
         "",
     ]
 
@@ -702,12 +745,13 @@ def _server_profile(api: dict) -> list[str]:
         return [f"The server's profile failed: {profile['error']}", ""]
     total = profile["samples"] or 1
     out = [
-        f"Where `gdx serve` spends its time: py-spy (`--subprocesses --nonblocking`, "
-        f"{profile['rate']} Hz, idle threads left out) over both workers during "
-        f"{profile['seconds']} s more of record calls at 64 connections ({profile['requests']:,} "
-        f"calls, not counted above): {total:,} samples, each charged to the innermost frame "
-        "(C code such as psycopg2, orjson or uvloop counts to the Python function that "
-        "called it).",
+        f"Where `gdx serve`'s Python time goes: py-spy (`--gil --subprocesses --nonblocking`, "
+        f"{profile['rate']} Hz) over both workers during {profile['seconds']} s more of "
+        f"record calls at 64 connections ({profile['requests']:,} calls, not counted above). "
+        "It samples only the thread holding the GIL, so waits on PostgreSQL, on the network "
+        f"and on locks are left out: {total:,} samples, each charged to its innermost frame "
+        "(C code such as psycopg2, orjson or uvloop counts to the Python function that called "
+        "it; resuming a chain of awaiting coroutines counts to the frames it passes through).",
         "",
         "| innermost frame's package | share | | innermost function | share |",
         "| --- | --- | --- | --- | --- |",
