@@ -58,9 +58,10 @@ API_SCALE = 10_000_000  # the largest library behind the API with --scale
 
 
 def api_estimate(seconds: float, larger: list[int] = ()) -> float:
-    """Seconds of the API stage at 100,000 people: setup, then every point and its warm-up;
-    every larger library's generation and load (at about 30,000 rows/s) and its point."""
-    main = 60 + len(api.POINTS) * (seconds + 3 + 3)
+    """Seconds of the API stage at 100,000 people: setup, every point and its warm-up, the
+    server's profile; every larger library's generation and load (at about 30,000 rows/s) and
+    its point."""
+    main = 60 + len(api.POINTS) * (seconds + 3 + 3) + api.PROFILE_SECONDS + 5
     return main + sum(20 + people / 30_000 + seconds + 6 for people in larger)
 
 
