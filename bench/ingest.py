@@ -106,6 +106,11 @@ class IngestResults:
     runs: list[Run] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
+    def extend(self, other: IngestResults) -> None:
+        self.datasets += other.datasets
+        self.runs += other.runs
+        self.skipped += other.skipped
+
     def of(self, size: int, peer: str) -> list[Run]:
         return [r for r in self.runs if r.size == size and r.peer == peer]
 
