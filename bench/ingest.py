@@ -9,9 +9,9 @@ at each size, loaded into PostgreSQL by
   - a `dlt` pipeline (the peer a Python data engineer picks),
   - `gdx load` into an empty warehouse, then the same file again with `--force`, then a copy
     with 1% of rows changed (a household address) loaded normally.
-After the rounds of a size, once: a file of other people (a tenth of the size, another seed)
-loaded by `gdx load` into the library the rounds left (it holds the size's records) and then
-into an empty one, so that the merge's cost can be seen as the library grows (item 3).
+After the rounds of a size, once: the same file of 50,000 other people (another seed) loaded by
+`gdx load` into the library the rounds left (it holds the size's records) and then into an
+empty one, so that the merge's cost can be seen as the library grows (item 3).
 Each load is its own process (wall seconds and peak RSS of that process tree); every database is
 dropped and created afresh before each run and a CHECKPOINT precedes every timed load. Runs go
 round-robin over the peers; after the first round a peer runs again only while its size's time
@@ -42,7 +42,7 @@ PG_URL = os.environ.get("GDX_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5
 GDX_DB, PEERS_DB = "bench_gdx", "bench_peers"
 SEED = 11
 NEWCOMERS_SEED = 12  # other people: about 1 in 10^5 of their ids is already in the library
-NEWCOMERS_SHARE = 10  # the newcomers' file has a tenth of the library's people
+NEWCOMERS = 50_000  # people in the newcomers' file, the same at every size
 DEFECT_RATE = 0.03  # the demo generator's default
 CHANGE_EVERY = 100  # 1% of rows get a changed household address
 ADDRESS = 5  # column of 户籍地址
@@ -335,10 +335,10 @@ class Loads:
         return runs
 
     def newcomers(self) -> list[Run]:
-        """Other people (a tenth of the size) loaded into the library the rounds left, which
-        holds this size's records, then into an empty library: the merge's cost as the
+        """The newcomers' file (NEWCOMERS other people) loaded into the library the rounds left,
+        which holds this size's records, then into an empty library: the merge's cost as the
         library grows. Run once per size, after its rounds."""
-        other = make_dataset(max(self.dataset.size // NEWCOMERS_SHARE, 1), seed=NEWCOMERS_SEED)
+        other = make_dataset(NEWCOMERS, seed=NEWCOMERS_SEED)
         env = self.gdx_env()
         records = self.pg.execute(GDX_DB, "SELECT count(*) FROM population_person")[0][0]
         full = self._gdx_load("gdx_add_full", 1, other.path, env, rows=other.rows)

@@ -423,11 +423,15 @@ def _merge_growth(data: dict, sizes: list[int]) -> list[str]:
     if not pairs:
         return []
     out = [
-        "Merge as the library grows: a file of other people (a tenth of the size, another seed "
-        "of the generator) loaded by `gdx load` into the library the rounds left, then into an "
-        "empty library. Both loads read, validate and stage the same rows; what differs is the "
-        "merge against what the library holds (repeats, history, golden records and their "
-        "indexes). Own seconds are the batch's, from its ledger row to its commit.",
+        "Merge as the library grows: the same file of other people (the generator with another "
+        "seed) loaded by `gdx load` into the library each size's rounds left, then into an "
+        "empty library. Every load reads, validates and stages the same rows; what differs is "
+        "the merge. Into an empty library it takes the first load's path (every key new, "
+        "inserted straight from staging); into a library it takes the general one (changed "
+        "keys collected, contributors counted, winners chosen, conflicts found, records "
+        "compared) against history, golden records and contributions as large as the "
+        "library, with their indexes. Own seconds are the batch's, from its ledger row to its "
+        "commit.",
         "",
         "| library holds | newcomers' rows | inserted / updated | wall s, into it | wall s, "
         "into an empty library | own s, into it | own s, into an empty library | own s ÷ "

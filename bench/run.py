@@ -7,7 +7,7 @@
 
 1. the ingest benchmark (bench/ingest.py) at every size: `\\copy`, to_sql, dlt and gdx load
    (first load, re-load, 1% change), up to `--runs` rounds while the time budget allows, then
-   once a tenth as many other people loaded into the library of that size and into an empty
+   once the same 50,000 other people loaded into the library of that size and into an empty
    one (the merge as the library grows); `--scale` adds 5,000,000 people (one round);
 2. a py-spy profile of `gdx load` at the largest default size (bench/loadprofile.py,
    bench/profile-load.txt);
@@ -181,7 +181,7 @@ def main() -> None:
         """Seconds to keep for the profile and the other benchmarks after the rounds."""
         seconds = 0.0
         gdx = costs.get(largest, {}).get("gdx", 0)  # a round's gdx loads at the largest size
-        seconds += 0.4 * gdx  # the newcomers' two loads (a tenth of the people each)
+        seconds += 0.4 * gdx  # the newcomers' two loads (50,000 people each)
         if not args.no_profile:  # the first load, the re-load and the 1% change again
             seconds += 1.2 * gdx
         if not args.no_others:
