@@ -446,7 +446,7 @@ def _package(frame: str) -> str:
     if "site-packages/" in path:
         return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
     try:
-        inside = Path(path).resolve().relative_to(ingest.ROOT)
+        inside = Path(path).resolve().relative_to(ingest.CODE_ROOT)
     except ValueError:
         return "python: " + Path(path).stem if path else "native"
     return f"gdx: {inside.parts[0]}/" if len(inside.parts) > 1 else f"gdx: {inside}"

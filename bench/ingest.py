@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import os
 import shutil
@@ -37,6 +38,9 @@ import psycopg2
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+# the checkout whose code `gdx` runs (the environment's editable install): ROOT, unless the
+# benchmark runs from another clone with this environment; profiles name files relative to it
+CODE_ROOT = Path(importlib.util.find_spec("gdx").origin).resolve().parents[1]
 WORK = ROOT / "var" / "bench"
 PG_URL = os.environ.get("GDX_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 GDX_DB, PEERS_DB = "bench_gdx", "bench_peers"

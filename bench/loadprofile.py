@@ -21,7 +21,7 @@ from pathlib import Path
 import ingest
 import measure
 
-ROOT = ingest.ROOT
+ROOT = ingest.CODE_ROOT  # the profiled code's files (ROOT when run from the same checkout)
 PROJECT = ("gdx/", "connectors/", "quality/", "warehouse/", "catalog_schema/")
 # modules that several stages call: they do not decide the stage of a sample
 HELPERS = (

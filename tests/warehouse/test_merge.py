@@ -362,3 +362,37 @@ def test_a_delivery_small_beside_an_analysed_library_probes_its_indexes(
         assert merge._big(conn, tables, stg)
         monkeypatch.setattr(merge, "BIG_BATCH", 3)
         assert not merge._big(conn, tables, stg)  # under BIG_BATCH: always probe
+
+
+def test_the_merge_tells_postgresql_how_to_join(engine, catalog, tmp_path, monkeypatch):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the join strategy is PostgreSQL's")
+    from warehouse import merge, staging
+    from warehouse.engine import writing
+
+    load(engine, catalog, tmp_path, HEADER + ZHANG + LI + crowd(10), "public_security", "a.csv")
+    tables = for_resource(catalog.resource(PERSON))
+    monkeypatch.setattr(merge, "BIG_BATCH", 2)
+    with writing(engine) as conn:
+        staging.analyze(conn, tables.contribution)
+
+    def planned(share: int, before: str = "") -> tuple[str, str]:
+        monkeypatch.setattr(merge, "LIBRARY_SHARE", share)
+        with writing(engine) as conn:
+            if before:
+                conn.exec_driver_sql(before)
+            stg = staging.create(conn, tables.resource)
+            rows = [{"id_number": k, "_line": i, "_row_hash": 0} for i, k in enumerate("ab")]
+            conn.execute(stg.insert(), rows)
+            merge._plan(conn, tables, stg)
+            show = conn.exec_driver_sql
+            return (
+                show("SHOW enable_nestloop").scalar_one(),
+                show("SHOW random_page_cost").scalar_one(),
+            )
+
+    assert planned(5) == ("on", "1.1")  # 2 staged beside 12: probe, pages priced as cached
+    assert planned(6) == ("off", "4")  # big: hash, the server's page cost
+    assert planned(5, "SET LOCAL random_page_cost = 1") == ("on", "1")  # lower stays
+    with writing(engine) as conn:  # for the batch's transaction only
+        assert conn.exec_driver_sql("SHOW random_page_cost").scalar_one() == "4"
