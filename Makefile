@@ -25,7 +25,7 @@ test: $(BIN)/.installed
 # the benchmarks' peers (dlt, py-spy) live in the bench extra, installed only for `make bench`;
 # bench/run.py writes bench/RESULTS.md (BENCH_ARGS=--scale adds 5,000,000 people and a 10,000,000-
 # person API library: 30 min in all here; without it 15.5 min from a fresh clone, installation
-# included, before the newcomers' loads and two more profiles were added)
+# included)
 $(BIN)/.bench-installed: $(BIN)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@

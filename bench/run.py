@@ -22,7 +22,7 @@
 4. the older benchmarks (bench/demo_data.py, bench/validation.py) at the largest default size
    when the budget still allows, else at the smallest.
 The default budget (`--budget`, 960 s) keeps `make bench` from a fresh clone, installation
-(about two minutes) included, within 20 minutes on the 2-core machine of the project: the first
+(about a minute) included, within 20 minutes on the 2-core machine of the project: the first
 round of every size always runs; later rounds (gdx first), the re-load's and the 1% change's
 profiles and the older benchmarks at the large size run only while the budget allows. A larger
 API library than the default one adds its estimated time to the budget, and `--scale`'s
