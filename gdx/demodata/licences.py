@@ -61,19 +61,24 @@ HEADER = {
 
 
 def _holders(rng, kind: str, share: float, people: People, entities: Entities):
-    """Holder ids and names; about 2% are subjects the libraries do not know."""
+    """Holder ids and names; 2% (at least one) are subjects the libraries do not know.
+
+    The count is fixed, not drawn: the draws before this one depend on the calendar (who is an
+    adult today), and a drawn count of strangers could be 0 on some days and not on others.
+    """
     pool = (people.ids, people.names) if kind == "自然人" else (entities.usccs, entities.names)
     n = max(3, int(len(pool[0]) * share))
     picks = rng.integers(0, len(pool[0]), n)
     ids, names = pool[0][picks].copy(), pool[1][picks].copy()
-    strangers = rng.random(n) < 0.02
-    if strangers.any():
-        k = int(strangers.sum())
-        if kind == "自然人":
-            fresh = make_ids(np.full(k, 220104), np.full(k, 19800101), rng.integers(0, 1000, k))
-        else:
-            fresh = usccs(rng, np.full(k, "91"))[:k]
-        ids[np.flatnonzero(strangers)[: len(fresh)]] = fresh
+    k = max(1, round(n * 0.02))
+    if kind == "自然人":
+        seq = rng.choice(1000, k, replace=False)
+        fresh = np.array(make_ids(np.full(k, 220104), np.full(k, 19800101), seq), dtype=object)
+        fresh = fresh[~np.isin(fresh, people.ids)]
+    else:
+        fresh = usccs(rng, np.full(k, "91"))
+        fresh = fresh[~np.isin(fresh, entities.usccs)]
+    ids[rng.choice(n, len(fresh), replace=False)] = fresh
     return ids, names
 
 
