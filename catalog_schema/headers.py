@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from catalog_schema.models import Resource, header_key
 
@@ -14,8 +14,9 @@ class HeaderError(ValueError):
 @dataclass(frozen=True)
 class HeaderMap:
     columns: dict[str, str]  # file header -> field name
-    unknown: list[str]  # headers that name no contributed field
+    unknown: list[str]  # headers that name no field of the resource
     missing: list[str]  # contributed fields with no column
+    withheld: dict[str, str] = field(default_factory=dict)  # header -> a field not contributed
 
     @property
     def fields(self) -> list[str]:
@@ -30,18 +31,22 @@ def map_headers(
 ) -> HeaderMap:
     """Map headers by field name, zh label or alias (or the explicit `mapping`).
 
-    `fields` limits what the delivery contributes (a registered source's declared fields);
-    other columns are reported as unknown.
+    `fields` limits what the delivery contributes (what its department may write, see
+    catalog_schema.authority); a column of another field of the resource is withheld, not read.
     """
     lookup = {header_key(h): spec.name for spec in resource.fields for h in spec.headers()}
     lookup.update({header_key(h): name for h, name in (mapping or {}).items()})
     allowed = set(fields) if fields is not None else {spec.name for spec in resource.fields}
     columns: dict[str, str] = {}
     unknown: list[str] = []
+    withheld: dict[str, str] = {}
     for header in headers:
         name = lookup.get(header_key(header))
-        if name is None or name not in allowed:
+        if name is None:
             unknown.append(header)
+            continue
+        if name not in allowed:
+            withheld[header] = name
             continue
         taken = next((h for h, f in columns.items() if f == name), None)
         if taken is not None:
@@ -49,4 +54,4 @@ def map_headers(
         columns[header] = name
     order = [spec.name for spec in resource.fields if spec.name in allowed]
     missing = [name for name in order if name not in columns.values()]
-    return HeaderMap(columns, unknown, missing)
+    return HeaderMap(columns, unknown, missing, withheld)

@@ -19,6 +19,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from catalog_schema import Catalog, CatalogError, Resource, Source
+from catalog_schema.authority import Authority, WriteRefused, authority, describe_writers
 from catalog_schema.headers import HeaderError, HeaderMap, map_headers
 from catalog_schema.survivorship import policy
 from connectors import ConnectorError, RawBatch
@@ -29,7 +30,7 @@ from quality.normalize import normalize_table
 from quality.rules import bound_rules
 from quality.runner import validate
 from quality.suite import RuleError
-from warehouse import derived, ledger, quarantine, settings, source_state, staging, unchanged
+from warehouse import derived, ledger, quarantine, settings, staging, unchanged
 from warehouse import engine as engines
 from warehouse.ledger import BatchSummary
 from warehouse.merge import Contribution, TooManyWithdrawals, merge
@@ -65,23 +66,20 @@ def run_batch(
     resource = catalog.resource(resource_code)
     catalog.department(department)
     engine = engine or engines.create()
-    registered = catalog.sources[source] if source else _registered(catalog, resource, department)
     summary = BatchSummary(ledger.new_batch_id(), resource.code, department, source, location)
     summary.retry_of = retry_of
     docs = DataDocs(settings.data_docs_dir() / resource.code / summary.batch_id)
     started = time.perf_counter()
     _start(engine, summary)
     try:
+        allowed = authority(catalog, resource.code, department, source)
         delivery = open_delivery()
         summary.file, summary.encoding = delivery.location, delivery.encoding
-        headers = map_headers(
-            resource,
-            delivery.header,
-            registered.mapping if registered else None,
-            registered.fields if registered else None,
-        )
+        headers = map_headers(resource, delivery.header, allowed.mapping, list(allowed.fields))
+        summary.withheld_columns = headers.withheld
+        _check_authority(catalog, delivery.location, allowed, headers)
         if delivery.header or not delivery.empty_ok:
-            _check_columns(delivery.location, resource, headers, registered is not None)
+            _check_columns(delivery.location, resource, headers, allowed.source is not None)
         summary.unknown_columns, summary.missing_columns = headers.unknown, headers.missing
         checksum = delivery.checksum()
         tables = for_resource(resource)
@@ -98,14 +96,17 @@ def run_batch(
         with engines.writing(engine, lock=resource.code) as conn:
             _run(conn, catalog, tables, delivery, headers, summary, judge_whole, docs, snapshot)
             docs.finish(summary)
-            if source:
-                state = delivery.next_state(source_state.get(conn, source))
-                source_state.put(conn, source, state, summary.batch_id)
             if before_commit:
                 before_commit(conn, summary.batch_id)
             summary.status = "loaded"
             summary.seconds = round(time.perf_counter() - started, 3)
             ledger.finish(conn, summary, checksum)
+    except WriteRefused as exc:
+        summary.status, summary.error = "refused", str(exc)
+        summary.seconds = round(time.perf_counter() - started, 3)
+        with engines.writing(engine) as conn:
+            ledger.finish(conn, summary)
+        raise GdxError(summary.error) from None
     except BatchRejected as exc:
         docs.finish(summary)
         summary.status, summary.error = "rejected", str(exc)
@@ -180,14 +181,22 @@ def _start(engine: sa.Engine, summary: BatchSummary) -> None:
         raise GdxError(f"cannot reach the warehouse {engines.describe(engine)}: {reason}") from None
 
 
-def _registered(catalog: Catalog, resource: Resource, department: str) -> Source | None:
-    """The registered source of this department for this resource, when there is exactly one."""
-    found = [
-        s
-        for s in catalog.sources.values()
-        if s.resource == resource.code and s.department == department
-    ]
-    return found[0] if len(found) == 1 else None
+def _check_authority(
+    catalog: Catalog, location: str, allowed: Authority, headers: HeaderMap
+) -> None:
+    """A delivery whose columns are all fields its department may not write (beyond the key)
+    is refused whole; otherwise those columns are withheld (not read) and reported."""
+    resource = allowed.resource
+    if not headers.withheld or any(f != resource.key for f in headers.columns.values()):
+        return
+    named = "; ".join(
+        f"{header} ({name}) is written by {describe_writers(catalog, resource, name)}"
+        for header, name in headers.withheld.items()
+    )
+    raise WriteRefused(
+        f"{location}: {allowed.department} may write none of its columns into {resource.code} "
+        f"but the key: {named}"
+    )
 
 
 def _check_columns(

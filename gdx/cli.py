@@ -94,24 +94,61 @@ def _print_summary(summary, as_json: bool) -> None:
     for rule, count in s.warned_by_rule.items():
         out.print(f"  loaded with a warning from {rule}: {count}", highlight=False)
     if s.unknown_columns:
-        out.print(f"  unknown columns (not loaded): {', '.join(s.unknown_columns)}")
+        out.print(f"  unknown columns (not loaded): {', '.join(s.unknown_columns)}", markup=False)
+    if s.withheld_columns:
+        fields = ", ".join(f"{header} ({name})" for header, name in s.withheld_columns.items())
+        out.print(
+            f"  columns of fields {s.department} is no source of (not loaded): {fields}",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command()
 def load(
-    file: Annotated[Path, typer.Argument(help="Department file (CSV).")],
-    resource: Annotated[str, typer.Option(help="Resource code, e.g. population.person.")],
-    department: Annotated[str, typer.Option(help="Delivering department, e.g. public_security.")],
+    file: Annotated[Path, typer.Argument(help="Department file (CSV or XLSX).")],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="A registered source (gdx sources list): the file is its delivery, under its "
+            "department's authority, field list and mapping."
+        ),
+    ] = None,
+    resource: Annotated[
+        str | None, typer.Option(help="Resource code, e.g. population.person (ad-hoc file).")
+    ] = None,
+    department: Annotated[
+        str | None,
+        typer.Option(help="Delivering department, e.g. public_security (ad-hoc file)."),
+    ] = None,
     encoding: Annotated[str, typer.Option(help="auto, utf-8, utf-8-sig, gbk or gb18030.")] = "auto",
     force: Annotated[
         bool, typer.Option(help="Read a file this department already loaded (else skipped).")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Load one file through the whole pipeline as one batch."""
+    """Load one file through the whole pipeline as one batch.
+
+    Give --source, or --resource and --department. Either way the department writes only what
+    the directory makes it the source of (一数一源): a resource it has no registered source for is
+    refused, and columns of fields its sources do not declare are not read.
+    """
     from gdx.pipeline import load_file
 
-    summary = load_file(file, resource, department, encoding=encoding, force=force)
+    if source is not None:
+        registered = _catalog().source(source)
+        if resource not in (None, registered.resource) or department not in (
+            None,
+            registered.department,
+        ):
+            raise fail(
+                f"--source {source} delivers {registered.resource} for "
+                f"{registered.department}; drop --resource/--department or make them agree"
+            )
+        resource, department = registered.resource, registered.department
+    elif resource is None or department is None:
+        raise fail("give --source CODE, or both --resource and --department")
+    summary = load_file(file, resource, department, encoding=encoding, force=force, source=source)
     _print_summary(summary, as_json)
 
 

@@ -54,15 +54,17 @@ def collect(
         openers = [_raiser(exc)]
     summaries, errors = [], []  # `force`: read a file the department already loaded
     for opener in openers:
+        delivery = _Opened(opener, source.code)
         try:
             summaries.append(
                 run_batch(
-                    opener,
+                    delivery.open,
                     source.resource,
                     source.department,
                     engine=engine,
                     catalog=catalog,
                     source=source.code,
+                    before_commit=delivery.move_state,
                     force=force,
                 )
             )
@@ -72,6 +74,22 @@ def collect(
         more = f" (and {len(errors) - 1} more failed deliveries)" if len(errors) > 1 else ""
         raise CollectError(errors[0] + more, summaries)
     return summaries
+
+
+class _Opened:
+    """A source's delivery, remembered when the batch opens it, so that the source's state moves
+    to where this delivery leaves it in the batch's own transaction."""
+
+    def __init__(self, opener: Opener, source: str):
+        self.opener, self.source, self.delivery = opener, source, None
+
+    def open(self) -> Delivery:
+        self.delivery = self.opener()
+        return self.delivery
+
+    def move_state(self, conn: sa.Connection, batch_id: str) -> None:
+        state = self.delivery.next_state(source_state.get(conn, self.source))
+        source_state.put(conn, self.source, state, batch_id)
 
 
 class CollectError(GdxError):
@@ -92,9 +110,15 @@ def load_file(
     encoding: str = "auto",
     block_bytes: int | None = None,
     force: bool = False,
+    source: str | None = None,
 ) -> BatchSummary:
     """Load one department file (CSV or XLSX) into a resource as one batch. A file the
-    department already loaded is skipped unless `force`."""
+    department already loaded is skipped unless `force`.
+
+    With `source`, the file is a delivery of that registered source: its department's authority
+    and field list, its mapping, and (for a full snapshot) its withdrawals; the source's read
+    state (a watermark, a checksum) stays where collection left it.
+    """
     blocks = block_bytes or settings.read_block_bytes()
     catalog = catalog or settings.catalog()
 
@@ -109,6 +133,7 @@ def load_file(
         department,
         engine=engine,
         catalog=catalog,
+        source=source,
         location=str(path),
         force=force,
     )

@@ -63,6 +63,8 @@ class BatchSummary:
     data_docs: str | None = None
     unknown_columns: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
+    # columns of fields the department may not write: not read (header -> field)
+    withheld_columns: dict[str, str] = field(default_factory=dict)
     status: str = "running"
     error: str | None = None
     seconds: float = 0.0

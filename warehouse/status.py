@@ -44,7 +44,7 @@ def source_status(conn: sa.Connection, catalog: Catalog, now: dt.datetime) -> li
     failed = dict(
         conn.execute(
             sa.select(batch_ledger.c.source, sa.func.max(batch_ledger.c.started_at))
-            .where(batch_ledger.c.status.in_(["failed", "rejected"]))
+            .where(batch_ledger.c.status.in_(["failed", "rejected", "refused"]))
             .group_by(batch_ledger.c.source)
         ).all()
     )

@@ -215,8 +215,9 @@ def test_header_mapping(catalog):
         "ＩＤ": "phone",
     }
     assert mapped.unknown == ["备注"]
-    limited = map_headers(person, ["身份证号", "姓名"], fields=["id_number"])
-    assert limited.unknown == ["姓名"]
+    limited = map_headers(person, ["身份证号", "姓名", "备注"], fields=["id_number"])
+    assert limited.unknown == ["备注"] and limited.withheld == {"姓名": "name"}
+    assert limited.columns == {"身份证号": "id_number"}
     with pytest.raises(HeaderError, match="both name the field id_number"):
         map_headers(person, ["身份证号", "公民身份号码"])
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from catalog_schema import Resource
 from gdx.cli import app
+from gdx.errors import GdxError
 from gdx.pipeline import load_file
 from services.app import create_app
 from warehouse import consumers, settings
@@ -99,6 +100,10 @@ def test_import_yaml_is_listed_and_loadable(home, engine):
         write(home / "roster.csv", rows), CODE, "health", engine=engine, catalog=catalog
     )
     assert (summary.status, summary.rows_loaded) == ("loaded", 2)
+    # the provider writes its own resource; nobody else does
+    refusal = r"transport may not write .*writers are health \(provider\)$"
+    with pytest.raises(GdxError, match=refusal):
+        load_file(home / "roster.csv", CODE, "transport", engine=engine, catalog=catalog)
 
     with engine.begin() as conn:
         _, key = consumers.add(conn, "approval", "government_services")

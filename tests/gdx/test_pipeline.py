@@ -131,7 +131,11 @@ def test_a_re_sent_old_file_changes_nothing(engine, catalog, tmp_path):
     assert golden_rows(engine, catalog) == rows and history_rows(engine, catalog) == history
     assert ledger_row(engine, again.batch_id)["same_as"] == first.batch_id
     # another department's identical bytes are its own delivery
-    assert load(engine, catalog, old, "health").status == "loaded"
+    phone = f"公民身份号码,联系电话\n{ZHANG.split(',')[0]},13812345678\n"
+    phones = write(tmp_path, phone, "ph.csv")
+    assert load(engine, catalog, phones, "civil_affairs").status == "loaded"
+    assert load(engine, catalog, phones, "civil_affairs").status == "skipped"
+    assert load(engine, catalog, phones, "human_resources").status == "loaded"
 
 
 def test_changed_record_is_updated_with_history(engine, catalog, tmp_path):

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from gdx.errors import GdxError
 from gdx.pipeline import collect, load_file
+from tests.conftest import edited_catalog
 from tests.gdx.test_pipeline import HEADER, LI, LI_ID, ZHANG, crowd, write
 from warehouse.tables import for_resource
 
@@ -117,7 +118,21 @@ def test_a_department_never_blanks_a_field_it_does_not_own(engine, catalog, tmp_
     assert record(engine, catalog)["phone"] is None
 
 
-def test_without_a_priority_the_newest_value_wins(engine, catalog, tmp_path):
+def _name_sources(data):  # two more departments registered as sources of a person's name
+    for department in ("health", "education"):
+        data["sources"].append(
+            {
+                "code": f"{department}.names",
+                "department": department,
+                "resource": PERSON,
+                "options": {"kind": "csv", "path": f"{department}/names.csv"},
+                "fields": ["id_number", "name"],
+            }
+        )
+
+
+def test_without_a_priority_the_newest_value_wins(engine, tmp_path):
+    catalog = edited_catalog(tmp_path, "sources.yaml", _name_sources)
     first = "公民身份号码,姓名\n" + LI_ID + ",李四\n"
     second = "公民身份号码,姓名\n" + LI_ID + ",李肆\n"
     load(engine, catalog, tmp_path, first, "health", "h.csv")

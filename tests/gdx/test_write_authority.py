@@ -1,0 +1,148 @@
+"""Write authority (一数一源) on every write path: a department writes a resource only where the
+directory makes it a source, only its declared fields, and a refusal stores nothing but a
+`refused` ledger row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from gdx.errors import GdxError
+from gdx.pipeline import load_file
+from gdx.retry import retry
+from quality.citizen_id import make_ids
+from tests.conftest import edited_catalog
+from tests.gdx.test_cli import HEADER, ZHANG, _url, assert_one_line_error, gdx
+from tests.gdx.test_pipeline import crowd
+from warehouse.tables import batch_ledger, for_resource
+
+PERSON = "population.person"
+ZHANG_ID = ZHANG.split(",")[0]
+WRITERS = (
+    "public_security (public_security.population), civil_affairs (civil_affairs.marriage), "
+    "human_resources (human_resources.insured)"
+)
+
+
+def stored(engine, catalog) -> tuple[int, int, list[tuple[str, str]]]:
+    """Golden records, contributions, and the ledger's (department, status) rows."""
+    tables = for_resource(catalog.resource(PERSON))
+    with engine.connect() as conn:
+        golden = conn.execute(sa.select(sa.func.count()).select_from(tables.golden)).scalar()
+        given = conn.execute(sa.select(sa.func.count()).select_from(tables.contribution)).scalar()
+        ledger = conn.execute(
+            sa.select(batch_ledger.c.department, batch_ledger.c.status).order_by(
+                batch_ledger.c.started_at
+            )
+        ).all()
+    return golden, given, [tuple(row) for row in ledger]
+
+
+def state(engine, catalog, key=ZHANG_ID) -> str:
+    golden = for_resource(catalog.resource(PERSON)).golden
+    with engine.connect() as conn:
+        return conn.execute(sa.select(golden.c._state).where(golden.c.id_number == key)).scalar()
+
+
+def test_a_department_that_is_no_source_is_refused_before_a_row_is_read(
+    engine, catalog, tmp_path
+):
+    path = tmp_path / "population.csv"
+    path.write_text(HEADER + ZHANG + crowd(20), encoding="utf-8")
+    args = ["load", str(path), "--resource", PERSON, "--department", "transport"]
+    result = gdx(*args, home=tmp_path, url=_url(engine))
+    assert_one_line_error(result, f"transport may not write {PERSON}", WRITERS)
+    assert stored(engine, catalog) == (0, 0, [("transport", "refused")])
+
+
+def test_a_death_date_from_a_department_not_declared_for_it_ends_nothing(
+    engine, catalog, tmp_path
+):
+    (tmp_path / "ps.csv").write_text(HEADER + ZHANG, encoding="utf-8")
+    load_file(tmp_path / "ps.csv", PERSON, "public_security", engine=engine, catalog=catalog)
+    deaths = tmp_path / "deaths.csv"
+    deaths.write_text(f"id_number,death_date\n{ZHANG_ID},2026-01-02\n", encoding="utf-8")
+    ecology = gdx(
+        "load", str(deaths), "--resource", PERSON, "--department", "ecology",
+        home=tmp_path, url=_url(engine),
+    )  # fmt: skip
+    assert_one_line_error(ecology, f"ecology may not write {PERSON}", WRITERS)
+    # a writer of the resource, but not of the field: nothing of the file is its to write
+    with pytest.raises(GdxError) as refused:
+        load_file(deaths, PERSON, "public_security", engine=engine, catalog=catalog)
+    assert str(refused.value) == (
+        f"{deaths}: public_security may write none of its columns into {PERSON} but the key: "
+        "death_date (death_date) is written by civil_affairs (civil_affairs.marriage)"
+    )
+    assert state(engine, catalog) == "active"
+    assert stored(engine, catalog)[2] == [
+        ("public_security", "loaded"),
+        ("ecology", "refused"),
+        ("public_security", "refused"),
+    ]
+    # the department declared for it ends the record
+    ended = load_file(deaths, PERSON, "civil_affairs", engine=engine, catalog=catalog)
+    assert ended.status == "loaded" and state(engine, catalog) == "ended"
+
+
+def test_columns_of_fields_the_department_does_not_declare_are_not_read(
+    engine, catalog, tmp_path
+):
+    path = tmp_path / "ps.csv"
+    path.write_text(
+        HEADER.strip() + ",联系电话,备注\n" + ZHANG.strip() + ",13812345678,x\n", encoding="utf-8"
+    )
+    summary = load_file(path, PERSON, "public_security", engine=engine, catalog=catalog)
+    assert summary.status == "loaded" and summary.rows_loaded == 1
+    assert summary.withheld_columns == {"联系电话": "phone"}
+    assert summary.unknown_columns == ["备注"]
+    golden = for_resource(catalog.resource(PERSON)).golden
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(golden.c.phone)).scalar() is None
+    printed = gdx(
+        "load", str(path), "--resource", PERSON, "--department", "public_security", "--force",
+        home=tmp_path, url=_url(engine),
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    assert (
+        "columns of fields public_security is no source of (not loaded): 联系电话 (phone)"
+        in printed.stdout
+    )
+
+
+def test_load_under_a_registered_source(engine, catalog, tmp_path):
+    path = tmp_path / "marriage.csv"
+    path.write_text(f"公民身份号码,婚姻状况,姓名\n{ZHANG_ID},已婚,张三\n", encoding="utf-8")
+    url = _url(engine)
+    result = gdx("load", str(path), "--source", "civil_affairs.marriage", "--json", home=tmp_path,
+                 url=url)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert '"department": "civil_affairs"' in result.stdout
+    assert '"source": "civil_affairs.marriage"' in result.stdout
+    assert '"withheld_columns": {"姓名": "name"}' in result.stdout
+    other = gdx("load", str(path), "--source", "civil_affairs.marriage", "--department",
+                "public_security", home=tmp_path, url=url)  # fmt: skip
+    assert_one_line_error(other, "--source civil_affairs.marriage delivers population.person")
+    assert_one_line_error(
+        gdx("load", str(path), home=tmp_path, url=url), "give --source CODE"
+    )
+    unknown = gdx("load", str(path), "--source", "ecology.people", home=tmp_path, url=url)
+    assert_one_line_error(unknown, "unknown source 'ecology.people'")
+
+
+def test_a_retry_obeys_the_directory_of_today(engine, catalog, tmp_path):
+    path = tmp_path / "marriage.csv"
+    ids = make_ids(np.full(9, 220104), np.full(9, 19800101), np.arange(9))
+    good = "".join(f"{key},已婚\n" for key in ids)
+    path.write_text(f"公民身份号码,婚姻状况\n{good}{ZHANG_ID},离异\n", encoding="utf-8")
+    first = load_file(path, PERSON, "civil_affairs", engine=engine, catalog=catalog)
+    assert first.rows_quarantined == 1  # 离异 is no marital status of the directory
+
+    def without_civil_affairs(data):
+        data["sources"] = [s for s in data["sources"] if s["department"] != "civil_affairs"]
+
+    revoked = edited_catalog(tmp_path, "sources.yaml", without_civil_affairs)
+    with pytest.raises(GdxError, match=f"civil_affairs may not write {PERSON}"):
+        retry(first.batch_id, engine=engine, catalog=revoked)
+    assert stored(engine, catalog)[2][-1] == ("civil_affairs", "refused")
