@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gdx.console import catalog as _catalog
-from gdx.console import fail, out, wide
+from gdx.console import fail, out, styled, wide
 
 sources_app = typer.Typer(help="The registered department sources.")
 quarantine_app = typer.Typer(help="Rows that broke the rules: list them, export them to fix.")
@@ -147,7 +147,7 @@ def sources_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
             row["resource"],
             row["schedule"],
             (row["last_run"] or "")[:19],
-            f"[{style}]{status}[/{style}]",
+            styled(status, style),
             rows,
             row["state_summary"],
         )
