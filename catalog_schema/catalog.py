@@ -70,6 +70,11 @@ def load_catalog(
     if imported and Path(imported).is_dir():
         for path in sorted(Path(imported).glob("*.yaml")):
             resource = load_resource(path, _read_yaml(path), departments, resources)
+            if resource.library is not None:  # `gdx catalog import` never writes one
+                raise CatalogError(
+                    f"{path}: library: base libraries are not imported; a department's own "
+                    "resource declares no library"
+                )
             resources[resource.code], paths[resource.code] = resource, path
             added.add(resource.code)
     for resource in resources.values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,11 @@ class Delivery(Protocol):
         """The source's state once this delivery commits, from the state stored at that moment
         (call after `batches`)."""
         ...
+
+
+def repeated_names(header: list[str]) -> list[str]:
+    """Names that appear more than once, sorted (one pass: headers come from outside)."""
+    return sorted(name for name, count in Counter(header).items() if count > 1)
 
 
 def file_checksum(path: Path) -> str:

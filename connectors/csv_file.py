@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from connectors.base import ConnectorError, FileDelivery, MalformedRow, RawBatch
+from connectors.base import ConnectorError, FileDelivery, MalformedRow, RawBatch, repeated_names
+from connectors.limits import FIELD_SETTING, Limits
 
 SAMPLE_BYTES = 1 << 20
 # pyarrow's streaming reader reads up to 32 blocks ahead on a background thread, whatever the
@@ -74,8 +75,15 @@ class CsvFile(FileDelivery):
     kind = "csv"
     empty_ok = False  # a file without data rows is a broken extract
 
-    def __init__(self, path: Path | str, encoding: str = "auto", block_bytes: int = 16 << 20):
+    def __init__(
+        self,
+        path: Path | str,
+        encoding: str = "auto",
+        block_bytes: int = 16 << 20,
+        limits: Limits | None = None,
+    ):
         self.path = Path(path)
+        self.limits = limits or Limits.from_env()
         self.location = str(self.path)
         if not self.path.is_file():
             raise ConnectorError(f"{self.path}: file not found")
@@ -90,17 +98,31 @@ class CsvFile(FileDelivery):
         self.header = self._read_header()
 
     def _read_header(self) -> list[str]:
+        """The first record, read from at most the header limit's bytes: a longer header fails
+        here, after one bounded read, whatever the size of the line."""
+        limits = self.limits
         with self.path.open("rb") as handle:
-            sample = handle.read(SAMPLE_BYTES)
-        text = sample.decode(self.encoding, errors="replace")
-        first = next(csv.reader(io.StringIO(text)), [])
+            sample = handle.read(limits.header_bytes)
+            at_end = not handle.read(1)
+        lines = _Lines(sample.decode(self.encoding, errors="replace"))
+        if csv.field_size_limit() < limits.header_bytes:  # a raised GDX_MAX_HEADER_KB
+            csv.field_size_limit(limits.header_bytes)  # (process-wide; it only ever grows)
+        try:
+            first = next(csv.reader(lines), [])
+        except csv.Error as exc:
+            if not at_end and lines.exhausted:
+                raise limits.header_too_long(str(self.path)) from None
+            raise ConnectorError(f"{self.path}: line 1: unreadable header ({exc})") from None
+        if not at_end and (lines.exhausted or not lines.last.endswith(("\n", "\r"))):
+            raise limits.header_too_long(str(self.path))  # the record goes on past the limit
+        limits.check_columns(f"{self.path}: line 1", len(first))
         header = [name.strip().lstrip("\ufeff") for name in first]
         if not any(header):
             raise ConnectorError(f"{self.path}: line 1: no header row")
         blank = [i + 1 for i, name in enumerate(header) if not name]
         if blank:
             raise ConnectorError(f"{self.path}: line 1: column {blank[0]} has no header")
-        repeated = sorted({name for name in header if header.count(name) > 1})
+        repeated = repeated_names(header)
         if repeated:
             raise ConnectorError(f"{self.path}: line 1: header {repeated[0]!r} appears twice")
         return header
@@ -120,7 +142,7 @@ class CsvFile(FileDelivery):
             malformed.append(MalformedRow(row.number, row.text, reason))
             return "skip"
 
-        parse_bytes = min(self.block_bytes, PARSE_BYTES)
+        parse_bytes = self._parse_bytes()
         per_block = max(1, self.block_bytes // parse_bytes)
         try:
             reader = pacsv.open_csv(
@@ -152,6 +174,7 @@ class CsvFile(FileDelivery):
                 blank = _blank_rows(table)
                 if blank is not None:
                     table, lines = table.filter(pc.invert(blank)), lines.filter(pc.invert(blank))
+                self.limits.check_fields(str(self.path), table, lines)
                 yield RawBatch(table, lines, bad)
             if malformed:
                 yield RawBatch(_empty(self.header), pa.array([], pa.int64()), list(malformed))
@@ -163,9 +186,38 @@ class CsvFile(FileDelivery):
         if isinstance(exc, UnicodeDecodeError) or "UTF8" in message or "decode" in message:
             return locate_decode_error(self.path, self.encoding)
         if "straddl" in message:  # pyarrow: a record longer than a parse block
-            limit = min(self.block_bytes, PARSE_BYTES) >> 10
-            return f"a record runs over {limit:,} KiB: a quote is never closed, or a value is huge"
+            return (
+                f"a record runs over {self._parse_bytes() >> 10:,} KiB: a quote is never "
+                f"closed, or a value is over the field limit of "
+                f"{self.limits.field_bytes >> 10:,} KiB ({FIELD_SETTING} raises it)"
+            )
         return message.splitlines()[0]
+
+    def _parse_bytes(self) -> int:
+        """pyarrow's parse block, which bounds a record: at least twice the field limit (if
+        the read block allows), so that a record of one long but allowed value parses."""
+        return min(self.block_bytes, max(PARSE_BYTES, 2 * self.limits.field_bytes))
+
+
+class _Lines:
+    """The lines of a text for csv.reader, remembering the last one it took and whether it
+    asked for more than there was (a record still open at the end of the text)."""
+
+    def __init__(self, text: str):
+        self._lines = iter(io.StringIO(text, newline=""))
+        self.last = ""
+        self.exhausted = False
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            self.last = next(self._lines)
+        except StopIteration:
+            self.exhausted = True
+            raise
+        return self.last
 
 
 def _groups(reader: pacsv.CSVStreamingReader, size: int) -> Iterator[list[pa.RecordBatch]]:

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from connectors import watermark as marks
 from connectors.base import ConnectorError, RawBatch, strings
+from connectors.limits import Limits
 
 MAX_PAGES = 100_000
 
@@ -43,6 +44,7 @@ class HttpApi:
         state: dict | None = None,
         backoff_seconds: float = 0.5,
         expected: list[str] | None = None,
+        limits: Limits | None = None,
     ):
         """`expected`: the columns the source declares, present (as nulls) even when the API
         leaves them out of a record or of the first page; other keys that appear only on later
@@ -57,10 +59,10 @@ class HttpApi:
         self.timeout, self.retries, self.backoff = timeout_seconds, retries, backoff_seconds
         self.state = dict(state or {})
         self._seen = self.state.get("since")
+        self.limits = limits or Limits.from_env()
         self._client = httpx.Client(timeout=timeout_seconds, headers=self.headers)
         self._first = self._page(self._params(start=True))
-        self.header: list[str] = list(expected or [])
-        self._extend_header(self._first[records])
+        self.header: list[str] = self._header(list(expected or []), self._first[records])
 
     def checksum(self) -> None:
         return None
@@ -128,10 +130,17 @@ class HttpApi:
             body = self._page(self._params(page=page, offset=offset))
         raise ConnectorError(f"{self.url}: more than {MAX_PAGES} pages; is the paging ignored?")
 
-    def _extend_header(self, rows: list) -> None:
+    def _header(self, expected: list[str], rows: list) -> list[str]:
+        """The expected columns, then every other key of the first page's records, in order
+        of appearance; stops as soon as there are more than the columns limit."""
+        names = dict.fromkeys(expected)  # a dict: one lookup per key, in order
         for row in rows:
             if isinstance(row, dict):
-                self.header.extend(key for key in row if key not in self.header)
+                names.update(dict.fromkeys(row))
+                self.limits.check_columns(f"{self.url}: the first page's records", len(names))
+        header = list(names)
+        self.limits.check_header_bytes(f"{self.url}: the first page's record keys", header)
+        return header
 
     def batches(self) -> Iterator[RawBatch]:
         line = 1
@@ -144,11 +153,13 @@ class HttpApi:
                     raise ConnectorError(f"{self.url}: records must be JSON objects")
                 columns = {name: [_value(row.get(name)) for row in rows] for name in self.header}
                 table = strings(columns)
+                numbers = pa.array(range(line, line + len(rows)), pa.int64())
+                self.limits.check_fields(self.url, table, numbers, line="record")
                 if self.since_field:
                     self._seen = marks.newest(
                         (row.get(self.since_field) for row in rows), self._seen
                     )
-                yield RawBatch(table, pa.array(range(line, line + len(rows)), pa.int64()))
+                yield RawBatch(table, numbers)
                 line += len(rows)
         finally:
             self._client.close()

@@ -14,7 +14,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from connectors import watermark as marks
-from connectors.base import ConnectorError, RawBatch, strings
+from connectors.base import ConnectorError, RawBatch, repeated_names, strings
+from connectors.limits import Limits
 
 
 class SqlTable:
@@ -31,6 +32,7 @@ class SqlTable:
         lookback_minutes: int = 60,
         batch_rows: int = 50_000,
         state: dict | None = None,
+        limits: Limits | None = None,
     ):
         self.url = url
         self.table = table
@@ -42,12 +44,17 @@ class SqlTable:
         safe_url = sa.make_url(url).render_as_string(hide_password=True)
         self.location = f"{safe_url} {table or 'query'}"
         self._seen = self.state.get("watermark")
+        self.limits = limits or Limits.from_env()
         try:
             self.engine = sa.create_engine(url)
             with self.engine.connect() as conn:
                 self.header = list(conn.execute(self._select(limit=0)).keys())
         except sa.exc.SQLAlchemyError as exc:
             raise ConnectorError(f"{self.location}: {_first_line(exc)}") from None
+        self.limits.check_columns(self.location, len(self.header))
+        self.limits.check_header_bytes(self.location, self.header)
+        if repeated := repeated_names(self.header):
+            raise ConnectorError(f"{self.location}: column {repeated[0]!r} appears twice")
         if watermark and watermark not in self.header:
             raise ConnectorError(f"{self.location}: watermark column {watermark!r} not found")
 
@@ -87,7 +94,9 @@ class SqlTable:
                     if position is not None:
                         self._seen = marks.newest((row[position] for row in rows), self._seen)
                     lines = pa.array(range(line, line + len(rows)), pa.int64())
-                    yield RawBatch(strings(columns), lines)
+                    table = strings(columns)
+                    self.limits.check_fields(self.location, table, lines, line="row")
+                    yield RawBatch(table, lines)
                     line += len(rows)
         except sa.exc.SQLAlchemyError as exc:
             raise ConnectorError(f"{self.location}: {_first_line(exc)}") from None

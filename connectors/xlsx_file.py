@@ -17,7 +17,15 @@ from xml.etree import ElementTree
 
 import pyarrow as pa
 
-from connectors.base import ConnectorError, FileDelivery, MalformedRow, RawBatch, strings
+from connectors.base import (
+    ConnectorError,
+    FileDelivery,
+    MalformedRow,
+    RawBatch,
+    repeated_names,
+    strings,
+)
+from connectors.limits import Limits
 
 HEADER_SCAN_ROWS = 20
 _CELL = re.compile(r"^([A-Z]+)(\d+)$")
@@ -34,11 +42,13 @@ class XlsxFile(FileDelivery):
         is_header: Callable[[str], bool],
         sheet: str | None = None,
         batch_rows: int = 50_000,
+        limits: Limits | None = None,
     ):
         """`is_header(text)` tells a known header (a field name, zh label or alias)."""
         import openpyxl
 
         self.path = Path(path)
+        self.limits = limits or Limits.from_env()
         self.location = str(self.path)
         self.batch_rows = batch_rows
         if not self.path.is_file():
@@ -72,6 +82,9 @@ class XlsxFile(FileDelivery):
             [_text(v) for v in row]
             for row in self.sheet.iter_rows(max_row=HEADER_SCAN_ROWS, values_only=True)
         ]
+        for r, row in enumerate(top, start=1):  # before any work that grows with the width
+            width = max((i + 1 for i, v in enumerate(row) if v not in (None, "")), default=0)
+            self.limits.check_columns(f"{self.where}: row {r}", width)
         merged = self._merged()
         for r, row in enumerate(top, start=1):
             filled = _fill_merged(row, r, merged)
@@ -81,7 +94,9 @@ class XlsxFile(FileDelivery):
                 if _spans_down(r, merged) and r < len(top):
                     names = _refine(filled, top[r], is_header)
                     data_row = r + 2
-                return _named(names, self.where, r), data_row
+                header = _named(names, self.where, r)
+                self.limits.check_header_bytes(f"{self.where}: row {r}", header)
+                return header, data_row
         raise ConnectorError(
             f"{self.where}: no header row among the first {HEADER_SCAN_ROWS} rows "
             "(none has two or more known headers)"
@@ -118,7 +133,9 @@ class XlsxFile(FileDelivery):
 
     def _batch(self, rows: list[tuple], lines: list[int], bad: list[MalformedRow]) -> RawBatch:
         columns = {name: [_text(row[i]) for row in rows] for i, name in enumerate(self.header)}
-        return RawBatch(strings(columns), pa.array(lines, pa.int64()), list(bad))
+        table, numbers = strings(columns), pa.array(lines, pa.int64())
+        self.limits.check_fields(self.where, table, numbers, line="row")
+        return RawBatch(table, numbers, list(bad))
 
 
 def _cell(ref: str) -> tuple[int, int]:
@@ -169,7 +186,7 @@ def _named(names: list, where: str, r: int) -> list[str]:
     header = [str(name).strip() for name in names]
     if "" in header:
         raise ConnectorError(f"{where}: row {r}: column {header.index('') + 1} has no header")
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = repeated_names(header)
     if repeated:
         raise ConnectorError(f"{where}: row {r}: header {repeated[0]!r} appears twice")
     return header

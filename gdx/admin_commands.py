@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gdx.console import catalog as _catalog
-from gdx.console import fail, out, wide
+from gdx.console import fail, out, styled, wide
 
 sources_app = typer.Typer(help="The registered department sources.")
 quarantine_app = typer.Typer(help="Rows that broke the rules: list them, export them to fix.")
@@ -147,7 +147,7 @@ def sources_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
             row["resource"],
             row["schedule"],
             (row["last_run"] or "")[:19],
-            f"[{style}]{status}[/{style}]",
+            styled(status, style),
             rows,
             row["state_summary"],
         )
@@ -204,22 +204,35 @@ def quarantine_export(
         str | None, typer.Option(help="Batch (default: the department's latest).")
     ] = None,
     encoding: Annotated[str, typer.Option(help="utf-8-sig (Excel), utf-8 or gbk.")] = "utf-8-sig",
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace FILE if it exists (a regular file you may write; never a device, "
+            "a directory, a link or a read-only file)."
+        ),
+    ] = False,
 ) -> None:
-    """Write a department's rejected rows, as it sent them, with the reasons in zh and en."""
-    from gdx import quarantine_report
+    """Write a department's rejected rows, as it sent them, with the reasons in zh and en, to
+    a new FILE (or, with --force, over an existing one)."""
+    from gdx import output_file, quarantine_report
     from warehouse import engine
 
     catalog = _catalog()
     declared, _ = catalog.resource(resource), catalog.department(department)
+    try:
+        output_file.check(file, force)  # before the query: refused is refused at once
+    except output_file.OutputRefused as exc:
+        raise fail(str(exc)) from None
     with engine.create().connect() as conn:
         batch = batch or quarantine_report.latest_batch(conn, declared, department)
         if batch is None:
             raise fail(f"no loaded batch of {resource} from {department}")
         found = quarantine_report.rows(conn, declared, batch=batch, department=department)
     try:
-        count = quarantine_report.export(declared, found, file, encoding)
+        count = quarantine_report.export(declared, found, file, encoding, force)
+    except output_file.OutputRefused as exc:
+        raise fail(str(exc)) from None
     except (OSError, LookupError, UnicodeEncodeError) as exc:
-        file.with_name(f".{file.name}.partial").unlink(missing_ok=True)
         raise fail(f"{file}: {exc}") from None
     out.print(f"wrote {count} rows of batch {batch} to {file}", highlight=False)
 

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from rich.markup import escape
-
 from gdx import airflow_setup
 from gdx.errors import GdxError
 
@@ -103,8 +101,7 @@ class ComponentDied(GdxError):
 
     def __init__(self, name: str, returncode: int, log: Path) -> None:
         how = f"killed by signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
-        # escaped: `gdx` prints errors with rich markup, and log lines hold [brackets]
-        tail = escape(log_tail(log))
+        tail = log_tail(log)  # printed literally (gdx.console), [brackets] and all
         super().__init__(f"Airflow's {name} stopped ({how}): {tail} — log: {log}")
         self.name = name
         self.returncode = returncode

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gdx.console import fail, out, wide
+from gdx.console import fail, out, visible, wide
 
 audit_app = typer.Typer(help="The tamper-evident audit log of every data call.")
 
@@ -94,6 +94,6 @@ def audit_query(
             ", ".join(record["fields"]),
             status,
         )
-        table.add_row(*(Text(cell) for cell in cells))  # never read as markup
+        table.add_row(*(Text(visible(cell)) for cell in cells))  # never read as markup
     wide().print(table)
     out.print(f"{len(found)} records shown (at most {limit})", highlight=False)

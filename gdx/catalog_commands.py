@@ -91,12 +91,23 @@ def check_imports(
 
 
 def declaration_yaml(resource: Resource, origin: str) -> str:
-    """The YAML written to the imports folder: the checked declaration, defaults left out."""
+    """The YAML written to the imports folder: the checked declaration, defaults left out.
+
+    The origin (a file name: outside text) goes into the comment as a quoted literal with every
+    line break and unprintable character escaped (`repr`), so it can never end the comment and
+    become keys of the declaration; the declaration itself is serialised by yaml.safe_dump."""
     data = resource.model_dump(mode="json", exclude_defaults=True)
-    head = (
-        f"# {resource.code}: imported by `gdx catalog import` from {origin} on {dt.date.today()}\n"
+    head = comment(
+        f"{resource.code}: imported by `gdx catalog import` from {origin!r} on {dt.date.today()}"
     )
     return head + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+
+
+def comment(text: str) -> str:
+    """One YAML comment line; refuses anything YAML would read as a line break or reject."""
+    if not text.isprintable():  # \n, \r, NEL, LS, PS and control characters are not
+        raise ValueError(f"not one printable line: {text!r}")
+    return f"# {text}\n"
 
 
 def write_imports(

@@ -21,7 +21,7 @@ from gdx.airflow_command import airflow_command
 from gdx.audit_commands import audit_app
 from gdx.catalog_commands import catalog_app
 from gdx.console import catalog as _catalog
-from gdx.console import err, fail, out
+from gdx.console import fail, out, print_error, styled
 from gdx.errors import GdxError
 from gdx.requests_commands import requests_app
 
@@ -174,7 +174,7 @@ def collect(
         except GdxError as exc:
             for summary in getattr(exc, "summaries", []):
                 _print_summary(summary, as_json)
-            err.print(f"[red]error:[/red] {code}: {exc}", highlight=False, soft_wrap=True)
+            print_error(f"{code}: {exc}")
             failed += 1
             continue
         for summary in summaries:
@@ -220,9 +220,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         "source", "cycle", "last success", "age (h)", "state", "records", "conflicts", "quarantined"
     )
     for row in sources:
-        state = "[red]late[/red]" if row["late"] else "[green]on time[/green]"
+        state = styled("late", "red") if row["late"] else styled("on time", "green")
         if row["failed_since"]:
-            state += " [red](last run failed)[/red]"
+            state += styled(" (last run failed)", "red")
         age = "" if row["age_hours"] is None else str(row["age_hours"])
         table.add_row(
             row["source"],
@@ -241,7 +241,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 
 
 def _warn(count: int) -> str:
-    return f"[yellow]{count}[/yellow]" if count else "0"
+    return styled(count, "yellow") if count else "0"
 
 
 @app.command()
@@ -293,7 +293,7 @@ def publish(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
             row["resource"],
             str(row["records"]),
             (row["last_update"] or "never")[:19],
-            "[green]yes[/green]" if row["fresh"] else "[red]no[/red]",
+            styled("yes", "green") if row["fresh"] else styled("no", "red"),
             rate,
             _warn(row["open_conflicts"]),
         )
@@ -393,7 +393,7 @@ def main() -> None:
     try:
         app()
     except (GdxError, CatalogError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        print_error(str(exc))
         sys.exit(1)
     except Exception as exc:  # a bug or an unreachable service: one line, not a traceback
         if os.environ.get("GDX_DEBUG"):
@@ -402,5 +402,5 @@ def main() -> None:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         if any(hint in detail for hint in ("no such table", "no such column", "does not exist")):
             detail += " — the warehouse schema is out of date: run `gdx init`"
-        err.print(f"[red]error:[/red] {name}: {detail} (GDX_DEBUG=1 shows the traceback)")
+        print_error(f"{name}: {detail} (GDX_DEBUG=1 shows the traceback)")
         sys.exit(1)

@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from catalog_schema import RULE_NAMES, RULE_NAMES_ZH, Resource
+from gdx import output_file
 from warehouse.tables import batch_ledger, for_resource
 
 ROW_RULES = {
@@ -73,16 +74,19 @@ def latest_batch(conn: sa.Connection, resource: Resource, department: str) -> st
     ).scalar()
 
 
-def export(resource: Resource, quarantined: list[dict], path: Path, encoding: str) -> int:
-    """Write the rows as delivered plus `问题说明` (zh) and `problems` (en); returns the count."""
+def export(
+    resource: Resource, quarantined: list[dict], path: Path, encoding: str, force: bool = False
+) -> int:
+    """Write the rows as delivered plus `问题说明` (zh) and `problems` (en); returns the count.
+
+    Only to a new path, or with `force` over a regular file one may write (gdx/output_file.py);
+    an earlier export at `path` survives a failed one."""
     columns: list[str] = []
     for row in quarantined:
         columns.extend(name for name in row["raw"] if name not in columns)
     header = ["行号 line", *columns, "问题说明", "problems"]
     codecs.lookup(encoding)  # an unknown encoding fails before anything is written
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    with partial.open("w", encoding=encoding, newline="") as handle:
+    with output_file.replacing(path, force, encoding) as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for row in quarantined:
@@ -95,5 +99,4 @@ def export(resource: Resource, quarantined: list[dict], path: Path, encoding: st
                     "; ".join(en for _, en in reasons),
                 ]
             )
-    partial.replace(path)  # an earlier export at `path` survives a failed one
     return len(quarantined)

@@ -8,10 +8,9 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from gdx.console import catalog as _catalog
-from gdx.console import fail, out, wide
+from gdx.console import fail, out, styled, wide
 
 requests_app = typer.Typer(
     help="Access requests to departments' resources: list them, approve, refuse, revoke."
@@ -91,13 +90,13 @@ def requests_list(
     for item in found:
         deadline = str(item["decide_by"])
         if item["overdue"]:
-            deadline = f"[red]{deadline} overdue[/red]"
+            deadline = styled(f"{deadline} overdue", "red")
         until = item["expires_at"] or item["requested_until"]
         table.add_row(
             str(item["id"]),
             item["resource"],
             ", ".join(item["fields"]),
-            escape(f"{item['consumer'] or item['consumer_id']} ({item['department']})"),
+            f"{item['consumer'] or item['consumer_id']} ({item['department']})",
             item["service_item"],
             item["status"],
             deadline,

@@ -3,6 +3,7 @@ index page per batch, rendered with GX's own renderers."""
 
 from __future__ import annotations
 
+import copy
 import html
 from pathlib import Path
 
@@ -14,7 +15,7 @@ def block_page(folder: Path, number: int, result) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     page = folder / f"block-{number:03d}.html"
-    document = ValidationResultsPageRenderer().render(result)
+    document = ValidationResultsPageRenderer().render(_escaped_values(result))
     page.write_text(DefaultJinjaPageView().render(document), encoding="utf-8")
     return page
 
@@ -36,3 +37,27 @@ def batch_index(folder: Path, title: str, pages: list[tuple[Path, int, int, bool
         encoding="utf-8",
     )
     return index
+
+
+def _escaped_values(result):
+    """A copy of the result whose observed values (the department's data: unexpected values,
+    their counts, exception messages) are HTML-escaped: GX's renderers paste them into the page
+    as they are, so a value `<script>…` would run in the reader's browser."""
+    safe = copy.copy(result)  # shallow: the escaped values are new, the rest is shared
+    safe.results = []
+    for item in result.results:
+        item = copy.copy(item)
+        item.result = _escape(item.result)
+        item.exception_info = _escape(item.exception_info)
+        safe.results.append(item)
+    return safe
+
+
+def _escape(value):
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, dict):
+        return {_escape(key): _escape(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escape(item) for item in value]
+    return value

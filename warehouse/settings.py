@@ -52,6 +52,24 @@ SETTINGS = (
         "Megabytes of a file read, validated and staged at a time (bounds memory per batch).",
     ),
     Setting(
+        "GDX_MAX_COLUMNS",
+        "1000",
+        "Columns a delivery may have (a file's header, a table, an API's record keys); more "
+        "fails the batch before any work grows with them.",
+    ),
+    Setting(
+        "GDX_MAX_HEADER_KB",
+        "64",
+        "Kibibytes of a file's header row (its line break included); a longer one fails the "
+        "batch after reading only that much.",
+    ),
+    Setting(
+        "GDX_MAX_FIELD_KB",
+        "128",
+        "Kibibytes of one value of a delivery; a longer one fails the batch, naming its line "
+        "and column (a CSV record may be at most 1 MiB, or twice this if more).",
+    ),
+    Setting(
         "GDX_TIMEZONE",
         "Asia/Shanghai",
         "Time zone of 'today' in the date rules (a date of today there is not in the future).",

@@ -12,7 +12,7 @@ import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from catalog_schema import Resource
+from catalog_schema import CatalogError, Resource
 from gdx.cli import app
 from gdx.errors import GdxError
 from gdx.pipeline import load_file
@@ -231,3 +231,34 @@ def test_csv_errors_name_the_header(home):
     path = write(home / "t.txt", "x")
     assert_refused(gdx("catalog", "import", path), "expected a .yaml, .yml or .csv file")
     assert_refused(gdx("catalog", "import", home / "none.yaml"), "none.yaml")
+
+
+def test_a_file_name_is_never_pasted_into_the_stored_declaration(home):
+    """A name with line breaks once wrote `library: credit` into the stored YAML (issue 16)."""
+    name = "roster\nlibrary: credit\nmax_reject_ratio: 1\r\u2028\x85#.yaml"
+    path = write(home / name, PHYSICIANS)
+    result = gdx("catalog", "import", path, "--department", "health")
+    assert result.exit_code == 0, result.output
+    stored = settings.imports_dir() / f"{CODE}.yaml"
+    text = stored.read_text(encoding="utf-8")
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    assert len(comments) == 1 and "roster\\nlibrary: credit" in comments[0]
+    data = yaml.safe_load(text)
+    assert "library" not in data and "max_reject_ratio" not in data
+    resource = settings.catalog().resource(CODE)
+    assert resource.library is None and resource.max_reject_ratio == 0.2
+    assert data == yaml.safe_load(PHYSICIANS) | {"fields": data["fields"]}
+
+
+def test_an_imports_folder_entry_with_a_library_is_refused(home):
+    """However it got there, a department's resource in the imports folder has no library."""
+    folder = settings.imports_dir()
+    folder.mkdir(parents=True)
+    write(folder / f"{CODE}.yaml", PHYSICIANS + "library: credit\n")
+    with pytest.raises(CatalogError, match=f"{CODE}.yaml: library: base libraries are not"):
+        settings.catalog()
+
+
+def test_the_import_still_refuses_a_base_library(home):
+    result = gdx("catalog", "import", write(home / "r[a-z].yaml", PHYSICIANS + "library: credit\n"))
+    assert_refused(result, "r[a-z].yaml: library: base libraries are not imported")
