@@ -8,15 +8,15 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from catalog_schema import Catalog, Resource
 from quality.dates import zone
 from quality.keys import BadKey, normalize_key, normalize_keys
-from services import cursor
+from services import cursor, formats
 from services.access import Access, Call, CallDep
 from services.masking import plain, shown
-from services.problems import PROBLEM_RESPONSES
+from services.problems import DATA_CALL, responses
 from services.rendering import Rendered
 from warehouse import records
 
@@ -63,7 +63,12 @@ def record_model(resource: Resource) -> type[BaseModel]:
 
 
 def normalized_key(call: Call, resource: Resource, raw: str) -> str:
-    """The key as stored; 422 when it breaks a rule of the key field."""
+    """The key as stored; 422 when it is not of the key field's declared shape or breaks a rule
+    of the key field."""
+    spec = resource.key_field
+    shape = formats.of_key(spec)
+    if not shape.matches(raw):
+        raise call.deny(422, "bad_request", f"{spec.name}: expected {shape.says}")
     try:
         return normalize_key(resource, raw)
     except BadKey as exc:
@@ -80,11 +85,14 @@ def build_router(catalog: Catalog) -> APIRouter:
     return router
 
 
+AS_OF_MAX = 40
 AsOf = Annotated[
-    dt.datetime | None,
+    str | None,
     Query(
-        description="Read the record as it was at this time (ISO 8601; without an offset it is "
-        "the province's local time, setting GDX_TIMEZONE)."
+        alias="as_of",
+        max_length=AS_OF_MAX,
+        description=f"Read the record as it was at this time: {formats.AS_OF.says}.",
+        json_schema_extra=formats.AS_OF.schema(),
     ),
 ]
 
@@ -92,14 +100,21 @@ AsOf = Annotated[
 def _add_record_route(router: APIRouter, resource: Resource) -> None:
     spec = resource.key_field
 
+    shape = formats.of_key(spec)
+
     def read_record(
         call: CallDep,
-        key: str = Path(alias=spec.name, description=spec.description, max_length=64),
-        as_of: AsOf = None,
+        key: str = Path(
+            alias=spec.name,
+            description=f"{spec.description} ({shape.says})",
+            max_length=64,
+            json_schema_extra=shape.schema(),
+        ),
+        raw_as_of: AsOf = None,
     ) -> Rendered:
         call.audit.update(resource=resource.code, keys=[key[:64]])
         with call.connect() as conn:
-            checked_as_of(call, as_of)
+            as_of = checked_as_of(call, raw_as_of)
             value = normalized_key(call, resource, key)
             call.audit["keys"] = [value]
             access = call.access(conn, resource)
@@ -134,7 +149,7 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
         summary=f"One {resource.name_en} record by {spec.name}",
         description=f"{resource.name_zh}: {resource.summary}",
         operation_id=f"read_{resource.table_name}",
-        responses=PROBLEM_RESPONSES,
+        responses=responses(*DATA_CALL, 404),
     )
 
 
@@ -280,14 +295,42 @@ def _add_query_route(router: APIRouter, resource: Resource) -> None:
             "not listed; an item's `key` is the key field as served (masked when sensitive)."
         ),
         operation_id=f"query_{resource.table_name}",
-        responses=PROBLEM_RESPONSES,
-        openapi_extra={
-            "parameters": [
-                {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-                for name in [*filters, "limit", "after"]
-            ]
-        },
+        responses=responses(*DATA_CALL),
+        openapi_extra={"parameters": _parameters(resource, filters)},
     )
+
+
+_COMPARED = {"eq": "equal to", "from": "on or after", "to": "on or before"}
+
+
+def _parameters(resource: Resource, filters: dict[str, tuple[str, str]]) -> list[dict]:
+    """The query parameters of a resource's query as the document declares them: each filter
+    with the shape of its field (a date, a number, text), the page size and the cursor."""
+    declared = []
+    for name, (field, kind) in filters.items():
+        shape = formats.of_filter(resource.field(field))
+        declared.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": f"Records whose {field} is {_COMPARED[kind]} this: {shape.says}.",
+                "schema": {"type": "string", "maxLength": VALUE_MAX, **shape.schema()},
+            }
+        )
+    page = {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": PAGE_DEFAULT}
+    cursor_schema = {"type": "string", "maxLength": VALUE_MAX, **formats.CURSOR.schema()}
+    return [
+        *declared,
+        {"name": "limit", "in": "query", "required": False, "schema": page},
+        {
+            "name": "after",
+            "in": "query",
+            "required": False,
+            "description": "The cursor of the previous page's `next` link, for the same filters.",
+            "schema": cursor_schema,
+        },
+    ]
 
 
 def _scope(resource: Resource, params) -> str:
@@ -297,18 +340,15 @@ def _scope(resource: Resource, params) -> str:
 
 
 def _typed(call, resource: Resource, field: str, param: str, value: str) -> object:
+    """A filter's value as its field's type; 422 unless it has the declared shape."""
     spec = resource.field(field)
-    kind = "a date (YYYY-MM-DD)" if spec.type == "date" else "a number"
-    try:
-        if spec.type == "date":
-            return dt.date.fromisoformat(value)
-        if spec.type == "decimal":
-            number = decimal.Decimal(value)
-            if not number.is_finite() or abs(number.adjusted()) > 15:
-                raise ValueError(value)
-            return number
-    except (ValueError, decimal.InvalidOperation, ArithmeticError):
-        raise call.deny(422, "bad_request", f"{param}: expected {kind}") from None
+    shape = formats.of_filter(spec)
+    if not shape.matches(value):
+        raise call.deny(422, "bad_request", f"{param}: expected {shape.says}")
+    if spec.type == "date":
+        return dt.date.fromisoformat(value)
+    if spec.type == "decimal":
+        return decimal.Decimal(value)
     return value
 
 
@@ -320,11 +360,19 @@ def _unknown_parameter(resource: Resource, name: str) -> str:
 
 
 class BatchLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     keys: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
-        min_length=1, max_length=BATCH_MAX, description=f"1 to {BATCH_MAX} keys."
+        min_length=1,
+        max_length=BATCH_MAX,
+        description=f"1 to {BATCH_MAX} keys, each judged on its own: one that breaks the key "
+        "field's rules is listed under `invalid`.",
     )
-    as_of: dt.datetime | None = Field(
-        None, description="Read the records as they were at this time (see the key look-up)."
+    as_of: str | None = Field(
+        None,
+        max_length=AS_OF_MAX,
+        description=f"Read the records as they were at this time: {formats.AS_OF.says}.",
+        json_schema_extra=formats.AS_OF.schema(),
     )
 
 
@@ -334,7 +382,7 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
     def batch_lookup(body: BatchLookup, call: CallDep) -> Rendered:
         call.audit["resource"] = resource.code
         with call.connect() as conn:
-            checked_as_of(call, body.as_of)
+            as_of = checked_as_of(call, body.as_of)
             normalized = normalize_keys(resource, body.keys)
             invalid = [
                 {"key": raw, "detail": str(value)}
@@ -343,11 +391,10 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
             ]
             wanted = list(dict.fromkeys(v for v in normalized if not isinstance(v, BadKey)))
             access = call.access(conn, resource)
-            if body.as_of is None:
+            if as_of is None:
                 found = records.by_keys(conn, resource, wanted) if wanted else {}
             else:
-                at = _aware(body.as_of)
-                found = records.by_keys_as_of(conn, resource, wanted, at) if wanted else {}
+                found = records.by_keys_as_of(conn, resource, wanted, as_of) if wanted else {}
         items, missing, removed = [], [], []
         for key in wanted:
             record = found.get(key)
@@ -356,12 +403,12 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
             elif record["_state"] == "removed":
                 removed.append(key)
             else:
-                items.append(serve(resource, key, record, access, None, body.as_of))
+                items.append(serve(resource, key, record, access, None, as_of))
         call.served(resource, wanted, list(access.fields), len(items))
         return Rendered(
             {
                 "resource": resource.code,
-                "as_of": _aware(body.as_of).isoformat() if body.as_of else None,
+                "as_of": as_of.isoformat() if as_of else None,
                 "items": items,
                 "not_found": missing,
                 "removed": removed,
@@ -378,7 +425,7 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
         "field's rules are listed as invalid, unknown ones as not_found, records no department "
         "holds any more as removed.",
         operation_id=f"batch_{resource.table_name}",
-        responses=PROBLEM_RESPONSES,
+        responses=responses(*DATA_CALL),
     )
 
 
@@ -387,17 +434,15 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone())
 
 
-def checked_as_of(call, as_of: dt.datetime | None) -> dt.datetime | None:
-    """`as_of` made aware, or 422 for a time outside 1900–2999 (it could not be compared)."""
-    if as_of is None:
+def checked_as_of(call, raw: str | None) -> dt.datetime | None:
+    """The time `as_of` names, aware; 422 unless it has the declared shape (an ISO 8601 date or
+    time from 1900 to 2999: never a number of seconds since 1970)."""
+    if raw is None:
         return None
-    try:
-        instant = _aware(as_of)
-        if not 1900 <= instant.astimezone(dt.UTC).year <= 2999:
-            raise OverflowError
-    except OverflowError:
-        raise call.deny(422, "bad_request", "as_of: a time between 1900 and 2999") from None
-    return instant
+    moment = formats.parse_as_of(raw)
+    if moment is None:
+        raise call.deny(422, "bad_request", f"as_of: expected {formats.AS_OF.says}")
+    return _aware(moment)
 
 
 def _camel(code: str) -> str:
