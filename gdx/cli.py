@@ -312,7 +312,7 @@ def serve(
     from warehouse import settings
 
     _catalog()  # a broken declaration is one line here, not a traceback from every worker
-    for setting in ("GDX_API_POOL", "GDX_RATE_LIMIT"):  # so is a bad number
+    for setting in ("GDX_API_POOL", "GDX_RATE_LIMIT", "GDX_BODY_TIMEOUT_SECONDS"):  # a bad number
         settings.positive(setting)
 
     uvicorn.run(

@@ -25,6 +25,10 @@ WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=
 #: check character indexed by S mod 11, i.e. (12 - S mod 11) mod 11 with 10 written X
 CHECK_CHARS = np.frombuffer(b"10X98765432", dtype=np.uint8)
 _EARLIEST_YEAR = 1850
+#: what a consumer may type for one (the API's pattern): 18 characters with the check character
+#: X (or x), or an old 15-digit number; the check character, birth date and division code are
+#: checked by `is_valid_one` after `normalize_one`
+TYPED_PATTERN = r"^(?:[0-9]{17}[0-9Xx]|[0-9]{15})$"
 
 
 def check_chars(bodies: np.ndarray) -> np.ndarray:

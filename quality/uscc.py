@@ -21,6 +21,9 @@ _ORG_VALUE = np.full(256, -1, dtype=np.int64)
 _ORG_VALUE[48:58] = np.arange(10)
 _ORG_VALUE[65:91] = np.arange(10, 36)
 _CHARSET = "[0-9ABCDEFGHJKLMNPQRTUWXY]"
+#: the shape `is_valid` accepts (the API's pattern): eight digits, eight characters of the
+#: alphabet, the organisation code's check character (0-9 or X), the code's check character
+PATTERN = r"^[0-9]{8}[0-9A-HJ-NPQRTUWXY]{8}[0-9X][0-9A-HJ-NPQRTUWXY]$"
 
 
 def normalize(values: pd.Series | pa.Array) -> pa.Array:

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from catalog_schema import Catalog
-from services import audit, metrics, problems, ratelimit
+from services import audit, bodies, metrics, openapi, problems, ratelimit
 from services.routes import access_requests, health, materials, records, subjects, verify
 from services.routes import catalog as directory_routes
 from warehouse import engine as engines
@@ -27,6 +27,8 @@ def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) 
         tables.for_resource(resource)  # built before the first call, not by racing threads
     app.state.limiter = ratelimit.from_settings()
     problems.install(app)
+    # inside the metrics and the audit: a stalled or oversized body is counted and audited
+    app.add_middleware(bodies.BodyGuard, timeout=bodies.timeout_setting())
     metrics.install(app)
     app.include_router(health.router)
     app.include_router(directory_routes.router)
@@ -37,4 +39,5 @@ def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) 
     app.include_router(subjects.build_router(catalog))
     app.include_router(materials.build_router(catalog))
     audit.install(app, app.state.engine)  # outermost: every response waits for its record
+    openapi.install(app, catalog)
     return app

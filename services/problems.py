@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from services import metrics
 from services.deps import over_the_rate
@@ -32,7 +35,10 @@ def install(app: FastAPI) -> None:
         counted = getattr(request.state, "denial_counted", False)
         if not counted and exc.status_code in metrics.REASON_OF_STATUS:
             metrics.denied(request, metrics.REASON_OF_STATUS[exc.status_code])
-        return problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return problem(exc.status_code, str(exc.detail), headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -46,10 +52,65 @@ def install(app: FastAPI) -> None:
         return problem(422, f"{where}: {first['msg']}" if where else first["msg"])
 
 
-PROBLEM_RESPONSES = {
-    status: {"description": HTTPStatus(status).phrase, "content": {MEDIA_TYPE: {}}}
-    for status in (400, 401, 403, 404, 422, 429)
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (Starlette names only those of the
+    first route that matches the path, though GET and POST of one path are two routes)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+#: What each error status means, as the document says it.
+MEANING = {
+    400: "X-Purpose missing or not a service item of the directory; or a body that is not "
+    "UTF-8 JSON.",
+    401: "No X-API-Key, or an unknown or revoked one.",
+    403: "Not allowed: the share type, the caller's grants or role.",
+    404: "No such record, request, resource or service item.",
+    408: "The request's body did not arrive in full within GDX_BODY_TIMEOUT_SECONDS.",
+    409: "The access request is not in a state that allows this.",
+    413: "The request's body is larger than the hub accepts.",
+    422: "Malformed input: a value outside its declared type, length or pattern, a rule of the "
+    "field it names, an unknown or repeated parameter.",
+    429: "The consumer's rate limit (GDX_RATE_LIMIT) is spent: retry after Retry-After seconds.",
+    503: "The call's audit record could not be written, so the call was not answered.",
 }
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
+    429: {"Retry-After": {"schema": {"type": "string", "pattern": "^[0-9]+$"}, "required": True}},
+    503: {"Retry-After": {"schema": {"type": "string", "pattern": "^[0-9]+$"}, "required": True}},
+}
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457)."""
+
+    type: str = Field(description="Always about:blank: the status says what it is.")
+    title: str = Field(description="The status's phrase.")
+    status: int
+    detail: str = Field(description="What was wrong, naming the field or parameter.")
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of a route's errors: problem+json with the Problem schema (its
+    definition goes into the document's components: services.openapi)."""
+    return {
+        status: {
+            "description": MEANING[status],
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
+        }
+        for status in sorted(statuses)
+    }
+
+
+# a data call (records, verification, subjects, materials): purpose, key, grants, input, rate
+DATA_CALL = (400, 401, 403, 422, 429)
+# a directory call: a consumer's key, input, rate
+KEYED_CALL = (401, 422, 429)
 
 
 def _remember(request: Request) -> HTTPException | None:

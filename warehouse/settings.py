@@ -95,6 +95,12 @@ SETTINGS = (
         "waits for one beyond): workers x this must stay under the server's max_connections.",
     ),
     Setting(
+        "GDX_BODY_TIMEOUT_SECONDS",
+        "10",
+        "Seconds a request's body may take to arrive after its headers; a client still sending "
+        "then is answered 408 and its connection closed.",
+    ),
+    Setting(
         "GDX_AUDIT_COMMIT_MS",
         "0",
         "Milliseconds the audit writer waits for more calls before it commits (group commit; 0: "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services import metrics
 from services.deps import CatalogDep, ConsumerDep, EngineDep
-from services.problems import MEDIA_TYPE
+from services.problems import responses
 from warehouse import grants
 from warehouse.consumers import Consumer
 from warehouse.engine import writing
@@ -26,10 +25,12 @@ from warehouse.grants import GrantError
 
 router = APIRouter(prefix="/api/v1/access-requests", tags=["access requests"])
 
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": HTTPStatus(status).phrase, "content": {MEDIA_TYPE: {}}}
-    for status in (401, 403, 404, 409, 422)
-}
+# 400: a body that is not UTF-8 JSON
+FILING = responses(400, 401, 403, 422, 429)
+LISTING = responses(401, 422, 429)
+READING = responses(401, 404, 422, 429)
+DECIDING = responses(400, 401, 403, 404, 409, 422, 429)
+WITHDRAWING = responses(400, 401, 404, 409, 422, 429)
 
 FieldName = Annotated[str, Field(max_length=64)]
 NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # line breaks and tabs are fine
@@ -158,7 +159,7 @@ def _decider(
     status_code=201,
     response_model=AccessRequestOut,
     summary="File an access request",
-    responses=RESPONSES,
+    responses=FILING,
 )
 def file_request(
     request: Request,
@@ -190,7 +191,7 @@ def file_request(
     "",
     response_model=list[AccessRequestOut],
     summary="List access requests",
-    responses=RESPONSES,
+    responses=LISTING,
 )
 def list_requests(
     request: Request,
@@ -216,7 +217,7 @@ def list_requests(
     "/{request_id}",
     response_model=AccessRequestOut,
     summary="One access request",
-    responses=RESPONSES,
+    responses=READING,
 )
 def read_request(
     request: Request, request_id: RequestId, consumer: ConsumerDep, engine: EngineDep
@@ -240,7 +241,7 @@ def read_request(
     "/{request_id}/approve",
     response_model=AccessRequestOut,
     summary="Approve an access request",
-    responses=RESPONSES,
+    responses=DECIDING,
 )
 def approve_request(
     request: Request,
@@ -265,7 +266,7 @@ def approve_request(
     "/{request_id}/refuse",
     response_model=AccessRequestOut,
     summary="Refuse an access request",
-    responses=RESPONSES,
+    responses=DECIDING,
 )
 def refuse_request(
     request: Request,
@@ -290,7 +291,7 @@ def refuse_request(
     "/{request_id}/revoke",
     response_model=AccessRequestOut,
     summary="Revoke an approved access request",
-    responses=RESPONSES,
+    responses=DECIDING,
 )
 def revoke_request(
     request: Request,
@@ -315,7 +316,7 @@ def revoke_request(
     "/{request_id}/withdraw",
     response_model=AccessRequestOut,
     summary="Withdraw one's own pending access request",
-    responses=RESPONSES,
+    responses=WITHDRAWING,
 )
 def withdraw_request(
     request: Request,

@@ -15,7 +15,7 @@ from catalog_schema import directory
 from catalog_schema.directory_csv import csv_text
 from catalog_schema.models import DEPARTMENT_GROUP, LIBRARIES, ShareType
 from services.deps import CatalogDep, ConsumerDep, EngineDep
-from services.problems import PROBLEM_RESPONSES
+from services.problems import KEYED_CALL, responses
 from warehouse.directory import published
 
 PAGE_DEFAULT, PAGE_MAX = 20, 100
@@ -125,10 +125,17 @@ class ServiceItemList(BaseModel):
 def directory_filters(
     catalog: CatalogDep,
     library: Annotated[
-        str | None, Query(max_length=40, description=f"One of {', '.join(GROUPS)}.")
+        str | None,
+        Query(
+            max_length=40,
+            description=f"One of {', '.join(GROUPS)}.",
+            json_schema_extra={"enum": list(GROUPS)},
+        ),
     ] = None,
     provider: Annotated[
-        str | None, Query(max_length=80, description="Code of the providing department.")
+        str | None,
+        # the document lists the declared departments (services.openapi)
+        Query(max_length=80, description="Code of the providing department."),
     ] = None,
     share_type: Annotated[ShareType | None, Query()] = None,
     q: Annotated[
@@ -162,7 +169,7 @@ def _figures(engine: sa.Engine) -> dict[str, dict[str, Any]]:
     summary="The directory as DCAT-AP (JSON-LD)",
     description="A dcat:Catalog with one dcat:Dataset per resource; the list's filters apply.",
     response_class=JSONResponse,
-    responses={200: {"content": {"application/ld+json": {}}}, **PROBLEM_RESPONSES},
+    responses={200: {"content": {"application/ld+json": {}}}, **responses(*KEYED_CALL)},
 )
 def catalog_jsonld(
     request: Request,
@@ -182,7 +189,7 @@ def catalog_jsonld(
     description="UTF-8 with a byte order mark (Excel); 信息项信息 lists each data item as "
     "`label(name:type:sensitivity)`, the key first. `gdx catalog import` reads it back.",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}, **PROBLEM_RESPONSES},
+    responses={200: {"content": {"text/csv": {}}}, **responses(*KEYED_CALL)},
 )
 def catalog_csv(consumer: ConsumerDep, catalog: CatalogDep, filters: FiltersDep) -> Response:
     text = csv_text(directory.select(catalog, **filters), catalog)
@@ -197,7 +204,7 @@ def catalog_csv(consumer: ConsumerDep, catalog: CatalogDep, filters: FiltersDep)
     "/catalog",
     response_model=EntryPage,
     summary="The shared-resource directory, filtered, in code order (keyset paging)",
-    responses=PROBLEM_RESPONSES,
+    responses=responses(*KEYED_CALL),
 )
 def list_catalog(
     request: Request,
@@ -225,7 +232,7 @@ def list_catalog(
     "/catalog/{code}",
     response_model=Entry,
     summary="One resource of the directory with its figures and endpoints",
-    responses=PROBLEM_RESPONSES,
+    responses=responses(*KEYED_CALL, 404),
 )
 def read_entry(
     consumer: ConsumerDep,
@@ -243,7 +250,7 @@ def read_entry(
     "/service-items",
     response_model=ServiceItemList,
     summary="The sharing responsibility list: service items, their materials and suppliers",
-    responses=PROBLEM_RESPONSES,
+    responses=responses(*KEYED_CALL),
 )
 def list_service_items(consumer: ConsumerDep, catalog: CatalogDep) -> dict:
     items = [catalog.service_items[code] for code in sorted(catalog.service_items)]
@@ -254,7 +261,7 @@ def list_service_items(consumer: ConsumerDep, catalog: CatalogDep) -> dict:
     "/service-items/{code}",
     response_model=ServiceItem,
     summary="One service item: its materials and the resource that supplies each",
-    responses=PROBLEM_RESPONSES,
+    responses=responses(*KEYED_CALL, 404),
 )
 def read_service_item(
     consumer: ConsumerDep,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+from typing import Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 router = APIRouter(tags=["health"])
 
@@ -50,7 +52,19 @@ def _start_ping(engine: sa.Engine) -> concurrent.futures.Future[None]:
     return future
 
 
-@router.get("/healthz", summary="Health of the service and its database")
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: str = Field(description="ok, or why the database did not answer SELECT 1.")
+
+
+@router.get(
+    "/healthz",
+    summary="Health of the service and its database",
+    responses={
+        200: {"model": Health, "description": "The database answered."},
+        503: {"model": Health, "description": f"No answer within {TIMEOUT_SECONDS:g} s."},
+    },
+)
 async def healthz(request: Request) -> JSONResponse:
     """200 when the database answers SELECT 1 within TIMEOUT_SECONDS, else 503 with the reason.
 

@@ -14,8 +14,8 @@ from catalog_schema import Catalog
 from catalog_schema.models import Material, ServiceItem
 from services.access import Call, CallDep, Denied, decide
 from services.masking import present
-from services.problems import PROBLEM_RESPONSES
-from services.routes.subjects import identify
+from services.problems import DATA_CALL, responses
+from services.routes.subjects import identify, subject_schema
 from warehouse import records
 from warehouse.ledger import now
 
@@ -61,13 +61,19 @@ def build_router(catalog: Catalog) -> APIRouter:
         response_model=Materials,
         summary="The application materials of a service item, pre-filled for an applicant",
         description="X-Purpose must be this service item's code.",
-        responses=PROBLEM_RESPONSES,
+        responses=responses(*DATA_CALL, 404),
     )
     def materials(
         call: CallDep,
-        code: str = Path(max_length=32, description="Code of the service item."),
+        code: str = Path(
+            max_length=32,
+            description="Code of the service item.",
+            json_schema_extra={"enum": sorted(catalog.service_items)},
+        ),
         applicant: str = Query(
-            max_length=64, description="Citizen ID number or USCC of the applicant."
+            max_length=64,
+            description="Citizen ID number or USCC of the applicant.",
+            json_schema_extra=subject_schema(catalog),
         ),
     ) -> dict:
         with call.connect() as conn:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field, StringConstraints, create_model
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from catalog_schema import Catalog, Resource
 from quality.dates import zone
 from quality.keys import BadKey, normalize_key, normalize_keys
-from services import cursor
+from services import formats
 from services.access import Access, Call, CallDep
 from services.masking import plain, shown
-from services.problems import PROBLEM_RESPONSES
+from services.problems import DATA_CALL, responses
 from services.rendering import Rendered
 from warehouse import records
 
@@ -63,7 +61,12 @@ def record_model(resource: Resource) -> type[BaseModel]:
 
 
 def normalized_key(call: Call, resource: Resource, raw: str) -> str:
-    """The key as stored; 422 when it breaks a rule of the key field."""
+    """The key as stored; 422 when it is not of the key field's declared shape or breaks a rule
+    of the key field."""
+    spec = resource.key_field
+    shape = formats.of_key(spec)
+    if not shape.matches(raw):
+        raise call.deny(422, "bad_request", f"{spec.name}: expected {shape.says}")
     try:
         return normalize_key(resource, raw)
     except BadKey as exc:
@@ -71,20 +74,25 @@ def normalized_key(call: Call, resource: Resource, raw: str) -> str:
 
 
 def build_router(catalog: Catalog) -> APIRouter:
+    from services.routes import record_queries  # it serves records as `serve` here does
+
     router = APIRouter(prefix="/api/v1/resources", tags=["records"])
     for resource in catalog.resources.values():
         # a resource not shared keeps its routes so that a call gets a clear 403, not a 404
-        _add_query_route(router, resource)
+        record_queries.add_query_route(router, resource)
         _add_batch_route(router, resource)
         _add_record_route(router, resource)
     return router
 
 
+AS_OF_MAX = 40
 AsOf = Annotated[
-    dt.datetime | None,
+    str | None,
     Query(
-        description="Read the record as it was at this time (ISO 8601; without an offset it is "
-        "the province's local time, setting GDX_TIMEZONE)."
+        alias="as_of",
+        max_length=AS_OF_MAX,
+        description=f"Read the record as it was at this time: {formats.AS_OF.says}.",
+        json_schema_extra=formats.AS_OF.schema(),
     ),
 ]
 
@@ -92,14 +100,21 @@ AsOf = Annotated[
 def _add_record_route(router: APIRouter, resource: Resource) -> None:
     spec = resource.key_field
 
+    shape = formats.of_key(spec)
+
     def read_record(
         call: CallDep,
-        key: str = Path(alias=spec.name, description=spec.description, max_length=64),
-        as_of: AsOf = None,
+        key: str = Path(
+            alias=spec.name,
+            description=f"{spec.description} ({shape.says})",
+            max_length=64,
+            json_schema_extra=shape.schema(),
+        ),
+        raw_as_of: AsOf = None,
     ) -> Rendered:
         call.audit.update(resource=resource.code, keys=[key[:64]])
         with call.connect() as conn:
-            checked_as_of(call, as_of)
+            as_of = checked_as_of(call, raw_as_of)
             value = normalized_key(call, resource, key)
             call.audit["keys"] = [value]
             access = call.access(conn, resource)
@@ -134,7 +149,7 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
         summary=f"One {resource.name_en} record by {spec.name}",
         description=f"{resource.name_zh}: {resource.summary}",
         operation_id=f"read_{resource.table_name}",
-        responses=PROBLEM_RESPONSES,
+        responses=responses(*DATA_CALL, 404),
     )
 
 
@@ -170,161 +185,23 @@ def serve(
     }
 
 
-PAGE_DEFAULT, PAGE_MAX = 20, 100
 BATCH_MAX = 1000
-VALUE_MAX = 200
-
-
-def _filters(resource: Resource) -> dict[str, tuple[str, str]]:
-    """Query parameters of a resource's filtered query: {param: (field, kind)}; kind is `eq`,
-    `from` or `to` (ranges on date fields). Only public fields filter."""
-    filters: dict[str, tuple[str, str]] = {}
-    for spec in resource.fields:
-        if spec.sensitivity != "public":
-            continue
-        filters[spec.name] = (spec.name, "eq")
-        if spec.type == "date":
-            filters[f"{spec.name}_from"] = (spec.name, "from")
-            filters[f"{spec.name}_to"] = (spec.name, "to")
-    return filters
-
-
-def _add_query_route(router: APIRouter, resource: Resource) -> None:
-    filters = _filters(resource)
-    equality = ", ".join(name for name, (_, kind) in filters.items() if kind == "eq")
-
-    def query_records(request: Request, call: CallDep) -> Rendered:
-        call.audit["resource"] = resource.code
-        with call.connect() as conn:
-            params = request.query_params
-            equals: dict[str, object] = {}
-            ranges: dict[str, tuple[object, object]] = {}
-            limit, after = PAGE_DEFAULT, None
-            for name in params:
-                values = params.getlist(name)
-                if len(values) > 1:
-                    raise call.deny(422, "bad_request", f"query parameter {name} given twice")
-                value = values[0]
-                if len(value) > VALUE_MAX:
-                    raise call.deny(
-                        422, "bad_request", f"{name}: longer than {VALUE_MAX} characters"
-                    )
-                if name == "limit":
-                    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= PAGE_MAX:
-                        raise call.deny(
-                            422, "bad_request", f"limit: a whole number from 1 to {PAGE_MAX}"
-                        )
-                    limit = int(value)
-                elif name == "after":
-                    after = value
-                elif name in filters:
-                    field, kind = filters[name]
-                    typed = _typed(call, resource, field, name, value)
-                    if kind == "eq":
-                        equals[field] = typed
-                    else:
-                        low, high = ranges.get(field, (None, None))
-                        ranges[field] = (typed, high) if kind == "from" else (low, typed)
-                else:
-                    raise call.deny(422, "bad_request", _unknown_parameter(resource, name))
-            if not equals and not ranges:
-                raise call.deny(
-                    422,
-                    "bad_request",
-                    f"a query of {resource.code} needs at least one filter on a public field "
-                    f"({', '.join(sorted(filters))}); look records up by key otherwise",
-                )
-            scope = _scope(resource, params)
-            if after is not None:
-                after = cursor.unseal(scope, after)
-                if after is None:
-                    raise call.deny(
-                        422,
-                        "bad_request",
-                        "after: not a cursor of this query (take `next` as given)",
-                    )
-            access = call.access(conn, resource)
-            hidden = [field for field in [*equals, *ranges] if field not in access.fields]
-            if hidden:
-                raise call.deny(
-                    403,
-                    "no_grant",
-                    f"{hidden[0]}: not a field your access to {resource.code} "
-                    "serves, so not a filter either",
-                )
-            found = records.query(conn, resource, equals, ranges, after, limit)
-        keys = [row[resource.key] for row in found]
-        items = [
-            serve(resource, key, row, access, None) for key, row in zip(keys, found, strict=True)
-        ]
-        for item in items:  # a query shows the key only as the key field is served
-            item["key"] = item["data"].get(resource.key)
-        call.served(resource, keys, list(access.fields), len(items))
-        following = None
-        if len(items) == limit:
-            query = {k: v for k, v in params.items() if k != "after"}
-            query["after"] = cursor.seal(scope, keys[-1])
-            following = f"{request.url.path}?{urlencode(query)}"
-        return Rendered({"resource": resource.code, "items": items, "next": following})
-
-    router.add_api_route(
-        f"/{resource.code}/records",
-        query_records,
-        methods=["GET"],
-        summary=f"{resource.name_en} records matching filters (keyset paging)",
-        description=(
-            f"Equality on any public field ({equality})"
-            ", ranges on dates (`<field>_from`, `<field>_to`, inclusive), at least one filter; "
-            f"`limit` (1–{PAGE_MAX}, default {PAGE_DEFAULT}); `next` is the link to the following "
-            "page, its `after` an opaque cursor valid for the same filters. Removed records are "
-            "not listed; an item's `key` is the key field as served (masked when sensitive)."
-        ),
-        operation_id=f"query_{resource.table_name}",
-        responses=PROBLEM_RESPONSES,
-        openapi_extra={
-            "parameters": [
-                {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-                for name in [*filters, "limit", "after"]
-            ]
-        },
-    )
-
-
-def _scope(resource: Resource, params) -> str:
-    """What a cursor belongs to: the resource and the filters (not the page size)."""
-    kept = sorted((k, v) for k, v in params.multi_items() if k not in {"after", "limit"})
-    return f"{resource.code}?{urlencode(kept)}"
-
-
-def _typed(call, resource: Resource, field: str, param: str, value: str) -> object:
-    spec = resource.field(field)
-    kind = "a date (YYYY-MM-DD)" if spec.type == "date" else "a number"
-    try:
-        if spec.type == "date":
-            return dt.date.fromisoformat(value)
-        if spec.type == "decimal":
-            number = decimal.Decimal(value)
-            if not number.is_finite() or abs(number.adjusted()) > 15:
-                raise ValueError(value)
-            return number
-    except (ValueError, decimal.InvalidOperation, ArithmeticError):
-        raise call.deny(422, "bad_request", f"{param}: expected {kind}") from None
-    return value
-
-
-def _unknown_parameter(resource: Resource, name: str) -> str:
-    spec = next((spec for spec in resource.fields if spec.name == name), None)
-    if spec is not None:
-        return f"{name}: a {spec.sensitivity} field of {resource.code} is not a filter"
-    return f"{name[:64]}: not a query parameter of {resource.code}"
 
 
 class BatchLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     keys: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
-        min_length=1, max_length=BATCH_MAX, description=f"1 to {BATCH_MAX} keys."
+        min_length=1,
+        max_length=BATCH_MAX,
+        description=f"1 to {BATCH_MAX} keys, each judged on its own: one that breaks the key "
+        "field's rules is listed under `invalid`.",
     )
-    as_of: dt.datetime | None = Field(
-        None, description="Read the records as they were at this time (see the key look-up)."
+    as_of: str | None = Field(
+        None,
+        max_length=AS_OF_MAX,
+        description=f"Read the records as they were at this time: {formats.AS_OF.says}.",
+        json_schema_extra=formats.AS_OF.schema(),
     )
 
 
@@ -334,7 +211,7 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
     def batch_lookup(body: BatchLookup, call: CallDep) -> Rendered:
         call.audit["resource"] = resource.code
         with call.connect() as conn:
-            checked_as_of(call, body.as_of)
+            as_of = checked_as_of(call, body.as_of)
             normalized = normalize_keys(resource, body.keys)
             invalid = [
                 {"key": raw, "detail": str(value)}
@@ -343,11 +220,10 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
             ]
             wanted = list(dict.fromkeys(v for v in normalized if not isinstance(v, BadKey)))
             access = call.access(conn, resource)
-            if body.as_of is None:
+            if as_of is None:
                 found = records.by_keys(conn, resource, wanted) if wanted else {}
             else:
-                at = _aware(body.as_of)
-                found = records.by_keys_as_of(conn, resource, wanted, at) if wanted else {}
+                found = records.by_keys_as_of(conn, resource, wanted, as_of) if wanted else {}
         items, missing, removed = [], [], []
         for key in wanted:
             record = found.get(key)
@@ -356,12 +232,12 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
             elif record["_state"] == "removed":
                 removed.append(key)
             else:
-                items.append(serve(resource, key, record, access, None, body.as_of))
+                items.append(serve(resource, key, record, access, None, as_of))
         call.served(resource, wanted, list(access.fields), len(items))
         return Rendered(
             {
                 "resource": resource.code,
-                "as_of": _aware(body.as_of).isoformat() if body.as_of else None,
+                "as_of": as_of.isoformat() if as_of else None,
                 "items": items,
                 "not_found": missing,
                 "removed": removed,
@@ -378,7 +254,7 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
         "field's rules are listed as invalid, unknown ones as not_found, records no department "
         "holds any more as removed.",
         operation_id=f"batch_{resource.table_name}",
-        responses=PROBLEM_RESPONSES,
+        responses=responses(*DATA_CALL),
     )
 
 
@@ -387,17 +263,15 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone())
 
 
-def checked_as_of(call, as_of: dt.datetime | None) -> dt.datetime | None:
-    """`as_of` made aware, or 422 for a time outside 1900–2999 (it could not be compared)."""
-    if as_of is None:
+def checked_as_of(call, raw: str | None) -> dt.datetime | None:
+    """The time `as_of` names, aware; 422 unless it has the declared shape (an ISO 8601 date or
+    time from 1900 to 2999: never a number of seconds since 1970)."""
+    if raw is None:
         return None
-    try:
-        instant = _aware(as_of)
-        if not 1900 <= instant.astimezone(dt.UTC).year <= 2999:
-            raise OverflowError
-    except OverflowError:
-        raise call.deny(422, "bad_request", "as_of: a time between 1900 and 2999") from None
-    return instant
+    moment = formats.parse_as_of(raw)
+    if moment is None:
+        raise call.deny(422, "bad_request", f"as_of: expected {formats.AS_OF.says}")
+    return _aware(moment)
 
 
 def _camel(code: str) -> str:

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Path
 from catalog_schema import Catalog, Resource
 from quality.dates import today
 from quality.keys import BadKey, normalize_key
+from services import formats
 from services.access import Call, CallDep
-from services.problems import PROBLEM_RESPONSES
+from services.problems import DATA_CALL, responses
 from services.routes.records import serve
 from warehouse import derived, records
 
@@ -28,12 +29,29 @@ def subject_key(catalog: Catalog, raw: str) -> tuple[str, str] | BadKey:
                 return kind, normalize_key(catalog.resource(code), raw)
             except BadKey:
                 continue
-    return BadKey(f"subject: {raw[:64]!r} is neither a valid citizen ID nor a valid USCC")
+    return BadKey(_neither(raw))
+
+
+def _neither(raw: str) -> str:
+    return f"subject: {raw[:64]!r} is neither a valid citizen ID nor a valid USCC"
+
+
+def subject_schema(catalog: Catalog) -> dict[str, Any]:
+    """The declared shape of a subject: the key of a person or of a legal entity."""
+    return formats.any_of(*_shapes(catalog))
+
+
+def _shapes(catalog: Catalog) -> list[formats.Shape]:
+    codes = [code for code in (PERSON, ENTITY) if code in catalog.resources]
+    return [formats.of_key(catalog.resource(code).key_field) for code in codes]
 
 
 def identify(call: Call, catalog: Catalog, raw: str) -> tuple[str, str]:
+    """The subject's kind and normalised key; 422 unless it has the shape of one of them and
+    passes its rules."""
     call.audit["keys"] = [raw[:64]]
-    found = subject_key(catalog, raw)
+    shaped = any(shape.matches(raw) for shape in _shapes(catalog))
+    found = subject_key(catalog, raw) if shaped else BadKey(_neither(raw))
     if isinstance(found, BadKey):
         raise call.deny(422, "bad_request", str(found))
     call.audit["keys"] = [found[1]]
@@ -50,7 +68,10 @@ def _live(resource: Resource, row: dict) -> bool:
 def build_router(catalog: Catalog) -> APIRouter:
     router = APIRouter(prefix="/api/v1/subjects", tags=["subjects"])
     SubjectPath = Path(
-        alias="subject", max_length=64, description="Citizen ID number or USCC of the subject."
+        alias="subject",
+        max_length=64,
+        description="Citizen ID number or USCC of the subject.",
+        json_schema_extra=subject_schema(catalog),
     )
 
     if LICENCE in catalog.resources:
@@ -59,7 +80,7 @@ def build_router(catalog: Catalog) -> APIRouter:
         @router.get(
             "/{subject}/licences",
             summary="The licences a person or legal entity holds (valid, expired or revoked)",
-            responses=PROBLEM_RESPONSES,
+            responses=responses(*DATA_CALL),
         )
         def subject_licences(call: CallDep, subject: str = SubjectPath) -> dict[str, Any]:
             with call.connect() as conn:
@@ -81,7 +102,7 @@ def build_router(catalog: Catalog) -> APIRouter:
             + "; ".join(f"{level.level} ({', '.join(level.values)})" for level in rule.levels)
             + f"; otherwise {rule.otherwise}. A record is live while active and not past "
             f"{rule.live_until}.",
-            responses=PROBLEM_RESPONSES,
+            responses=responses(*DATA_CALL),
         )
         def subject_credit(call: CallDep, subject: str = SubjectPath) -> dict[str, Any]:
             with call.connect() as conn:

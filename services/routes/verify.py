@@ -6,12 +6,13 @@ import unicodedata
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from catalog_schema import Catalog, Resource
 from quality.dates import today
+from services import formats
 from services.access import Call, CallDep
-from services.problems import PROBLEM_RESPONSES
+from services.problems import DATA_CALL, responses
 from services.routes.records import normalized_key
 from warehouse import records
 
@@ -25,17 +26,31 @@ Text = Annotated[
 ]
 
 
-class CitizenClaim(BaseModel):
-    id_number: Text = Field(description="Citizen ID number as the applicant gives it.")
+# a key is judged as typed (its shape is declared, and checked once the caller is known)
+Key = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CitizenClaim(Claim):
+    id_number: Key = Field(
+        description=f"Citizen ID number as the applicant gives it: {formats.CITIZEN_ID.says}.",
+        json_schema_extra=formats.CITIZEN_ID.schema(),
+    )
     name: Text = Field(description="Name as the applicant gives it.")
 
 
-class EntityClaim(BaseModel):
-    uscc: Text = Field(description="Unified social credit code as the applicant gives it.")
+class EntityClaim(Claim):
+    uscc: Key = Field(
+        description=f"Unified social credit code as the applicant gives it: {formats.USCC.says}.",
+        json_schema_extra=formats.USCC.schema(),
+    )
     name: Text = Field(description="Registered name as the applicant gives it.")
 
 
-class LicenceClaim(BaseModel):
+class LicenceClaim(Claim):
     licence_no: Text = Field(description="Number printed on the licence.")
     holder_id: Text = Field(description="Citizen ID or USCC of the holder.")
 
@@ -71,7 +86,7 @@ def same_name(held: str | None, claimed: str) -> bool:
 
 def build_router(catalog: Catalog) -> APIRouter:
     router = APIRouter(prefix="/api/v1/verify", tags=["verification"])
-    responses = {**PROBLEM_RESPONSES, 403: {"description": "Forbidden"}}
+    errors = responses(*DATA_CALL)
 
     def identity(call: Call, resource: Resource, raw: str, name: str):
         call.audit.update(resource=resource.code, keys=[raw[:64]], fields=[])
@@ -93,7 +108,7 @@ def build_router(catalog: Catalog) -> APIRouter:
             "/citizen",
             response_model=IdentityVerdict,
             summary="Does this citizen ID exist, under this name?",
-            responses=responses,
+            responses=errors,
         )
         def verify_citizen(claim: CitizenClaim, call: CallDep) -> dict:
             return identity(call, person, claim.id_number, claim.name)
@@ -105,7 +120,7 @@ def build_router(catalog: Catalog) -> APIRouter:
             "/entity",
             response_model=IdentityVerdict,
             summary="Does this USCC exist, under this name?",
-            responses=responses,
+            responses=errors,
         )
         def verify_entity(claim: EntityClaim, call: CallDep) -> dict:
             return identity(call, entity, claim.uscc, claim.name)
@@ -117,7 +132,7 @@ def build_router(catalog: Catalog) -> APIRouter:
             "/licence",
             response_model=LicenceVerdict,
             summary="Is this licence valid, and held by this holder?",
-            responses=responses,
+            responses=errors,
         )
         def verify_licence(claim: LicenceClaim, call: CallDep) -> dict:
             number = unicodedata.normalize("NFKC", claim.licence_no).strip()

@@ -333,3 +333,8 @@ def test_serve_with_a_broken_imported_resource_is_one_line(tmp_path):
 def test_serve_with_a_bad_pool_size_is_one_line(tmp_path):
     result = gdx("serve", "--port", "1", home=tmp_path, GDX_API_POOL="many")
     assert_one_line_error(result, "GDX_API_POOL", "positive whole number")
+
+
+def test_serve_with_a_bad_body_timeout_is_one_line(tmp_path):
+    result = gdx("serve", "--port", "1", home=tmp_path, GDX_BODY_TIMEOUT_SECONDS="soon")
+    assert_one_line_error(result, "GDX_BODY_TIMEOUT_SECONDS", "positive whole number")
