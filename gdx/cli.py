@@ -19,6 +19,7 @@ from gdx.admin_commands import (
 )
 from gdx.airflow_command import airflow_command
 from gdx.audit_commands import audit_app
+from gdx.backup_commands import backup_command, restore_command
 from gdx.catalog_commands import catalog_app
 from gdx.console import catalog as _catalog
 from gdx.console import fail, out, print_error, styled
@@ -40,6 +41,8 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(requests_app, name="requests")
 app.add_typer(audit_app, name="audit")
 app.command("airflow")(airflow_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object per batch.")]
 
