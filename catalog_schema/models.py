@@ -165,6 +165,13 @@ class Resource(Strict):
     max_reject_ratio: float = Field(
         0.2, ge=0, le=1, description="Above this share of rejected rows a batch is rejected whole."
     )
+    reject_floor: int = Field(
+        5,
+        ge=0,
+        description="A batch with at most this many newly rejected rows is never rejected whole, "
+        "whatever their share (DataX's errorLimit has a count beside its ratio): one bad row of "
+        "a tiny delivery is quarantined, the rest of the delivery loads.",
+    )
     fields: list[FieldSpec]
     priority: list[str] = Field(
         [],

@@ -243,11 +243,13 @@ def _run(
     rejected: dict[str, int] = {}
     warned: dict[str, int] = summary.warned_by_rule
     checked: dict[str, None] = {}  # rule ids in order
+    seen = Seen(same, judged, day)
     for batch in delivery.batches():
         summary.rows_read += batch.table.num_rows + len(batch.malformed)
         rows, passed, keys = _validate_batch(
-            resource, batch, headers, rejected, warned, checked, docs, Seen(same, judged, day)
+            resource, batch, headers, rejected, warned, checked, docs, seen
         )
+        summary.rows_quarantined_again = seen.again
         summary.rules_checked = list(checked)
         summary.rows_validated += batch.table.num_rows + len(batch.malformed)
         summary.rows_validated -= keys.num_rows if keys is not None else 0
@@ -351,28 +353,44 @@ def _run(
 
 
 def _accept(resource: Resource, summary: BatchSummary, location: str) -> None:
-    """Reject the batch whole when more than the resource's max_reject_ratio of it failed."""
-    ratio = summary.rows_quarantined / summary.rows_read
-    if ratio <= resource.max_reject_ratio:
+    """Reject the batch whole when more than the resource's max_reject_ratio of it, and more
+    than its reject_floor rows, are new rejections (DataX's errorLimit: a ratio and a count).
+
+    Rows the department had sent before and that were quarantined already (a look-back window
+    read again) are quarantined again but are no new rejections: a source re-reading them every
+    hour has not sent a broken extract every hour.
+    """
+    new = summary.rows_quarantined - summary.rows_quarantined_again
+    ratio = new / summary.rows_read
+    if ratio <= resource.max_reject_ratio or new <= resource.reject_floor:
         return
     top = sorted(summary.rejected_by_rule.items(), key=lambda item: -item[1])[:3]
     rules = ", ".join(f"{rule} {count}" for rule, count in top)
     summary.rows_unchanged = 0
     raise BatchRejected(
         f"{location}: batch rejected, {ratio:.0%} of {summary.rows_read} rows broke the rules "
-        f"(at most {resource.max_reject_ratio:.0%} accepted for {resource.code}); top rules: "
-        f"{rules}; nothing was merged"
+        f"(at most {resource.max_reject_ratio:.0%}, or {resource.reject_floor} rows, accepted "
+        f"for {resource.code}); top rules: {rules}; nothing was merged"
     )
 
 
 @dataclass
 class Seen:
     """What a batch knows of rows it may have had before: the department's contributions
-    (unchanged rows skip validation) and today's quarantined rows (quarantined again)."""
+    (unchanged rows skip validation) and the last day's verdicts (today's rows quarantined
+    again with their rules; yesterday's judged again, as dates may compare otherwise today).
+    `again` counts the rows quarantined once more that were quarantined before."""
 
     contributions: unchanged.Known
     quarantined: unchanged.Judged
     day: dt.date
+    again: int = 0
+
+    def quarantined_before(self, raw_hashes: np.ndarray) -> int:
+        """How many of these rows, failing today, a batch of yesterday quarantined already."""
+        yesterday = unchanged.day_hashes(raw_hashes, self.day - dt.timedelta(days=1))
+        _, rules = self.quarantined.look_up(yesterday)
+        return sum(1 for broke in rules if broke not in ([], [DUPLICATE_KEY_CONFLICT]))
 
 
 def _validate_batch(
@@ -432,6 +450,7 @@ def _validate_batch(
         if len(at):
             checked.update(_rule_ids(resource, mapped.column_names))
         if len(again):
+            seen.again += len(again)
             again_keys = key_of(mapped.take(pa.array(again))).column(0).to_pylist()
             raws = raw_table.take(pa.array(again)).to_pylist()
             salts = salted[again].tolist()
@@ -464,6 +483,8 @@ def _validate_batch(
         bad = np.flatnonzero(verdict.failed)
         positions, failed_rules = unknown[bad], verdict.rules_of(bad)
         failed[positions] = True
+        if seen is not None and len(positions):
+            seen.again += seen.quarantined_before(raw_hashes[positions])
     failed_keys = normal.column(resource.key).take(pa.array(positions)).to_pylist()
     raws = raw_table.take(pa.array(positions)).to_pylist()
     salted = unchanged.day_hashes(raw_hashes[positions], seen.day) if seen else None

@@ -51,6 +51,9 @@ class BatchSummary:
     rows_unchanged: int = 0
     rows_duplicate: int = 0
     rows_quarantined: int = 0
+    # of rows_quarantined, rows the department sent before and the hub quarantined already
+    # (a look-back read again): no new rejections, they do not count toward rejecting the batch
+    rows_quarantined_again: int = 0
     rows_withdrawn: int = 0
     withdrawal_held: bool = False
     records_changed: int = 0

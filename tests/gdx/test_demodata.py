@@ -3,7 +3,11 @@ caught; `collect` fills all four libraries and re-collecting loads nothing new."
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +155,28 @@ def test_cross_library_misses_are_counted_as_warnings(engine, catalog, demo):
     assert insured.warned_by_rule.get("employer_uscc.references", 0) == 0  # employers came first
     (enterprises,) = results["market_regulation.enterprises"]
     assert enterprises.warned_by_rule == {}  # every legal representative is a known person
+
+
+@pytest.mark.parametrize("demo", [0.05], indirect=True)
+def test_a_repeated_look_back_does_not_fail_the_source(engine, catalog, demo):
+    """`gdx collect` twice: the second re-reads the look-back window, the already quarantined
+    rows among them, and is no rejection (an hourly source would fail every hour)."""
+    env = dict(os.environ, GDX_DATABASE_URL=engine.url.render_as_string(hide_password=False))
+    gdx = str(Path(sys.executable).parent / "gdx")
+
+    def collect_licences() -> dict:
+        result = subprocess.run(
+            [gdx, "collect", "transport.licences", "--json"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        (line,) = result.stdout.strip().splitlines()
+        return json.loads(line)
+
+    first = collect_licences()
+    assert first["status"] == "loaded" and first["rows_quarantined"] > 0
+    again = collect_licences()
+    assert again["status"] == "loaded", again["error"]
+    assert 0 < again["rows_read"] < first["rows_read"]  # the look-back window, not everything
+    assert again["rows_quarantined_again"] == again["rows_quarantined"] > 0
+    assert again["rows_loaded"] == 0

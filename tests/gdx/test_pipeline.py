@@ -314,6 +314,19 @@ def test_a_batch_of_mostly_broken_rows_is_rejected_whole(engine, catalog, tmp_pa
     assert quarantine_rows(engine, catalog, recorded["batch_id"]) == []
 
 
+def test_a_tiny_delivery_is_not_rejected_whole_for_a_few_bad_rows(engine, catalog, tmp_path):
+    """The floor (reject_floor, 5): a share over max_reject_ratio rejects a batch only when
+    more than that many rows are new rejections."""
+    broken = "".join(f"11010519491231{n:05d},某{n},女,1949-12-31,汉族,北京市\n" for n in range(5))
+    summary = load(engine, catalog, write(tmp_path, HEADER + broken + ZHANG, "tiny.csv"))
+    assert (summary.status, summary.rows_loaded, summary.rows_quarantined) == ("loaded", 1, 5)
+    assert summary.rows_quarantined_again == 0
+    # six others: sent for the first time, they are new rejections
+    six = "".join(f"11010519491231{n:05d},某{n},女,1949-12-31,汉族,北京市\n" for n in range(10, 16))
+    with pytest.raises(GdxError, match=r"batch rejected, 86% of 7 rows .*or 5 rows, accepted"):
+        load(engine, catalog, write(tmp_path, HEADER + six + LI, "six.csv"))
+
+
 def test_a_warn_only_rule_loads_the_row_and_counts_the_warning(engine, tmp_path):
     from tests.conftest import edited_catalog
 

@@ -128,9 +128,14 @@ def test_the_next_day_a_quarantined_row_is_validated_again(engine, catalog, tmp_
     monkeypatch.setattr(dates, "today", lambda: tomorrow)
     again = ps(engine, catalog, tmp_path, text, "a.csv", force=True)
     assert again.rows_quarantined == 1 and again.data_docs  # rules compare dates with today
+    assert again.rows_quarantined_again == 1  # yesterday's: no new rejection
     no_validation(monkeypatch)
     third = ps(engine, catalog, tmp_path, text, "a.csv", force=True)
-    assert third.rows_quarantined == 1 and third.data_docs is None
+    assert third.rows_quarantined == third.rows_quarantined_again == 1
+    assert third.data_docs is None
+    monkeypatch.undo()
+    fixed = ps(engine, catalog, tmp_path, HEADER + ZHANG + LI + crowd(8), "b.csv")
+    assert fixed.rows_quarantined == fixed.rows_quarantined_again == 0
 
 
 def test_a_conflicting_row_is_known_to_pass_but_settled_anew(
