@@ -464,6 +464,12 @@ class Source(Strict):
         description="Every delivery holds all of the department's current records: a key it no "
         "longer holds is withdrawn (the department's contribution, never a physical delete).",
     )
+    time_limit_seconds: int = Field(
+        3600,
+        gt=0,
+        description="A delivery that cannot be read, checked and merged in this time fails "
+        "cleanly (nothing merged), instead of holding its library's lock and Airflow pool slot.",
+    )
     max_withdraw_ratio: float = Field(
         0.25,
         ge=0,

@@ -30,7 +30,7 @@ from quality.normalize import normalize_table
 from quality.rules import bound_rules
 from quality.runner import validate
 from quality.suite import RuleError
-from warehouse import derived, ledger, quarantine, settings, staging, unchanged
+from warehouse import derived, ledger, quarantine, running, settings, staging, unchanged
 from warehouse import engine as engines
 from warehouse.ledger import BatchSummary
 from warehouse.merge import Contribution, TooManyWithdrawals, merge
@@ -70,58 +70,82 @@ def run_batch(
     summary.retry_of = retry_of
     docs = DataDocs(settings.data_docs_dir() / resource.code / summary.batch_id)
     started = time.perf_counter()
-    _start(engine, summary)
-    try:
-        allowed = authority(catalog, resource.code, department, source)
-        delivery = open_delivery()
-        summary.file, summary.encoding = delivery.location, delivery.encoding
-        headers = map_headers(resource, delivery.header, allowed.mapping, list(allowed.fields))
-        summary.withheld_columns = headers.withheld
-        _check_authority(catalog, delivery.location, allowed, headers)
-        if delivery.header or not delivery.empty_ok:
-            _check_columns(delivery.location, resource, headers, allowed.source is not None)
-        summary.unknown_columns, summary.missing_columns = headers.unknown, headers.missing
-        checksum = delivery.checksum()
-        tables = for_resource(resource)
-        if checksum and retry_of is None and not force:
-            with engine.connect() as conn:
-                summary.same_as = ledger.loaded_file(conn, resource.code, department, checksum)
-            if summary.same_as:  # a re-sent file: nothing to read, nothing changes
-                summary.status = "skipped"
+    deadline: Deadline | None = None
+    with running.held(engine, summary.batch_id):
+        _start(engine, summary)
+        try:
+            running.reap(engine, resource.code, keep=summary.batch_id)
+            allowed = authority(catalog, resource.code, department, source)
+            deadline = Deadline.of(allowed.source, started)
+            delivery = open_delivery()
+            summary.file, summary.encoding = delivery.location, delivery.encoding
+            headers = map_headers(resource, delivery.header, allowed.mapping, list(allowed.fields))
+            summary.withheld_columns = headers.withheld
+            _check_authority(catalog, delivery.location, allowed, headers)
+            if delivery.header or not delivery.empty_ok:
+                _check_columns(delivery.location, resource, headers, allowed.source is not None)
+            summary.unknown_columns, summary.missing_columns = headers.unknown, headers.missing
+            checksum = delivery.checksum()
+            tables = for_resource(resource)
+            if checksum and retry_of is None and not force:
+                with engine.connect() as conn:
+                    summary.same_as = ledger.loaded_file(conn, resource.code, department, checksum)
+                if summary.same_as:  # a re-sent file: nothing to read, nothing changes
+                    summary.status = "skipped"
+                    summary.seconds = round(time.perf_counter() - started, 3)
+                    with engines.writing(engine) as conn:
+                        ledger.finish(conn, summary, checksum)
+                    return summary
+            snapshot = catalog.sources[source] if source and retry_of is None else None
+            deadline.check(delivery.location)
+            with engines.writing(engine, lock=resource.code) as conn:
+                deadline.bound_statements(conn)
+                _run(
+                    conn,
+                    catalog,
+                    tables,
+                    delivery,
+                    headers,
+                    summary,
+                    judge_whole,
+                    docs,
+                    snapshot,
+                    deadline,
+                )
+                deadline.check(delivery.location)
+                docs.finish(summary)
+                if before_commit:
+                    before_commit(conn, summary.batch_id)
+                summary.status = "loaded"
                 summary.seconds = round(time.perf_counter() - started, 3)
-                with engines.writing(engine) as conn:
-                    ledger.finish(conn, summary, checksum)
-                return summary
-        snapshot = catalog.sources[source] if source and retry_of is None else None
-        with engines.writing(engine, lock=resource.code) as conn:
-            _run(conn, catalog, tables, delivery, headers, summary, judge_whole, docs, snapshot)
-            docs.finish(summary)
-            if before_commit:
-                before_commit(conn, summary.batch_id)
-            summary.status = "loaded"
+                ledger.finish(conn, summary, checksum)
+        except WriteRefused as exc:
+            summary.status, summary.error = "refused", str(exc)
             summary.seconds = round(time.perf_counter() - started, 3)
-            ledger.finish(conn, summary, checksum)
-    except WriteRefused as exc:
-        summary.status, summary.error = "refused", str(exc)
-        summary.seconds = round(time.perf_counter() - started, 3)
-        with engines.writing(engine) as conn:
-            ledger.finish(conn, summary)
-        raise GdxError(summary.error) from None
-    except BatchRejected as exc:
-        docs.finish(summary)
-        summary.status, summary.error = "rejected", str(exc)
-        summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
-        summary.rows_withdrawn = summary.records_changed = summary.conflicts = 0
-        summary.seconds = round(time.perf_counter() - started, 3)
-        with engines.writing(engine) as conn:
-            ledger.finish(conn, summary)
-        raise
-    except Exception as exc:
-        docs.finish(summary)
-        _failed(engine, summary, exc, started)
-        if isinstance(exc, KNOWN_ERRORS):
+            with engines.writing(engine) as conn:
+                ledger.finish(conn, summary)
             raise GdxError(summary.error) from None
-        raise
+        except BatchRejected as exc:
+            docs.finish(summary)
+            summary.status, summary.error = "rejected", str(exc)
+            summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
+            summary.rows_withdrawn = summary.records_changed = summary.conflicts = 0
+            summary.seconds = round(time.perf_counter() - started, 3)
+            with engines.writing(engine) as conn:
+                ledger.finish(conn, summary)
+            raise
+        except Exception as exc:
+            docs.finish(summary)
+            if deadline is not None and _timed_out(exc):  # PostgreSQL's statement_timeout
+                exc = GdxError(deadline.message(summary.file or location or resource.code))
+            _failed(engine, summary, exc, started)
+            if isinstance(exc, KNOWN_ERRORS):
+                raise GdxError(summary.error) from None
+            raise
+        except BaseException:  # Ctrl-C, SIGTERM (SystemExit), a task Airflow stopped
+            docs.finish(summary)
+            _failed(engine, summary, running.INTERRUPTED, started)
+            raise
     return summary
 
 
@@ -145,6 +169,42 @@ class DataDocs:
             summary.data_docs = str(data_docs.batch_index(self.folder, title, self.pages))
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """The time a batch may take (its source's time_limit_seconds, else the setting), checked
+    between blocks and, on PostgreSQL, held by statement_timeout inside the batch's
+    transaction: a load that cannot finish fails cleanly instead of holding its library."""
+
+    seconds: int
+    declared_by: str
+    ends: float  # on the perf_counter clock
+
+    @classmethod
+    def of(cls, source: Source | None, started: float) -> Deadline:
+        if source is not None:
+            limit, by = source.time_limit_seconds, f"time_limit_seconds of {source.code}"
+        else:
+            setting = "GDX_BATCH_TIME_LIMIT_SECONDS"
+            limit, by = settings.positive(setting), setting
+        return cls(limit, by, started + limit)
+
+    def message(self, location: str) -> str:
+        return (
+            f"{location}: the batch ran over its time limit of {self.seconds} s "
+            f"({self.declared_by}); nothing of it was merged"
+        )
+
+    def check(self, location: str) -> None:
+        if time.perf_counter() > self.ends:
+            raise GdxError(self.message(location))
+
+    def bound_statements(self, conn: sa.Connection) -> None:
+        """No statement of the batch's transaction runs past the deadline (PostgreSQL)."""
+        if engines.is_postgres(conn):
+            left = max(1, int((self.ends - time.perf_counter()) * 1000))
+            conn.execute(sa.text(f"SET LOCAL statement_timeout = {left}"))
+
+
 class BatchRejected(GdxError):
     """Too many rows of a batch broke the rules: the delivery is broken, nothing is merged."""
 
@@ -159,9 +219,10 @@ KNOWN_ERRORS = (
 )
 
 
-def _failed(engine: sa.Engine, summary: BatchSummary, exc: Exception, started: float) -> None:
+def _failed(engine: sa.Engine, summary: BatchSummary, exc: Exception | str, started: float) -> None:
     """Record the failure; nothing of the batch committed, so it counts nothing but the read."""
-    summary.status, summary.error = "failed", _describe(exc)
+    summary.status = "failed"
+    summary.error = exc if isinstance(exc, str) else _describe(exc)
     summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
     summary.rows_unchanged = summary.rows_duplicate = summary.rows_quarantined = 0
     summary.rows_withdrawn = summary.records_changed = summary.conflicts = 0
@@ -222,9 +283,10 @@ def _run(
     judge_whole: bool = True,
     docs: DataDocs | None = None,
     source: Source | None = None,
+    deadline: Deadline | None = None,
 ) -> None:
     """Read, validate, stage and merge. A registered full-snapshot `source` withdraws the keys
-    its delivery no longer holds."""
+    its delivery no longer holds. Past the `deadline` the batch fails between blocks."""
     resource = tables.resource
     at = ledger.now()
     stg = staging.create(conn, resource)
@@ -245,6 +307,8 @@ def _run(
     checked: dict[str, None] = {}  # rule ids in order
     seen = Seen(same, judged, day)
     for batch in delivery.batches():
+        if deadline is not None:
+            deadline.check(delivery.location)
         summary.rows_read += batch.table.num_rows + len(batch.malformed)
         rows, passed, keys = _validate_batch(
             resource, batch, headers, rejected, warned, checked, docs, seen
@@ -522,6 +586,10 @@ def _plain(value: object) -> object:
     if isinstance(value, decimal.Decimal):
         return str(value)
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def _timed_out(exc: Exception) -> bool:
+    return isinstance(exc, sa.exc.OperationalError) and "statement timeout" in str(exc.orig)
 
 
 def _describe(exc: Exception) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -197,15 +198,20 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     from rich.table import Table
 
     from gdx.console import wide
-    from warehouse import engine
-    from warehouse.status import resource_status, source_status
+    from warehouse import engine, running
+    from warehouse.status import batch_activity, resource_status, source_status
 
     catalog = _catalog()
-    with engine.create().connect() as conn:
-        sources = source_status(conn, catalog, dt.datetime.now(dt.UTC))
+    db = engine.create()
+    running.reap(db)  # a batch whose process is gone is failed, `interrupted`
+    now = dt.datetime.now(dt.UTC)
+    with db.connect() as conn:
+        sources = source_status(conn, catalog, now)
         resources = resource_status(conn, catalog)
+        batches = batch_activity(conn, now, dt.timedelta(days=1))
     if as_json:
-        out.print_json(json.dumps({"resources": resources, "sources": sources}), indent=None)
+        report = {"resources": resources, "sources": sources} | batches
+        out.print_json(json.dumps(report), indent=None)
         return
     table = Table(
         "resource", "records", "ended", "removed", "last update", "conflicts", "quarantined"
@@ -238,6 +244,14 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
             _warn(row["quarantined"]),
         )
     wide().print(table)
+    for state, color in (("running", "yellow"), ("interrupted", "red")):
+        for row in batches[state]:
+            line = styled(state, color)
+            line += (
+                f" batch {row['batch_id']} {row['resource']} from {row['department']}"
+                f" ({row['source'] or 'gdx load'}), started {row['started_at'][:19]}"
+            )
+            out.print(line)
     out.print(
         "quarantined: rows not yet retried; conflicts: open disagreements between departments"
     )
@@ -391,6 +405,8 @@ def demo(
 
 def main() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    # SIGTERM unwinds like Ctrl-C: a batch rolls back and its ledger row says `interrupted`
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     from catalog_schema import CatalogError
 
     try:

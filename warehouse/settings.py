@@ -70,6 +70,12 @@ SETTINGS = (
         "and column (a CSV record may be at most 1 MiB, or twice this if more).",
     ),
     Setting(
+        "GDX_BATCH_TIME_LIMIT_SECONDS",
+        "3600",
+        "Seconds a batch without a registered source's own time_limit_seconds (gdx load, a "
+        "retry) may take; past it the batch fails and nothing of it is merged.",
+    ),
+    Setting(
         "GDX_TIMEZONE",
         "Asia/Shanghai",
         "Time zone of 'today' in the date rules (a date of today there is not in the future).",

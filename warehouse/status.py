@@ -140,3 +140,34 @@ def resource_status(conn: sa.Connection, catalog: Catalog) -> list[dict]:
             }
         )
     return report
+
+
+def batch_activity(conn: sa.Connection, now: dt.datetime, within: dt.timedelta) -> dict:
+    """The batches running now, and those found interrupted (killed) within `within`."""
+
+    def rows(query) -> list[dict]:
+        return [
+            {
+                "batch_id": row.batch_id,
+                "resource": row.resource,
+                "department": row.department,
+                "source": row.source,
+                "started_at": _aware(row.started_at).isoformat(),
+            }
+            for row in conn.execute(query.order_by(batch_ledger.c.started_at))
+        ]
+
+    ledger = batch_ledger
+    columns = (ledger.c.batch_id, ledger.c.resource, ledger.c.department, ledger.c.source,
+               ledger.c.started_at)  # fmt: skip
+    return {
+        "running": rows(sa.select(*columns).where(ledger.c.status == "running")),
+        "interrupted": rows(
+            sa.select(*columns).where(
+                ledger.c.status == "failed",
+                ledger.c.error == "interrupted",
+                # in UTC, as the ledger writes it (SQLite compares the digits)
+                ledger.c.started_at >= (now - within).astimezone(dt.UTC),
+            )
+        ),
+    }
