@@ -35,6 +35,17 @@ class Authority:
         return self.sources[0] if len(self.sources) == 1 else None
 
     @property
+    def scope(self) -> dict[str, frozenset[str]]:
+        """The records the delivery may write, by field values: each of its sources' scopes
+        together (none when one of them is unscoped, or for a resource's own provider)."""
+        if not self.sources or any(not s.scope for s in self.sources):
+            return {}
+        fields = set.intersection(*(set(s.scope) for s in self.sources))
+        return {
+            name: frozenset(v for s in self.sources for v in s.scope[name]) for name in fields
+        }
+
+    @property
     def mapping(self) -> dict[str, str]:
         merged: dict[str, str] = {}
         for source in self.sources:

@@ -184,6 +184,18 @@ def _check_source(
             raise CatalogError(f"{where}.fields: {field!r} is not a field of {resource.code}")
     if resource.key not in source.fields:
         raise CatalogError(f"{where}.fields: must include the key {resource.key!r}")
+    for field, values in source.scope.items():
+        if field not in source.fields or field == resource.key:
+            raise CatalogError(
+                f"{where}.scope: {field!r} is not a field the source delivers (the key excepted)"
+            )
+        allowed = resource.field(field).values
+        unknown = [value for value in values if allowed and value not in allowed]
+        if not values or unknown:
+            raise CatalogError(
+                f"{where}.scope.{field}: {', '.join(unknown) or 'no values'}: give values of "
+                f"the field ({', '.join(allowed or [])})"
+            )
 
 
 def _read_yaml(path: Path) -> Any:

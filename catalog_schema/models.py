@@ -464,6 +464,13 @@ class Source(Strict):
         description="Every delivery holds all of the department's current records: a key it no "
         "longer holds is withdrawn (the department's contribution, never a physical delete).",
     )
+    scope: dict[str, list[str]] = Field(
+        {},
+        description="The records this source speaks for, by the values of a field it delivers "
+        "(a bureau's licence types, a court's list): a row with another value, or for a record "
+        "that holds another value there, is not its to write and is quarantined "
+        "(`field.source_scope`).",
+    )
     time_limit_seconds: int = Field(
         3600,
         gt=0,

@@ -26,6 +26,7 @@ from connectors import ConnectorError, RawBatch
 from connectors.base import Delivery, Opener
 from gdx.errors import GdxError
 from quality import data_docs, dates
+from quality import scope as source_scope
 from quality.normalize import normalize_table
 from quality.rules import bound_rules
 from quality.runner import validate
@@ -111,6 +112,7 @@ def run_batch(
                     docs,
                     snapshot,
                     deadline,
+                    allowed,
                 )
                 deadline.check(delivery.location)
                 docs.finish(summary)
@@ -284,6 +286,7 @@ def _run(
     docs: DataDocs | None = None,
     source: Source | None = None,
     deadline: Deadline | None = None,
+    allowed: Authority | None = None,
 ) -> None:
     """Read, validate, stage and merge. A registered full-snapshot `source` withdraws the keys
     its delivery no longer holds. Past the `deadline` the batch fails between blocks."""
@@ -306,12 +309,13 @@ def _run(
     warned: dict[str, int] = summary.warned_by_rule
     checked: dict[str, None] = {}  # rule ids in order
     seen = Seen(same, judged, day)
+    scope = allowed.scope if allowed is not None else {}
     for batch in delivery.batches():
         if deadline is not None:
             deadline.check(delivery.location)
         summary.rows_read += batch.table.num_rows + len(batch.malformed)
         rows, passed, keys = _validate_batch(
-            resource, batch, headers, rejected, warned, checked, docs, seen
+            resource, batch, headers, rejected, warned, checked, docs, seen, scope
         )
         summary.rows_quarantined_again = seen.again
         summary.rules_checked = list(checked)
@@ -352,6 +356,17 @@ def _run(
             ledger.id_at(since),
         )
     conflicts = sorted(conflicts + clashes, key=lambda row: row["_line"])
+    if scope:  # rows for records of another source's scope
+        foreign = staging.take_foreign(conn, tables, stg, scope)
+        for _, broke in foreign:
+            for rule in broke:
+                rejected[rule] = rejected.get(rule, 0) + 1
+        rows = [
+            (row["_line"], row[resource.key], broke, _staged_raw(row, headers), None)
+            for row, broke in foreign
+        ]
+        quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
+        summary.rows_quarantined += len(rows)
     summary.rows_duplicate += unchanged.repeats(kept_hashes) + repeats
     if conflicts:
         rejected[DUPLICATE_KEY_CONFLICT] = len(conflicts)
@@ -466,6 +481,7 @@ def _validate_batch(
     checked: dict[str, None],
     docs: DataDocs | None = None,
     seen: Seen | None = None,
+    scope: dict[str, frozenset[str]] | None = None,
 ) -> tuple[list[tuple], pa.Table | None, pa.Table | None]:
     """Quarantine rows (line, key, rules, raw, day-salted hash), the normalised rows that
     passed and the keys (and lines) of the rows delivered unchanged, which are not validated
@@ -549,6 +565,18 @@ def _validate_batch(
         failed[positions] = True
         if seen is not None and len(positions):
             seen.again += seen.quarantined_before(raw_hashes[positions])
+    if scope:  # rows that pass every rule but are not the source's to write
+        found = source_scope.outside(normal, scope)
+        foreign = np.flatnonzero(np.logical_or.reduce(list(found.values())) & ~failed)
+        if len(foreign):
+            checked.update(dict.fromkeys(found))
+            foreign_rules = source_scope.rules_of(found, foreign)
+            for broke in foreign_rules:
+                for rule in broke:
+                    rejected[rule] = rejected.get(rule, 0) + 1
+            positions = np.concatenate([positions, foreign])
+            failed_rules = [*failed_rules, *foreign_rules]
+            failed[foreign] = True
     failed_keys = normal.column(resource.key).take(pa.array(positions)).to_pylist()
     raws = raw_table.take(pa.array(positions)).to_pylist()
     salted = unchanged.day_hashes(raw_hashes[positions], seen.day) if seen else None

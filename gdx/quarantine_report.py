@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from catalog_schema import RULE_NAMES, RULE_NAMES_ZH, Resource
 from gdx import output_file
+from quality.scope import RULE as SOURCE_SCOPE
 from warehouse.tables import batch_ledger, for_resource
 
 ROW_RULES = {
@@ -34,6 +35,12 @@ def explain(resource: Resource, rule_id: str) -> tuple[str, str]:
         label = resource.field(field).label_zh
     except KeyError:
         label = field
+    if rule == SOURCE_SCOPE:
+        return (
+            f"{label}：不属于本部门数据来源声明的范围（此记录应由其他部门提供）",
+            f"{field} is outside the records this department's source is declared for "
+            "(another department is the source of this record)",
+        )
     return (
         f"{label}：{RULE_NAMES_ZH.get(rule, rule)}",
         f"{field} should be {RULE_NAMES.get(rule, rule)}",

@@ -170,3 +170,40 @@ def repeated_lines(keys: list[np.ndarray], lines: list[np.ndarray]) -> np.ndarra
 def key_hashes(values: pa.Array) -> np.ndarray:
     """A 64-bit hash per key, for `repeated_lines`."""
     return pd.util.hash_pandas_object(values.to_pandas(), index=False).to_numpy()
+
+
+def take_foreign(
+    conn: sa.Connection, tables, stg: sa.Table, scope: dict[str, frozenset[str]]
+) -> list[tuple[dict, list[str]]]:
+    """Remove the staged rows whose key is a record of another source's scope (its golden
+    value of a scoped field is none of `scope`'s) and return them with the rules they broke.
+
+    A row's own values were checked against the scope when it was judged; this is the record
+    it would change: a bureau's delivery must not revoke another bureau's licence by its id.
+    """
+    from quality import scope as source_scope
+
+    golden, key = tables.golden, tables.resource.key
+    broke = [
+        (
+            source_scope.rule_id(field),
+            sa.and_(golden.c[field].is_not(None), golden.c[field].not_in(sorted(values))),
+        )
+        for field, values in scope.items()
+    ]
+    flags = [sa.case((test, True), else_=False).label(f"_scope_{i}") for i, (_, test) in
+             enumerate(broke)]  # fmt: skip
+    query = (
+        sa.select(stg, *flags)
+        .join(golden, golden.c[key] == stg.c[key])
+        .where(sa.or_(*(test for _, test in broke)))
+        .order_by(stg.c._line)
+    )
+    found = []
+    for row in conn.execute(query):
+        values = dict(row._mapping)
+        rules = [rule for i, (rule, _) in enumerate(broke) if values.pop(f"_scope_{i}")]
+        found.append((values, rules))
+    if found:
+        conn.execute(stg.delete().where(stg.c[key].in_([row[key] for row, _ in found])))
+    return found

@@ -146,3 +146,76 @@ def test_a_retry_obeys_the_directory_of_today(engine, catalog, tmp_path):
     with pytest.raises(GdxError, match=f"civil_affairs may not write {PERSON}"):
         retry(first.batch_id, engine=engine, catalog=revoked)
     assert stored(engine, catalog)[2][-1] == ("civil_affairs", "refused")
+
+
+LICENCE = "e_licence.licence"
+LICENCE_HEADER = (
+    "licence_id,licence_type_code,licence_type_name,licence_no,holder_type,holder_id,"
+    "holder_name,issued_on,valid_from,valid_until,status\n"
+)
+
+
+def licence(licence_id: str, type_code: str, holder: str, status: str = "有效") -> str:
+    return (
+        f"{licence_id},{type_code},证照,吉{type_code}0001,法人,{holder},某公司,"
+        f"2024-01-02,2024-01-02,2029-01-01,{status}\n"
+    )
+
+
+def licence_state(engine, catalog, licence_id: str) -> tuple:
+    golden = for_resource(catalog.resource(LICENCE)).golden
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(golden.c.licence_type_code, golden.c.status).where(
+                golden.c.licence_id == licence_id
+            )
+        ).one()
+
+
+def test_a_bureau_writes_only_the_licences_of_its_scope(engine, catalog, tmp_path):
+    from gdx.demodata.entities import usccs
+    from gdx.quarantine_report import explain
+
+    holders = usccs(np.random.default_rng(1), np.full(8, "91"))
+    market = tmp_path / "market.csv"
+    market.write_text(
+        LICENCE_HEADER + "".join(licence(f"BL01-{n}", "BL01", holders[n]) for n in range(6)),
+        encoding="utf-8",
+    )
+    loaded = load_file(market, LICENCE, "market_regulation", engine=engine, catalog=catalog)
+    assert (loaded.status, loaded.rows_loaded) == ("loaded", 6)
+    # transport: its own road licence, a business licence it does not issue, and a revocation
+    # of market regulation's licence BL01-0 sent as one of its own types
+    transport = tmp_path / "transport.csv"
+    transport.write_text(
+        LICENCE_HEADER
+        + licence("RT01-1", "RT01", holders[6])
+        + licence("BL01-9", "BL01", holders[7])
+        + licence("BL01-0", "RT01", holders[0], status="吊销"),
+        encoding="utf-8",
+    )
+    summary = load_file(transport, LICENCE, "transport", engine=engine, catalog=catalog)
+    assert (summary.status, summary.rows_loaded, summary.rows_quarantined) == ("loaded", 1, 2)
+    assert summary.rejected_by_rule == {"licence_type_code.source_scope": 2}
+    assert "licence_type_code.source_scope" in summary.rules_checked
+    assert licence_state(engine, catalog, "BL01-0") == ("BL01", "有效")
+    assert licence_state(engine, catalog, "RT01-1") == ("RT01", "有效")
+    zh, en = explain(catalog.resource(LICENCE), "licence_type_code.source_scope")
+    assert "其他部门" in zh and "another department" in en
+
+
+def test_a_scope_must_name_values_of_a_delivered_field(tmp_path):
+    from catalog_schema import CatalogError
+
+    def scoped(field, values):
+        def change(data):
+            for source in data["sources"]:
+                if source["code"] == "transport.licences":
+                    source["scope"] = {field: values}
+
+        return change
+
+    with pytest.raises(CatalogError, match=r"scope.licence_type_code: XX01: give values"):
+        edited_catalog(tmp_path / "a", "sources.yaml", scoped("licence_type_code", ["XX01"]))
+    with pytest.raises(CatalogError, match=r"scope: 'licence_id' is not a field the source"):
+        edited_catalog(tmp_path / "b", "sources.yaml", scoped("licence_id", ["x"]))
