@@ -266,6 +266,13 @@ def hub(engine, tmp_path) -> Hub:
                 "valid_until": "2099-01-01",
                 "status": "有效",
             },
+        ],
+    )
+    load(
+        "abnormal",
+        "credit.record",
+        "market_regulation",
+        [
             {
                 "record_id": "CF-2",
                 "subject_type": "法人",

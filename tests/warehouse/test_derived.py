@@ -102,11 +102,13 @@ def test_credit_status_follows_the_live_records(engine, catalog, tmp_path):
     firm = f"法人,{uscc},某公司"
     person = f"自然人,{LI_ID},李四"
     rows = [
-        f"C1,{firm},经营异常名录,{days(-10)},,有效\n",
         f"C2,{person},行政处罚,{days(-800)},,有效\n",  # older than a year
         f"C3,{person},行政许可,{days(-5)},,有效\n",
     ]
-    load(engine, catalog, tmp_path, CREDIT, CREDIT_HEADER + "".join(rows), "c1.csv")
+    listed = CREDIT_HEADER + f"C1,{firm},经营异常名录,{days(-10)},,有效\n"
+    load(engine, catalog, tmp_path, CREDIT, listed, "c1.csv")
+    penalties = CREDIT_HEADER + "".join(rows)
+    load(engine, catalog, tmp_path, CREDIT, penalties, "c1b.csv", "development_reform")
     company = credit_status(engine, catalog, uscc)
     assert (company["status"], company["live_records"], company["subject_name"]) == (
         "warning",
@@ -141,9 +143,10 @@ def test_a_moved_record_updates_both_subjects(engine, catalog, tmp_path):
     uscc = catalog.department("market_regulation").uscc
     other = catalog.department("courts").uscc
     row = "C1,法人,{},某公司,严重失信主体名单,{},,有效\n"
-    load(engine, catalog, tmp_path, CREDIT, CREDIT_HEADER + row.format(uscc, days(-3)), "a.csv")
+    first, moved = (CREDIT_HEADER + row.format(code, days(-3)) for code in (uscc, other))
+    load(engine, catalog, tmp_path, CREDIT, first, "a.csv", "development_reform")
     assert credit_status(engine, catalog, uscc)["status"] == "blacklisted"
-    load(engine, catalog, tmp_path, CREDIT, CREDIT_HEADER + row.format(other, days(-3)), "b.csv")
+    load(engine, catalog, tmp_path, CREDIT, moved, "b.csv", "development_reform")
     assert credit_status(engine, catalog, other)["status"] == "blacklisted"
     assert credit_status(engine, catalog, uscc) is None  # no record left
 
