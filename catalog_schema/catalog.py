@@ -185,16 +185,18 @@ def _check_source(
     if resource.key not in source.fields:
         raise CatalogError(f"{where}.fields: must include the key {resource.key!r}")
     for field, values in source.scope.items():
-        if field not in source.fields or field == resource.key:
-            raise CatalogError(
-                f"{where}.scope: {field!r} is not a field the source delivers (the key excepted)"
-            )
+        if field not in source.fields:
+            raise CatalogError(f"{where}.scope: {field!r} is not a field the source delivers")
         allowed = resource.field(field).values
-        unknown = [value for value in values if allowed and value not in allowed]
+        unknown = [
+            value
+            for value in values
+            if value in ("", "*") or (allowed and not value.endswith("*") and value not in allowed)
+        ]
         if not values or unknown:
             raise CatalogError(
-                f"{where}.scope.{field}: {', '.join(unknown) or 'no values'}: give values of "
-                f"the field ({', '.join(allowed or [])})"
+                f"{where}.scope.{field}: {', '.join(map(repr, unknown)) or 'no values'}: give "
+                f"values of the field ({', '.join(allowed or ['any'])}) or prefixes ending in *"
             )
 
 

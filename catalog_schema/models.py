@@ -467,9 +467,10 @@ class Source(Strict):
     scope: dict[str, list[str]] = Field(
         {},
         description="The records this source speaks for, by the values of a field it delivers "
-        "(a bureau's licence types, a court's list): a row with another value, or for a record "
-        "that holds another value there, is not its to write and is quarantined "
-        "(`field.source_scope`).",
+        "(a bureau's licence types, a court's list), exact or a prefix ending in `*` (a key "
+        "that carries its issuer: `RT01-*`, a USCC's registration authority `9*`): a row with "
+        "another value, or for a record that holds another value there, is not its to write "
+        "and is quarantined (`field.source_scope`).",
     )
     time_limit_seconds: int = Field(
         3600,

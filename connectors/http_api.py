@@ -82,28 +82,44 @@ class HttpApi:
             params[self.since_param] = marks.store(since)
         return params
 
-    def _get(self, params: dict) -> httpx.Response:
+    def _get(self, params: dict) -> bytes:
+        """The body of one page; retried on connection errors and 5xx."""
         for attempt in range(self.retries + 1):
             try:
-                response = self._client.get(self.url, params=params)
+                with self._client.stream("GET", self.url, params=params) as response:
+                    if response.status_code < 400:
+                        return self._read(response)
+                    status = f"HTTP {response.status_code} {response.reason_phrase}"
             except httpx.TransportError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
-                if response.status_code < 400:
-                    return response
                 if response.status_code < 500:
-                    raise ConnectorError(
-                        f"{self.url}: HTTP {response.status_code} {response.reason_phrase}"
-                    )
-                problem = f"HTTP {response.status_code} {response.reason_phrase}"
+                    raise ConnectorError(f"{self.url}: {status}")
+                problem = status
             if attempt < self.retries:
                 time.sleep(self.backoff * 2**attempt)
         raise ConnectorError(f"{self.url}: {problem} after {self.retries + 1} attempts")
 
+    def _read(self, response: httpx.Response) -> bytes:
+        """The whole page within `timeout_seconds` and the page limit: httpx's timeout is per
+        read, so a server that trickles a byte at a time would otherwise never time out."""
+        ends, size, chunks = time.monotonic() + self.timeout, 0, []
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.limits.page_bytes:
+                raise ConnectorError(self.limits.page_too_big(self.url))
+            if time.monotonic() > ends:
+                raise ConnectorError(
+                    f"{self.url}: a page took more than {self.timeout:g} s to arrive "
+                    "(timeout_seconds of the source)"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def _page(self, params: dict) -> dict:
-        response = self._get(params)
+        content = self._get(params)
         try:
-            body = response.json()
+            body = json.loads(content)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise ConnectorError(f"{self.url} {urlencode(params)}: the page is not JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get(self.records), list):

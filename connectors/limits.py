@@ -20,12 +20,15 @@ from connectors.base import ConnectorError
 COLUMNS_SETTING = "GDX_MAX_COLUMNS"
 HEADER_SETTING = "GDX_MAX_HEADER_KB"
 FIELD_SETTING = "GDX_MAX_FIELD_KB"
+PAGE_SETTING = "GDX_MAX_PAGE_MB"
 #: The widest resource has a few dozen fields; a department extract with a thousand columns is
 #: already not one of ours.
 DEFAULT_COLUMNS = 1000
 DEFAULT_HEADER_KB = 64
 #: Python's csv module refuses fields over 128 KiB by default, so department tools know it.
 DEFAULT_FIELD_KB = 128
+#: An API page of the largest page size (10,000 records) of the widest resource is a few MiB.
+DEFAULT_PAGE_MB = 64
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Limits:
     columns: int = DEFAULT_COLUMNS
     header_bytes: int = DEFAULT_HEADER_KB << 10
     field_bytes: int = DEFAULT_FIELD_KB << 10
+    page_bytes: int = DEFAULT_PAGE_MB << 20
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -41,6 +45,13 @@ class Limits:
             columns=_positive(COLUMNS_SETTING, DEFAULT_COLUMNS),
             header_bytes=_positive(HEADER_SETTING, DEFAULT_HEADER_KB) << 10,
             field_bytes=_positive(FIELD_SETTING, DEFAULT_FIELD_KB) << 10,
+            page_bytes=_positive(PAGE_SETTING, DEFAULT_PAGE_MB) << 20,
+        )
+
+    def page_too_big(self, where: str) -> str:
+        return (
+            f"{where}: a page over {self.page_bytes >> 20:,} MiB ({PAGE_SETTING} raises the "
+            "limit)"
         )
 
     def check_columns(self, where: str, count: int) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from gdx.console import fail, out
 from gdx.errors import GdxError
@@ -31,7 +30,7 @@ def backup_command(
     try:
         manifest = backup.backup(folder, data_docs=data_docs)
     except GdxError as exc:
-        raise fail(escape(str(exc))) from None
+        raise fail(str(exc)) from None
     database = manifest["database"]
     out.print(
         f"backup of the {database['kind']} warehouse {database['url']} written to "
@@ -60,7 +59,7 @@ def restore_command(
     try:
         manifest, found = backup.restore(folder, force=force)
     except GdxError as exc:
-        raise fail(escape(str(exc))) from None
+        raise fail(str(exc)) from None
     out.print(
         f"restored {Path(folder).absolute()} (made {manifest['created_at']} by gdx "
         f"{manifest['gdx_version']}); every count, the audit head and the batch ledger match "

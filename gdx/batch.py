@@ -138,7 +138,7 @@ def run_batch(
             raise
         except Exception as exc:
             docs.finish(summary)
-            if deadline is not None and _timed_out(exc):  # PostgreSQL's statement_timeout
+            if deadline is not None and deadline.ended_by(exc):
                 exc = GdxError(deadline.message(summary.file or location or resource.code))
             _failed(engine, summary, exc, started)
             if isinstance(exc, KNOWN_ERRORS):
@@ -196,15 +196,31 @@ class Deadline:
             f"({self.declared_by}); nothing of it was merged"
         )
 
-    def check(self, location: str) -> None:
+    def check(self, location: str, conn: sa.Connection | None = None) -> None:
+        """Fail past the deadline; with `conn`, bound the statements to come by the time left."""
         if time.perf_counter() > self.ends:
             raise GdxError(self.message(location))
+        if conn is not None:
+            self.bound_statements(conn)
+
+    def ended_by(self, exc: Exception) -> bool:
+        """PostgreSQL ended a statement, or the idle transaction's session, on this deadline
+        (a session it ends reads as a lost connection)."""
+        if not isinstance(exc, sa.exc.DBAPIError):
+            return False
+        text = str(exc.orig or "")
+        timeouts = ("statement timeout", "idle-in-transaction timeout")
+        return any(t in text for t in timeouts) or time.perf_counter() > self.ends
 
     def bound_statements(self, conn: sa.Connection) -> None:
-        """No statement of the batch's transaction runs past the deadline (PostgreSQL)."""
+        """No statement of the batch's transaction runs past the deadline, nor does the
+        transaction sit idle past it (a delivery stalled in a read): PostgreSQL cancels the
+        statement, or ends the session and with it the library's lock. Set again before each
+        block, so that each statement gets only the time left."""
         if engines.is_postgres(conn):
             left = max(1, int((self.ends - time.perf_counter()) * 1000))
             conn.execute(sa.text(f"SET LOCAL statement_timeout = {left}"))
+            conn.execute(sa.text(f"SET LOCAL idle_in_transaction_session_timeout = {left}"))
 
 
 class BatchRejected(GdxError):
@@ -231,7 +247,7 @@ def _failed(engine: sa.Engine, summary: BatchSummary, exc: Exception | str, star
     summary.rejected_by_rule, summary.warned_by_rule = {}, {}
     summary.seconds = round(time.perf_counter() - started, 3)
     with engines.writing(engine) as conn:
-        ledger.finish(conn, summary)
+        ledger.finish(conn, summary, if_running=True)
 
 
 def _start(engine: sa.Engine, summary: BatchSummary) -> None:
@@ -312,7 +328,7 @@ def _run(
     scope = allowed.scope if allowed is not None else {}
     for batch in delivery.batches():
         if deadline is not None:
-            deadline.check(delivery.location)
+            deadline.check(delivery.location, conn)
         summary.rows_read += batch.table.num_rows + len(batch.malformed)
         rows, passed, keys = _validate_batch(
             resource, batch, headers, rejected, warned, checked, docs, seen, scope
@@ -337,6 +353,8 @@ def _run(
         staging.drop(conn, kept)
         return  # nothing new: an incremental read that found no rows
 
+    if deadline is not None:  # what is left is set-based SQL: each statement by the time left
+        deadline.check(delivery.location, conn)
     staging.analyze(conn, stg)
     # keys both kept and staged first: it must see every staged row of such a key
     clashes, repeats, dropped = unchanged.settle(
@@ -403,6 +421,8 @@ def _run(
         max_withdraw_ratio=source.max_withdraw_ratio if source else 1.0,
         today=dates.today(),
     )
+    if deadline is not None:
+        deadline.check(delivery.location, conn)
     try:
         counts = merge(conn, tables, stg, contribution, policy(catalog, resource), kept)
     except TooManyWithdrawals as exc:
@@ -614,10 +634,6 @@ def _plain(value: object) -> object:
     if isinstance(value, decimal.Decimal):
         return str(value)
     return value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def _timed_out(exc: Exception) -> bool:
-    return isinstance(exc, sa.exc.OperationalError) and "statement timeout" in str(exc.orig)
 
 
 def _describe(exc: Exception) -> str:

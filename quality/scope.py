@@ -1,9 +1,10 @@
 """A source's scope (catalog_schema Source.scope): the rows it may write, by the values of a
-field. Vectorised: one pass per scoped field over a normalised table."""
+field, exact (`RT01`) or a prefix (`RT01-*`, `9*`: a key that carries its issuer). Vectorised:
+one pass per scoped field over a normalised table."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -16,15 +17,26 @@ def rule_id(field: str) -> str:
     return f"{field}.{RULE}"
 
 
-def outside(table: pa.Table, scope: Mapping[str, frozenset[str]]) -> dict[str, np.ndarray]:
-    """{rule id: rows whose value of the field is none of the scope's values} (a missing value
-    is outside too: the source cannot say whose record it is)."""
+def split(values: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(exact values, prefixes) of a scope's values; `X*` is the prefix `X`."""
+    exact = sorted(v for v in values if not v.endswith("*"))
+    prefixes = sorted(v[:-1] for v in values if v.endswith("*"))
+    return exact, prefixes
+
+
+def outside(table: pa.Table, scope: Mapping[str, Iterable[str]]) -> dict[str, np.ndarray]:
+    """{rule id: rows whose value of the field matches none of the scope's values} (a missing
+    value or column is outside too: the source cannot say whose record it is)."""
     found = {}
     for field, values in scope.items():
         if field not in table.column_names:
             found[rule_id(field)] = np.ones(table.num_rows, dtype=bool)
             continue
-        inside = pc.is_in(table.column(field), value_set=pa.array(sorted(values), pa.string()))
+        column = table.column(field)
+        exact, prefixes = split(values)
+        inside = pc.is_in(column, value_set=pa.array(exact, pa.string()))
+        for prefix in prefixes:
+            inside = pc.or_(inside, pc.starts_with(column, prefix))
         found[rule_id(field)] = ~inside.fill_null(False).to_numpy(zero_copy_only=False)
     return found
 

@@ -96,8 +96,18 @@ def start(engine: sa.Engine, summary: BatchSummary, file_path: str | None) -> dt
     return started
 
 
-def finish(conn: sa.Connection, summary: BatchSummary, checksum: str | None = None) -> None:
-    """Write the final counts and status (inside the batch's transaction when it commits)."""
+def finish(
+    conn: sa.Connection,
+    summary: BatchSummary,
+    checksum: str | None = None,
+    *,
+    if_running: bool = False,
+) -> None:
+    """Write the final counts and status (inside the batch's transaction when it commits).
+
+    `if_running`: only over a `running` row — a failure recorded after the batch's own
+    transaction never overwrites the status that transaction committed (a SIGTERM that
+    arrives just after the commit)."""
     values = {
         key: getattr(summary, key)
         for key in (
@@ -129,11 +139,10 @@ def finish(conn: sa.Connection, summary: BatchSummary, checksum: str | None = No
     values["file_path"] = summary.file
     if checksum:
         values["file_checksum"] = checksum
-    conn.execute(
-        batch_ledger.update()
-        .where(batch_ledger.c.batch_id == summary.batch_id)
-        .values(finished_at=now(), **values)
-    )
+    query = batch_ledger.update().where(batch_ledger.c.batch_id == summary.batch_id)
+    if if_running:
+        query = query.where(batch_ledger.c.status == "running")
+    conn.execute(query.values(finished_at=now(), **values))
 
 
 def get(conn: sa.Connection, batch_id: str) -> dict | None:

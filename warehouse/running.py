@@ -81,9 +81,11 @@ def is_dead(engine: sa.Engine, conn: sa.Connection, batch_id: str) -> bool:
     if path is None:
         return False
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDONLY)  # flock needs no write access
     except FileNotFoundError:
         return True  # its process never made the file, or removed it when it ended
+    except PermissionError:
+        return False  # another user's batch (an Airflow worker's): cannot tell, so alive
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -70,6 +70,12 @@ SETTINGS = (
         "and column (a CSV record may be at most 1 MiB, or twice this if more).",
     ),
     Setting(
+        "GDX_MAX_PAGE_MB",
+        "64",
+        "Mebibytes of one page of a department's HTTP API; a larger one fails the batch (each "
+        "page must also arrive whole within the source's timeout_seconds).",
+    ),
+    Setting(
         "GDX_BATCH_TIME_LIMIT_SECONDS",
         "3600",
         "Seconds a batch without a registered source's own time_limit_seconds (gdx load, a "

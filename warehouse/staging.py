@@ -172,31 +172,44 @@ def key_hashes(values: pa.Array) -> np.ndarray:
     return pd.util.hash_pandas_object(values.to_pandas(), index=False).to_numpy()
 
 
+
 def take_foreign(
     conn: sa.Connection, tables, stg: sa.Table, scope: dict[str, frozenset[str]]
 ) -> list[tuple[dict, list[str]]]:
     """Remove the staged rows whose key is a record of another source's scope (its golden
-    value of a scoped field is none of `scope`'s) and return them with the rules they broke.
+    value of a scoped field matches none of `scope`'s values) and return them with the rules
+    they broke.
 
     A row's own values were checked against the scope when it was judged; this is the record
     it would change: a bureau's delivery must not revoke another bureau's licence by its id.
+    A scope on the key itself needs no look-up (the row's key is the record's).
     """
     from quality import scope as source_scope
 
     golden, key = tables.golden, tables.resource.key
-    broke = [
-        (
-            source_scope.rule_id(field),
-            sa.and_(golden.c[field].is_not(None), golden.c[field].not_in(sorted(values))),
+    broke = []
+    for field, values in scope.items():
+        if field == key:
+            continue
+        exact, prefixes = source_scope.split(values)
+        column = golden.c[field]
+        inside = sa.or_(
+            column.in_(exact), *(column.startswith(p, autoescape=True) for p in prefixes)
         )
-        for field, values in scope.items()
-    ]
+        broke.append((source_scope.rule_id(field), sa.and_(column.is_not(None), ~inside)))
+    if not broke:
+        return []
     flags = [sa.case((test, True), else_=False).label(f"_scope_{i}") for i, (_, test) in
              enumerate(broke)]  # fmt: skip
+    foreign = (
+        sa.select(stg.c[key])
+        .join(golden, golden.c[key] == stg.c[key])
+        .where(sa.or_(*(test for _, test in broke)))
+    )
     query = (
         sa.select(stg, *flags)
         .join(golden, golden.c[key] == stg.c[key])
-        .where(sa.or_(*(test for _, test in broke)))
+        .where(stg.c[key].in_(foreign.scalar_subquery()))
         .order_by(stg.c._line)
     )
     found = []
@@ -204,6 +217,6 @@ def take_foreign(
         values = dict(row._mapping)
         rules = [rule for i, (rule, _) in enumerate(broke) if values.pop(f"_scope_{i}")]
         found.append((values, rules))
-    if found:
-        conn.execute(stg.delete().where(stg.c[key].in_([row[key] for row, _ in found])))
+    if found:  # by the same look-up, not a list of keys (SQLite's limit on parameters)
+        conn.execute(stg.delete().where(stg.c[key].in_(foreign.scalar_subquery())))
     return found

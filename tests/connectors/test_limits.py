@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,8 +22,10 @@ from connectors.limits import (
     DEFAULT_COLUMNS,
     DEFAULT_FIELD_KB,
     DEFAULT_HEADER_KB,
+    DEFAULT_PAGE_MB,
     FIELD_SETTING,
     HEADER_SETTING,
+    PAGE_SETTING,
     Limits,
 )
 from connectors.sql_table import SqlTable
@@ -72,6 +75,7 @@ def test_the_settings_are_declared_with_the_connectors_defaults():
     assert declared[COLUMNS_SETTING] == str(DEFAULT_COLUMNS)
     assert declared[HEADER_SETTING] == str(DEFAULT_HEADER_KB)
     assert declared[FIELD_SETTING] == str(DEFAULT_FIELD_KB)
+    assert declared[PAGE_SETTING] == str(DEFAULT_PAGE_MB)
 
 
 def test_a_header_of_773780_columns_fails_at_once(tmp_path):
@@ -324,4 +328,49 @@ def test_limits_from_the_environment(monkeypatch):
     monkeypatch.setenv("GDX_MAX_COLUMNS", "7")
     monkeypatch.setenv("GDX_MAX_HEADER_KB", "2")
     monkeypatch.delenv("GDX_MAX_FIELD_KB", raising=False)
-    assert Limits.from_env() == Limits(columns=7, header_bytes=2048, field_bytes=128 << 10)
+    monkeypatch.setenv("GDX_MAX_PAGE_MB", "3")
+    assert Limits.from_env() == Limits(
+        columns=7, header_bytes=2048, field_bytes=128 << 10, page_bytes=3 << 20
+    )
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """A page that arrives a few bytes at a time, each well inside the read timeout."""
+
+    def do_GET(self):
+        body = json.dumps({"data": [{"id": n} for n in range(50)]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        for start in range(0, len(body), 16):
+            self.wfile.write(body[start : start + 16])
+            self.wfile.flush()
+            time.sleep(0.1)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_page_that_trickles_in_is_cut_off_at_the_timeout():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectorError, match=r"a page took more than 1 s to arrive"):
+            HttpApi(url, "/people", timeout_seconds=1, retries=0)
+    finally:
+        server.shutdown()
+    assert time.monotonic() - started < 10  # not the minute of a whole trickle
+
+
+def test_a_page_over_the_page_limit_fails(page_server, monkeypatch):
+    monkeypatch.setenv("GDX_MAX_PAGE_MB", "1")
+    _Page.body = json.dumps({"data": [{"id": n, "note": "x" * 1000} for n in range(1100)]})
+    _Page.body = _Page.body.encode()
+    with pytest.raises(ConnectorError) as raised:
+        HttpApi(page_server, "/people")
+    assert str(raised.value) == (
+        f"{page_server}/people: a page over 1 MiB (GDX_MAX_PAGE_MB raises the limit)"
+    )

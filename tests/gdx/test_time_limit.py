@@ -112,3 +112,45 @@ def test_the_setting_limits_a_batch_of_no_one_source(engine, tmp_path, monkeypat
     with pytest.raises(GdxError, match=r"time limit of 1 s \(GDX_BATCH_TIME_LIMIT_SECONDS\)"):
         load_file(path, PERSON, "human_resources", engine=engine, catalog=catalog,
                   block_bytes=20_000)  # fmt: skip
+
+
+def test_a_stalled_batch_gives_its_library_back_at_the_deadline(
+    engine, catalog, hasty, tmp_path, monkeypatch
+):
+    """Stalled inside its transaction (a read that hangs), the batch holds the library's lock
+    only until its deadline: PostgreSQL ends the idle transaction, the next load goes on."""
+    if not is_postgres(engine):
+        pytest.skip("idle_in_transaction_session_timeout is PostgreSQL's")
+    import threading
+
+    judge, calls = gdx.batch._validate_batch, []
+
+    def stall_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the second block: hang well past the limit of 1 s
+            time.sleep(4)
+        return judge(*args, **kwargs)
+
+    monkeypatch.setattr(gdx.batch, "_validate_batch", stall_once)
+    stalled = people_csv(tmp_path / "stalled.csv", 3000)
+    failure: list[BaseException] = []
+
+    def slow_load():
+        try:
+            load_file(stalled, PERSON, "public_security", engine=engine, catalog=hasty,
+                      source=SOURCE, block_bytes=20_000)  # fmt: skip
+        except BaseException as exc:  # noqa: BLE001 - the thread reports what it raised
+            failure.append(exc)
+
+    thread = threading.Thread(target=slow_load)
+    thread.start()
+    while len(calls) < 2:
+        time.sleep(0.05)
+    monkeypatch.setattr(gdx.batch, "_validate_batch", judge)
+    other = people_csv(tmp_path / "other.csv", 10, start=50_000)
+    started = time.monotonic()
+    summary = load_file(other, PERSON, "public_security", engine=engine, catalog=catalog)
+    waited = time.monotonic() - started
+    thread.join(timeout=30)
+    assert summary.status == "loaded" and waited < 3.5  # not the stalled load's 4 s
+    assert len(failure) == 1 and "ran over its time limit of 1 s" in str(failure[0])

@@ -184,22 +184,32 @@ def test_a_bureau_writes_only_the_licences_of_its_scope(engine, catalog, tmp_pat
     )
     loaded = load_file(market, LICENCE, "market_regulation", engine=engine, catalog=catalog)
     assert (loaded.status, loaded.rows_loaded) == ("loaded", 6)
-    # transport: its own road licence, a business licence it does not issue, and a revocation
-    # of market regulation's licence BL01-0 sent as one of its own types
+    # transport: its own road licence, a business licence it does not issue, a revocation of
+    # market regulation's licence BL01-0 sent as one of its own types, and a road licence under
+    # an id of another type (which would make it the first writer of a health licence's id)
     transport = tmp_path / "transport.csv"
     transport.write_text(
         LICENCE_HEADER
         + licence("RT01-1", "RT01", holders[6])
         + licence("BL01-9", "BL01", holders[7])
-        + licence("BL01-0", "RT01", holders[0], status="吊销"),
+        + licence("BL01-0", "RT01", holders[0], status="吊销")
+        + licence("MP01-7", "RT01", holders[1], status="吊销"),
         encoding="utf-8",
     )
     summary = load_file(transport, LICENCE, "transport", engine=engine, catalog=catalog)
-    assert (summary.status, summary.rows_loaded, summary.rows_quarantined) == ("loaded", 1, 2)
-    assert summary.rejected_by_rule == {"licence_type_code.source_scope": 2}
+    assert (summary.status, summary.rows_loaded, summary.rows_quarantined) == ("loaded", 1, 3)
+    assert summary.rejected_by_rule == {
+        "licence_id.source_scope": 3,
+        "licence_type_code.source_scope": 1,
+    }
     assert "licence_type_code.source_scope" in summary.rules_checked
     assert licence_state(engine, catalog, "BL01-0") == ("BL01", "有效")
     assert licence_state(engine, catalog, "RT01-1") == ("RT01", "有效")
+    # a record of another type under an id of the bureau's own: the record decides
+    renumbered = tmp_path / "renumbered.csv"
+    renumbered.write_text(LICENCE_HEADER + licence("RT01-1", "BL01", holders[6]), encoding="utf-8")
+    market = load_file(renumbered, LICENCE, "market_regulation", engine=engine, catalog=catalog)
+    assert market.rejected_by_rule == {"licence_id.source_scope": 1}
     zh, en = explain(catalog.resource(LICENCE), "licence_type_code.source_scope")
     assert "其他部门" in zh and "another department" in en
 
@@ -215,7 +225,40 @@ def test_a_scope_must_name_values_of_a_delivered_field(tmp_path):
 
         return change
 
-    with pytest.raises(CatalogError, match=r"scope.licence_type_code: XX01: give values"):
+    with pytest.raises(CatalogError, match=r"scope.licence_type_code: 'XX01': give values"):
         edited_catalog(tmp_path / "a", "sources.yaml", scoped("licence_type_code", ["XX01"]))
-    with pytest.raises(CatalogError, match=r"scope: 'licence_id' is not a field the source"):
-        edited_catalog(tmp_path / "b", "sources.yaml", scoped("licence_id", ["x"]))
+    with pytest.raises(CatalogError, match=r"scope: 'colour' is not a field the source"):
+        edited_catalog(tmp_path / "b", "sources.yaml", scoped("colour", ["x"]))
+    with pytest.raises(CatalogError, match=r"scope.licence_id: '\*': give values"):
+        edited_catalog(tmp_path / "c", "sources.yaml", scoped("licence_id", ["*"]))
+    # a prefix of the key (an id that carries its type) is a scope
+    catalog = edited_catalog(tmp_path / "d", "sources.yaml", scoped("licence_id", ["RT01-*"]))
+    assert catalog.source("transport.licences").scope == {"licence_id": ["RT01-*"]}
+
+
+def test_a_registrar_cannot_end_another_registrars_entity(engine, catalog, tmp_path):
+    """The USCC's first character is its registration authority (GB 32100): civil affairs
+    registers social organisations (5), public-sector registration institutions (1)."""
+    from gdx.demodata.entities import usccs
+
+    society, institution = (usccs(np.random.default_rng(2), np.full(1, p))[0] for p in ("51", "12"))
+    header = "uscc,name,org_type,status\n"
+    ours = tmp_path / "societies.csv"
+    ours.write_text(header + f"{society},某协会,社会团体,存续\n", encoding="utf-8")
+    first = load_file(ours, "legal_entity.organization", "civil_affairs", engine=engine,
+                      catalog=catalog)  # fmt: skip
+    assert first.rows_loaded == 1
+    theirs = tmp_path / "institutions.csv"
+    theirs.write_text(
+        header + f"{society},某协会,社会团体,注销\n{institution},某中心,事业单位,存续\n",
+        encoding="utf-8",
+    )
+    other = load_file(theirs, "legal_entity.organization", "public_sector_registration",
+                      engine=engine, catalog=catalog)  # fmt: skip
+    assert (other.rows_loaded, other.rejected_by_rule) == (1, {"uscc.source_scope": 1})
+    golden = for_resource(catalog.resource("legal_entity.organization")).golden
+    with engine.connect() as conn:
+        kept = conn.execute(
+            sa.select(golden.c.status, golden.c._state).where(golden.c.uscc == society)
+        ).one()
+    assert tuple(kept) == ("存续", "active")

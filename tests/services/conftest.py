@@ -215,7 +215,7 @@ def hub(engine, tmp_path) -> Hub:
         [
             {
                 **licence,
-                "licence_id": "BL-1",
+                "licence_id": "BL01-1",
                 "licence_type_code": "BL01",
                 "licence_type_name": "营业执照",
                 "licence_no": "220104000012345",
@@ -226,7 +226,7 @@ def hub(engine, tmp_path) -> Hub:
             },
             {
                 **licence,
-                "licence_id": "FB-1",
+                "licence_id": "FB01-1",
                 "licence_type_code": "FB01",
                 "licence_type_name": "食品经营许可证",
                 "licence_no": "JY12201040001234",
@@ -237,7 +237,7 @@ def hub(engine, tmp_path) -> Hub:
             },
             {
                 **licence,
-                "licence_id": "BL-2",
+                "licence_id": "BL01-2",
                 "licence_type_code": "BL01",
                 "licence_type_name": "营业执照",
                 "licence_no": "220502000054321",

@@ -57,7 +57,7 @@ def test_food_permit_for_an_entity(hub):
     }
     licence = body["materials"][0]["records"]
     assert [item["key"] for item in licence] == [
-        "BL-1"
+        "BL01-1"
     ]  # the food permit is not the business licence
     assert (
         len(body["materials"][2]["records"]) == 1

@@ -10,9 +10,9 @@ def test_licences_of_an_entity(hub):
     body = hub.client().get(f"/api/v1/subjects/{FOODS}/licences").json()
     assert body["subject_type"] == "entity"
     by_id = {item["key"]: item for item in body["licences"]}
-    assert set(by_id) == {"BL-1", "FB-1"}
-    assert by_id["FB-1"]["data"]["status"] == "过期"  # derived from valid_until
-    assert by_id["BL-1"]["data"]["holder_id"] != FOODS  # sensitive: masked
+    assert set(by_id) == {"BL01-1", "FB01-1"}
+    assert by_id["FB01-1"]["data"]["status"] == "过期"  # derived from valid_until
+    assert by_id["BL01-1"]["data"]["holder_id"] != FOODS  # sensitive: masked
     assert hub.client().get(f"/api/v1/subjects/{LI}/licences").json()["licences"] == []
 
 

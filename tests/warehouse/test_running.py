@@ -135,3 +135,14 @@ def test_a_live_batch_is_never_reaped(engine, catalog, tmp_path):
     )  # fmt: skip
     assert seen == [[], []] and summary.status == "loaded"
     assert statuses(engine) == [("loaded", None)]
+
+
+def test_a_failure_recorded_after_the_commit_keeps_the_committed_status(engine, catalog, tmp_path):
+    """A SIGTERM just after a batch's COMMIT unwinds through its failure path: the ledger row
+    its transaction committed stays `loaded`."""
+    from gdx.batch import _failed
+
+    path = people_csv(tmp_path / "p.csv", 5)
+    summary = load_file(path, PERSON, "public_security", engine=engine, catalog=catalog)
+    _failed(engine, summary, running.INTERRUPTED, time.perf_counter())
+    assert statuses(engine) == [("loaded", None)]
