@@ -46,24 +46,24 @@ def golden(engine, catalog, resource, key) -> dict:
 
 def test_a_licence_past_its_end_date_is_expired(engine, catalog, tmp_path):
     rows = [
-        f"L1,BL01,N1,自然人,{LI_ID},李四,{days(-400)},{days(-1)},有效\n",
-        f"L2,BL01,N2,自然人,{LI_ID},李四,{days(-400)},{days(1)},有效\n",
-        f"L3,BL01,N3,自然人,{LI_ID},李四,{days(-400)},{days(-1)},吊销\n",
+        f"BL01-1,BL01,N1,自然人,{LI_ID},李四,{days(-400)},{days(-1)},有效\n",
+        f"BL01-2,BL01,N2,自然人,{LI_ID},李四,{days(-400)},{days(1)},有效\n",
+        f"BL01-3,BL01,N3,自然人,{LI_ID},李四,{days(-400)},{days(-1)},吊销\n",
     ]
     batch = load(engine, catalog, tmp_path, LICENCE, LICENCE_HEADER + "".join(rows), "l.csv")
-    assert golden(engine, catalog, LICENCE, "L1")["status"] == "过期"  # on arrival
-    assert golden(engine, catalog, LICENCE, "L1")["_src_status"] == batch.batch_id
-    assert golden(engine, catalog, LICENCE, "L2")["status"] == "有效"
-    assert golden(engine, catalog, LICENCE, "L3")["status"] == "吊销"  # not replaced
+    assert golden(engine, catalog, LICENCE, "BL01-1")["status"] == "过期"  # on arrival
+    assert golden(engine, catalog, LICENCE, "BL01-1")["_src_status"] == batch.batch_id
+    assert golden(engine, catalog, LICENCE, "BL01-2")["status"] == "有效"
+    assert golden(engine, catalog, LICENCE, "BL01-3")["status"] == "吊销"  # not replaced
 
     # re-delivered unchanged, or changed elsewhere, an expired licence stays expired
     changed = "".join(rows).replace("N1,", "N1-A,")
     again = load(engine, catalog, tmp_path, LICENCE, LICENCE_HEADER + changed, "l2.csv")
     assert again.records_changed == 1
-    assert golden(engine, catalog, LICENCE, "L1")["status"] == "过期"
+    assert golden(engine, catalog, LICENCE, "BL01-1")["status"] == "过期"
     hist = for_resource(catalog.resource(LICENCE)).history
     with engine.connect() as conn:
-        statuses = conn.execute(sa.select(hist.c.status).where(hist.c.licence_id == "L1")).all()
+        statuses = conn.execute(sa.select(hist.c.status).where(hist.c.licence_id == "BL01-1")).all()
     assert [s for (s,) in statuses] == ["过期", "过期"]
 
     (report,) = [r for r in refresh(engine=engine, catalog=catalog) if r["resource"] == LICENCE]
@@ -74,12 +74,12 @@ def test_a_licence_past_its_end_date_is_expired(engine, catalog, tmp_path):
         if r["resource"] == LICENCE
     ]
     assert later["expired"] == 1
-    l2 = golden(engine, catalog, LICENCE, "L2")
+    l2 = golden(engine, catalog, LICENCE, "BL01-2")
     assert l2["status"] == "过期" and l2["_batch_id"] == later["batch_id"]
     with engine.connect() as conn:
         ops = conn.execute(
             sa.select(hist.c._op, hist.c.status, hist.c._department)
-            .where(hist.c.licence_id == "L2")
+            .where(hist.c.licence_id == "BL01-2")
             .order_by(hist.c._version_id)
         ).all()
         entry = conn.execute(

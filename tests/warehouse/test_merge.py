@@ -286,10 +286,10 @@ def test_an_owner_delivering_a_blank_column_blanks_it_the_same_way_every_time(
 LICENCE_ROWS = (
     "licence_id,licence_type_code,licence_no,holder_type,holder_id,holder_name,"
     "valid_from,valid_until,status\n"
-    f"L1,BL01,N1,自然人,{LI_ID},李四,2020-01-01,2021-01-01,有效\n"
-    f"L2,BL01,N2,自然人,{LI_ID},李四,2020-01-01,2999-01-01,有效\n"
-    f"L3,BL01,N3,自然人,{LI_ID},李四,2020-01-01,2999-01-01,注销\n"
-    f"L4,BL01,N4,自然人,{LI_ID},李四,2020-01-01,,\n"
+    f"BL01-1,BL01,N1,自然人,{LI_ID},李四,2020-01-01,2021-01-01,有效\n"
+    f"BL01-2,BL01,N2,自然人,{LI_ID},李四,2020-01-01,2999-01-01,有效\n"
+    f"BL01-3,BL01,N3,自然人,{LI_ID},李四,2020-01-01,2999-01-01,注销\n"
+    f"BL01-4,BL01,N4,自然人,{LI_ID},李四,2020-01-01,,\n"
 )
 DEATHS = (
     "公民身份号码,婚姻状况,死亡日期,联系电话\n"
