@@ -41,9 +41,7 @@ class Authority:
         if not self.sources or any(not s.scope for s in self.sources):
             return {}
         fields = set.intersection(*(set(s.scope) for s in self.sources))
-        return {
-            name: frozenset(v for s in self.sources for v in s.scope[name]) for name in fields
-        }
+        return {name: frozenset(v for s in self.sources for v in s.scope[name]) for name in fields}
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -92,12 +90,8 @@ def authority(
                 f"{registered.resource}, not {department}'s of {resource.code}"
             )
         return Authority(resource, department, _ordered(resource, registered.fields), (registered,))
-    sources = tuple(
-        s
-        for s in catalog.sources.values()
-        if s.resource == resource.code and s.department == department
-    )
-    if not sources and not (resource.code in catalog.imported and resource.provider == department):
+    sources = _sources_of(catalog, resource, department)
+    if not sources and not _provides(catalog, resource, department):
         raise WriteRefused(
             f"{department} may not write {resource.code}: the directory makes it no source of "
             f"it; its writers are {describe_writers(catalog, resource)}"
@@ -107,15 +101,23 @@ def authority(
     )
 
 
-def _fields_of(catalog: Catalog, resource: Resource, department: str) -> set[str]:
-    if resource.code in catalog.imported and resource.provider == department:
-        return {spec.name for spec in resource.fields}
-    return {
-        name
+def _sources_of(catalog: Catalog, resource: Resource, department: str) -> tuple[Source, ...]:
+    return tuple(
+        s
         for s in catalog.sources.values()
         if s.resource == resource.code and s.department == department
-        for name in s.fields
-    }
+    )
+
+
+def _provides(catalog: Catalog, resource: Resource, department: str) -> bool:
+    """The department imported the resource itself (`gdx catalog import`): it writes it all."""
+    return resource.code in catalog.imported and resource.provider == department
+
+
+def _fields_of(catalog: Catalog, resource: Resource, department: str) -> set[str]:
+    if _provides(catalog, resource, department):
+        return {spec.name for spec in resource.fields}
+    return {name for s in _sources_of(catalog, resource, department) for name in s.fields}
 
 
 def _ordered(resource: Resource, names) -> tuple[str, ...]:
