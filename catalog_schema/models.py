@@ -104,6 +104,13 @@ class Mask(Strict):
     keep_head: int = Field(0, ge=0)
     keep_tail: int = Field(0, ge=0)
 
+    def apply(self, value: str) -> str:
+        """Keep the head and tail, star the rest (`220102********123X`)."""
+        head, tail = self.keep_head, self.keep_tail
+        if head + tail >= len(value):
+            return "*" * len(value)
+        return value[:head] + "*" * (len(value) - head - tail) + value[len(value) - tail :]
+
 
 class FieldSpec(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")

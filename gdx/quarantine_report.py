@@ -9,7 +9,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from catalog_schema import RULE_NAMES, RULE_NAMES_ZH, Resource
+from catalog_schema import Resource
+from catalog_schema.rule_words import describe
 from gdx import output_file
 from quality.scope import RULE as SOURCE_SCOPE
 from warehouse.tables import batch_ledger, for_resource
@@ -41,10 +42,7 @@ def explain(resource: Resource, rule_id: str) -> tuple[str, str]:
             f"{field} is outside the records this department's source is declared for "
             "(another department is the source of this record)",
         )
-    return (
-        f"{label}：{RULE_NAMES_ZH.get(rule, rule)}",
-        f"{field} should be {RULE_NAMES.get(rule, rule)}",
-    )
+    return describe(resource, field, rule)
 
 
 def rows(

@@ -11,10 +11,7 @@ from catalog_schema import FieldSpec, Resource
 
 def mask(value: str, spec: FieldSpec) -> str:
     """Keep the declared head and tail, star the rest (`220102********123X`)."""
-    head, tail = spec.mask.keep_head, spec.mask.keep_tail
-    if head + tail >= len(value):
-        return "*" * len(value)
-    return value[:head] + "*" * (len(value) - head - tail) + value[len(value) - tail :]
+    return spec.mask.apply(value)
 
 
 def plain(value: Any) -> Any:
