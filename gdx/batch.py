@@ -11,7 +11,7 @@ import datetime as dt
 import decimal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +24,9 @@ from catalog_schema.headers import HeaderError, HeaderMap, map_headers
 from catalog_schema.survivorship import policy
 from connectors import ConnectorError, RawBatch
 from connectors.base import Delivery, Opener
+from gdx.batch_docs import DataDocs
 from gdx.errors import GdxError
-from quality import data_docs, dates
+from quality import dates
 from quality import scope as source_scope
 from quality.normalize import normalize_table
 from quality.rules import bound_rules
@@ -69,7 +70,7 @@ def run_batch(
     engine = engine or engines.create()
     summary = BatchSummary(ledger.new_batch_id(), resource.code, department, source, location)
     summary.retry_of = retry_of
-    docs = DataDocs(settings.data_docs_dir() / resource.code / summary.batch_id)
+    docs = DataDocs.of(resource, summary)
     started = time.perf_counter()
     deadline: Deadline | None = None
     with running.held(engine, summary.batch_id):
@@ -149,26 +150,6 @@ def run_batch(
             _failed(engine, summary, running.INTERRUPTED, started)
             raise
     return summary
-
-
-@dataclass
-class DataDocs:
-    """The batch's Data Docs: a GX page per validated block, an index at the end."""
-
-    folder: Path
-    pages: list = field(default_factory=list)
-
-    def add(self, verdict) -> None:
-        if verdict.report is None:
-            return
-        page = data_docs.block_page(self.folder, len(self.pages) + 1, verdict.report)
-        failed = verdict.report.statistics.get("unsuccessful_expectations", 0)
-        self.pages.append((page, verdict.rows, failed, bool(verdict.report.success)))
-
-    def finish(self, summary: BatchSummary) -> None:
-        if self.pages:
-            title = f"{summary.resource} batch {summary.batch_id} ({summary.department})"
-            summary.data_docs = str(data_docs.batch_index(self.folder, title, self.pages))
 
 
 @dataclass(frozen=True)

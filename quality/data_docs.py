@@ -1,63 +1,245 @@
-"""Great Expectations Data Docs of every validation: one HTML page per validated block, and an
-index page per batch, rendered with GX's own renderers."""
+"""The Data Docs of a batch: a page per validated block and an index of the batch, rendered by
+the hub from the Great Expectations validation results into plain HTML that needs no other host.
+
+Each expectation is shown as the rule it checks, in Chinese and English (catalog_schema's one
+vocabulary), with its column, result, unexpected rows and a few unexpected values: escaped
+(Jinja2 autoescape), sensitive ones masked as the directory declares, secret ones withheld.
+The facts of the batch are kept beside its pages (`batch.json`) for the Home page
+(quality/docs_home.py).
+"""
 
 from __future__ import annotations
 
-import copy
-import html
+import json
+import math
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 
-def block_page(folder: Path, number: int, result) -> Path:
-    """Render one block's validation result to `folder/block-NNN.html`."""
-    from great_expectations.render.renderer import ValidationResultsPageRenderer
-    from great_expectations.render.view import DefaultJinjaPageView
+from catalog_schema import FieldSpec, Resource
+from catalog_schema.rule_words import describe
+from quality import docs_pages
+from quality.runner import Verdict
 
+RECORD = "batch.json"  # the facts of a batch, beside its pages
+EXAMPLES = 10  # unexpected values shown per expectation (GX keeps the 20 most frequent)
+LONGEST = 120  # characters of a value shown
+
+
+@dataclass
+class Block:
+    """What one validated block came to (its page is `page`, beside the batch index)."""
+
+    number: int
+    page: str
+    rows: int
+    rejected: int  # rows that failed a rejecting rule (quarantined)
+    warned: int  # rows that failed only warn-only rules (loaded)
+    checked: list[str] = field(default_factory=list)  # rule ids of the block's expectations
+    unexpected: dict[str, int] = field(default_factory=dict)  # rule id -> rows that failed it
+    failed: list[str] = field(default_factory=list)  # rule ids whose expectation failed
+
+
+@dataclass
+class Batch:
+    """The facts of a batch's Data Docs, as its pages and the Home page show them."""
+
+    resource: str
+    name_zh: str
+    name_en: str
+    batch_id: str
+    department: str
+    source: str | None = None
+    file: str | None = None
+    started: str = ""  # as shown: local ISO 8601 with offset
+    severity: dict[str, str] = field(default_factory=dict)  # rule id -> reject | warn
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(block.rows for block in self.blocks)
+
+    @property
+    def rejected(self) -> int:
+        return sum(block.rejected for block in self.blocks)
+
+    @property
+    def warned(self) -> int:
+        return sum(block.warned for block in self.blocks)
+
+    @property
+    def checked(self) -> list[str]:
+        """Rule ids some block was validated by, in the declaration's order."""
+        return _ordered(self.severity, {rule for block in self.blocks for rule in block.checked})
+
+    @property
+    def failed(self) -> list[str]:
+        """Rule ids whose expectation failed in some block, in the declaration's order."""
+        return _ordered(self.severity, {rule for block in self.blocks for rule in block.failed})
+
+    @property
+    def result(self) -> str:
+        """`rejected` (rows quarantined), `warned` (only warn-only rules failed) or `passed`."""
+        if self.rejected or any(self.severity.get(r, "reject") == "reject" for r in self.failed):
+            return "rejected"
+        return "warned" if self.failed else "passed"
+
+    def unexpected(self, rule: str) -> int:
+        return sum(block.unexpected.get(rule, 0) for block in self.blocks)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Batch:
+        data = json.loads(text)
+        data["blocks"] = [Block(**block) for block in data.get("blocks", [])]
+        return cls(**data)
+
+
+def batch_of(resource: Resource, batch_id: str, department: str, **facts) -> Batch:
+    """The facts of a new batch of `resource`, its rules in declaration order."""
+    severity = {
+        f"{spec.name}.{rule.name}": rule.severity for spec in resource.fields for rule in spec.rules
+    }
+    return Batch(
+        resource.code,
+        resource.name_zh,
+        resource.name_en,
+        batch_id,
+        department,
+        severity=severity,
+        **facts,
+    )
+
+
+def block_page(folder: Path, batch: Batch, verdict: Verdict, resource: Resource) -> Block:
+    """Render one block's validation to `folder/block-NNN.html`; the block joins `batch`."""
+    result = verdict.report
+    number = len(batch.blocks) + 1
+    checks = [_check(resource, outcome) for outcome in result.results]
+    warn = np.zeros(verdict.rows, dtype=bool)
+    for rule in verdict.warn_only:
+        warn |= verdict.failures.get(rule, warn)
+    rejected = verdict.failed
+    block = Block(
+        number,
+        f"block-{number:03d}.html",
+        verdict.rows,
+        int(rejected.sum()),
+        int((warn & ~rejected).sum()),
+        [check["rule"] for check in checks],
+        {check["rule"]: check["unexpected"] for check in checks if check["unexpected"]},
+        [check["rule"] for check in checks if not check["success"]],
+    )
+    for check in checks:
+        check["severity"] = batch.severity.get(check["rule"], "reject")
     folder.mkdir(parents=True, exist_ok=True)
-    page = folder / f"block-{number:03d}.html"
-    document = ValidationResultsPageRenderer().render(_escaped_values(result))
-    page.write_text(DefaultJinjaPageView().render(document), encoding="utf-8")
-    return page
+    text = docs_pages.render("block.html", batch=batch, block=block, checks=checks)
+    docs_pages.write(folder / block.page, text)
+    batch.blocks.append(block)
+    return block
 
 
-def batch_index(folder: Path, title: str, pages: list[tuple[Path, int, int, bool]]) -> Path:
-    """An index of a batch's block pages: (page, rows, expectations failed, success)."""
-    rows = "\n".join(
-        f"<tr><td><a href='{page.name}'>{page.stem}</a></td><td>{count}</td>"
-        f"<td>{failed}</td><td>{'passed' if ok else 'failed'}</td></tr>"
-        for page, count, failed, ok in pages
-    )
+def batch_index(folder: Path, batch: Batch, resource: Resource) -> Path:
+    """Write the batch's index page and its facts (`batch.json`) beside its block pages."""
+    rules = []
+    for rule in batch.checked:
+        zh, en = _words(resource, rule)
+        count = batch.unexpected(rule)
+        rules.append(
+            {
+                "rule": rule,
+                "zh": zh,
+                "en": en,
+                "severity": batch.severity.get(rule, "reject"),
+                "success": rule not in batch.failed,
+                "unexpected": count,
+                "percent": _percent(count, batch.rows),
+            }
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    docs_pages.write(folder / RECORD, batch.to_json())
     index = folder / "index.html"
-    index.write_text(
-        "<!doctype html><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"
-        "<p>Great Expectations validation of each block of the batch.</p>"
-        "<table border='1' cellpadding='4'><tr><th>block</th><th>rows</th>"
-        f"<th>expectations failed</th><th>result</th></tr>{rows}</table>",
-        encoding="utf-8",
-    )
+    docs_pages.write(index, docs_pages.render("batch.html", batch=batch, rules=rules))
     return index
 
 
-def _escaped_values(result):
-    """A copy of the result whose observed values (the department's data: unexpected values,
-    their counts, exception messages) are HTML-escaped: GX's renderers paste them into the page
-    as they are, so a value `<script>…` would run in the reader's browser."""
-    safe = copy.copy(result)  # shallow: the escaped values are new, the rest is shared
-    safe.results = []
-    for item in result.results:
-        item = copy.copy(item)
-        item.result = _escape(item.result)
-        item.exception_info = _escape(item.exception_info)
-        safe.results.append(item)
-    return safe
+def _ordered(declared: dict[str, str], found: set[str]) -> list[str]:
+    return [rule for rule in declared if rule in found] + sorted(found - set(declared))
 
 
-def _escape(value):
-    if isinstance(value, str):
-        return html.escape(value)
-    if isinstance(value, dict):
-        return {_escape(key): _escape(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_escape(item) for item in value]
-    return value
+def _check(resource: Resource, outcome) -> dict:
+    """One expectation's outcome as the page shows it."""
+    config = outcome.expectation_config
+    kwargs = config.kwargs
+    rule = (config.meta or {}).get("rule") or config.type
+    columns = [kwargs[key] for key in ("column", "column_A", "column_B") if kwargs.get(key)]
+    specs = [_spec(resource, name) for name in columns]
+    info = outcome.result or {}
+    rows = int(info.get("element_count") or 0)
+    unexpected = int(info.get("unexpected_count") or 0)
+    zh, en = _words(resource, rule)
+    examples = [
+        (_shown(item.get("value"), specs), int(item.get("count") or 0))
+        for item in (info.get("partial_unexpected_counts") or [])[:EXAMPLES]
+    ]
+    return {
+        "rule": rule,
+        "zh": zh,
+        "en": en,
+        "columns": [
+            (spec.label_zh if spec else name, name)
+            for spec, name in zip(specs, columns, strict=True)
+        ],
+        "success": bool(outcome.success),
+        "rows": rows,
+        "unexpected": unexpected,
+        "percent": _percent(unexpected, rows),
+        "examples": examples,
+        "error": _error(outcome),
+    }
+
+
+def _words(resource: Resource, rule: str) -> tuple[str, str]:
+    field_name, _, name = rule.partition(".")
+    if not name:  # not one of the declared rules (every expectation of the suite is)
+        return rule, rule
+    return describe(resource, field_name, name)
+
+
+def _spec(resource: Resource, name: str) -> FieldSpec | None:
+    try:
+        return resource.field(name)
+    except KeyError:
+        return None
+
+
+def _shown(value, specs: list[FieldSpec | None]) -> list[str | None]:
+    """A value (or a pair's values) as the page may show it; None where it is empty."""
+    values = list(value) if isinstance(value, tuple | list) and len(specs) > 1 else [value]
+    return [_one(item, spec) for item, spec in zip(values, specs, strict=False)]
+
+
+def _one(value, spec: FieldSpec | None) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if spec is not None and spec.sensitivity == "secret":
+        return "（保密字段，不显示）secret, not shown"
+    text = str(value)
+    if spec is not None and spec.sensitivity == "sensitive":
+        text = spec.mask.apply(text)
+    return text if len(text) <= LONGEST else text[:LONGEST] + "…"
+
+
+def _error(outcome) -> str | None:
+    info = outcome.exception_info or {}
+    if "raised_exception" in info:
+        return str(info.get("exception_message")) if info["raised_exception"] else None
+    found = [str(v.get("exception_message")) for v in info.values() if v.get("raised_exception")]
+    return "; ".join(found) or None
+
+
+def _percent(part: int, whole: int) -> float:
+    return round(100 * part / whole, 2) if whole else 0.0
