@@ -289,6 +289,34 @@ def quality_report(
     wide().print(table)
     for code, path in docs.items():
         out.print(f"Data Docs of the latest {code} batch: {path}", highlight=False)
+    if docs:
+        from warehouse import settings
+
+        home = settings.data_docs_dir() / "index.html"
+        out.print(f"Data Docs of every batch: {home}", highlight=False)
+
+
+@quality_app.command("docs")
+def quality_docs(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Write the Data Docs' Home and every resource's page again from the batch folders."""
+    from quality.docs_home import rebuild
+    from warehouse import settings
+
+    site = rebuild(settings.data_docs_dir())
+    if as_json:
+        found = {"home": str(site.home), "resources": site.resources, "batches": site.batches}
+        found["unreadable"] = [str(path) for path in site.unreadable]
+        out.print_json(json.dumps(found, ensure_ascii=False), indent=None)
+    else:
+        out.print(
+            f"Data Docs home: {site.home} ({site.resources} resources, {site.batches} batches)",
+            highlight=False,
+        )
+    if site.unreadable:
+        more = f" (and {len(site.unreadable) - 1} more)" if len(site.unreadable) > 1 else ""
+        raise fail(f"{site.unreadable[0]}: not a batch record of the Data Docs, left out{more}")
 
 
 @consumers_app.command("add")
