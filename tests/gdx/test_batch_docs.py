@@ -120,9 +120,16 @@ def test_the_home_shows_the_latest_batches_and_links_to_all(engine, catalog, tmp
     check_site(root)
 
 
-def test_gdx_quality_docs_rebuilds_the_home_and_names_a_broken_record(engine, catalog, tmp_path):
+def test_gdx_quality_docs_rebuilds_the_home_and_names_a_broken_record(
+    engine, catalog, tmp_path, monkeypatch
+):
     first, second, third = load_three(engine, catalog, tmp_path)
     root = tmp_path / "docs"
+    monkeypatch.setenv("GDX_DATABASE_URL", str(engine.url))
+    report = CliRunner().invoke(app, ["quality", "report"])
+    assert report.exit_code == 0, report.output
+    assert f"Data Docs of the latest population.person batch: {second.data_docs}" in report.stdout
+    assert f"Data Docs of every batch: {root / 'index.html'}" in report.stdout
     (root / "index.html").unlink()
     (root / "population.person" / "index.html").unlink()
     result = CliRunner().invoke(app, ["quality", "docs", "--json"])
