@@ -35,7 +35,7 @@ def refresh(root: Path, resource: str) -> Path:
     """Write `resource`'s page and the Home again (after a batch of it wrote its pages)."""
     with _locked(root):
         _resource_page(root, resource, [])
-        return _home(root, [], missing_only=True)
+        return _home(root, [])
 
 
 def rebuild(root: Path) -> Site:
@@ -45,7 +45,7 @@ def rebuild(root: Path) -> Site:
         unreadable: list[Path] = []
         codes = _resources(root)
         batches = sum(_resource_page(root, code, unreadable) for code in codes)
-        home = _home(root, unreadable, missing_only=False)
+        home = _home(root, unreadable)
         return Site(home, len(codes), batches, sorted(set(unreadable)))
 
 
@@ -95,14 +95,14 @@ def _resource_page(root: Path, code: str, unreadable: list[Path]) -> int:
     return len(rows)
 
 
-def _home(root: Path, unreadable: list[Path], *, missing_only: bool) -> Path:
+def _home(root: Path, unreadable: list[Path]) -> Path:
     """The Home; the page of a resource it links to is written when missing."""
     resources = []
     for code in _resources(root):
         latest = _read(_folders(root / code), unreadable, HOME_BATCHES)
         if not latest:
             continue
-        if not (root / code / INDEX).is_file() and missing_only:
+        if not (root / code / INDEX).is_file():
             _resource_page(root, code, unreadable)
         first = latest[0][1]
         resources.append(
