@@ -1,5 +1,5 @@
 """The published directory (政务信息资源目录): one entry per resource, its filters and keyset
-paging, and the DCAT-AP JSON-LD export. Pure: figures and the base URL are passed in."""
+paging (the DCAT-AP export is `catalog_schema.dcat`). Pure: the figures are passed in."""
 
 from __future__ import annotations
 
@@ -28,17 +28,6 @@ UPDATE_CYCLES_ZH = {
     "monthly": "每月",
     "quarterly": "每季度",
     "yearly": "每年",
-}
-EU = "http://publications.europa.eu/resource/authority"
-#: dct:accrualPeriodicity as EU frequency URIs.
-FREQUENCIES = {
-    "realtime": "UPDATE_CONT",
-    "hourly": "HOURLY",
-    "daily": "DAILY",
-    "weekly": "WEEKLY",
-    "monthly": "MONTHLY",
-    "quarterly": "QUARTERLY",
-    "yearly": "ANNUAL",
 }
 FIGURES = ("records", "last_update", "last_collected", "fresh", "pass_rate", "open_conflicts")
 
@@ -191,104 +180,3 @@ def page(resources: list[Resource], after: str | None, limit: int) -> tuple[list
     more follow."""
     rest = [resource for resource in resources if after is None or resource.code > after]
     return rest[:limit], len(rest) > limit
-
-
-LD_CONTEXT = {
-    "dcat": "http://www.w3.org/ns/dcat#",
-    "dct": "http://purl.org/dc/terms/",
-    "foaf": "http://xmlns.com/foaf/0.1/",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-}
-
-
-def dcat_catalog(
-    catalog: Catalog,
-    resources: list[Resource],
-    figures: dict[str, dict[str, Any]],
-    base: str,
-) -> dict:
-    """A DCAT-AP `dcat:Catalog` in JSON-LD with one `dcat:Dataset` per resource; `base` is the
-    service's address (`https://hub.example.gov.cn`)."""
-    base = base.rstrip("/")
-    return {
-        "@context": LD_CONTEXT,
-        "@id": f"{base}{API}/catalog.jsonld",
-        "@type": "dcat:Catalog",
-        "dct:title": _languages("政务信息资源目录", "Directory of shared government data"),
-        "dct:description": _languages(
-            "数据共享交换平台发布的共享政务信息资源",
-            "The shared resources published by the government data sharing and exchange hub.",
-        ),
-        "foaf:homepage": {"@id": f"{base}/docs"},
-        "dct:language": {"@id": f"{EU}/language/ZHO"},
-        "dcat:dataset": [
-            _dataset(resource, catalog, figures.get(resource.code), base) for resource in resources
-        ],
-    }
-
-
-def _dataset(resource: Resource, catalog: Catalog, figures: dict | None, base: str) -> dict:
-    department = catalog.department(resource.provider)
-    dataset: dict[str, Any] = {
-        "@id": f"{base}{API}/catalog/{resource.code}",
-        "@type": "dcat:Dataset",
-        "dct:identifier": resource.code,
-        "dct:title": _languages(resource.name_zh, resource.name_en),
-        "dct:description": resource.summary,
-        "dct:publisher": {
-            "@type": "foaf:Organization",
-            "foaf:name": _languages(department.name_zh, department.name_en),
-            "dct:identifier": department.uscc or department.code,
-        },
-        "dcat:theme": {
-            "@type": "skos:Concept",
-            "skos:prefLabel": {"@value": resource.classification, "@language": "zh"},
-        },
-        "dcat:keyword": [resource.group, *(spec.label_zh for spec in resource.fields)],
-        "dct:accrualPeriodicity": {"@id": f"{EU}/frequency/{FREQUENCIES[resource.update_cycle]}"},
-        "dct:issued": {"@value": resource.published_on, "@type": "xsd:date"},
-        "dct:accessRights": {"@id": f"{EU}/access-right/{access_right(resource)}"},
-        "dct:rights": {
-            "@type": "dct:RightsStatement",
-            "rdfs:label": _languages(
-                SHARE_TYPES_ZH[resource.share_type], resource.share_type.replace("_", " ")
-            ),
-            **({"dct:description": resource.share_conditions} if resource.share_conditions else {}),
-        },
-        "dct:relation": [{"@id": f"{base}{API}/catalog/{code}"} for code in resource.related],
-        "dcat:distribution": [_distribution(resource, base)] if endpoints(resource) else [],
-    }
-    modified = _plain((figures or {}).get("last_update"))
-    if modified:
-        dataset["dct:modified"] = {"@value": modified, "@type": "xsd:dateTime"}
-    return dataset
-
-
-def access_right(resource: Resource) -> str:
-    """The EU access-right of a resource: PUBLIC only when open to the public; shared between
-    departments (on registration or on conditions) is RESTRICTED; not shared is NON_PUBLIC."""
-    if resource.share_type == "not_shared":
-        return "NON_PUBLIC"
-    return "PUBLIC" if resource.open_attribute == "open" else "RESTRICTED"
-
-
-def _distribution(resource: Resource, base: str) -> dict:
-    return {
-        "@type": "dcat:Distribution",
-        "dct:title": resource.share_channel,
-        "dct:description": f"{resource.format}, served as JSON over the data-service API",
-        "dcat:accessURL": {"@id": f"{base}{API}/resources/{resource.code}/records"},
-        "dct:format": {"@id": f"{EU}/file-type/JSON"},
-        "dcat:mediaType": {"@id": "https://www.iana.org/assignments/media-types/application/json"},
-        "dcat:accessService": {
-            "@type": "dcat:DataService",
-            "dcat:endpointURL": {"@id": f"{base}{API}"},
-            "dcat:endpointDescription": {"@id": f"{base}/openapi.json"},
-        },
-    }
-
-
-def _languages(zh: str, en: str) -> list[dict[str, str]]:
-    return [{"@value": zh, "@language": "zh"}, {"@value": en, "@language": "en"}]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -212,6 +214,17 @@ class Resource(Strict):
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    @field_validator("published_on")
+    @classmethod
+    def _iso_date(cls, value: str) -> str:
+        """A real day as YYYY-MM-DD: the directory exports it as an xsd:date."""
+        try:
+            if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value) and dt.date.fromisoformat(value):
+                return value
+        except ValueError:
+            pass  # a day that does not exist: 2026-02-30
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Resource:

@@ -86,6 +86,12 @@ SETTINGS = (
         "Asia/Shanghai",
         "Time zone of 'today' in the date rules (a date of today there is not in the future).",
     ),
+    Setting(
+        "GDX_CATALOG_PUBLISHER",
+        "government_services",
+        "Code of the declared department that runs the hub: the publisher of the DCAT-AP "
+        "directory (catalog.jsonld) and of its data service.",
+    ),
     Setting("GDX_API_HOST", "127.0.0.1", "Address `gdx serve` listens on."),
     Setting("GDX_API_PORT", "8000", "Port `gdx serve` listens on."),
     Setting(

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from catalog_schema import directory
+from catalog_schema import dcat, directory
 from catalog_schema.directory_csv import csv_text
 from catalog_schema.models import DEPARTMENT_GROUP, LIBRARIES, ShareType
 from services.deps import CatalogDep, ConsumerDep, EngineDep
 from services.problems import KEYED_CALL, responses
+from warehouse import settings
 from warehouse.directory import published
 
 PAGE_DEFAULT, PAGE_MAX = 20, 100
@@ -167,7 +168,8 @@ def _figures(engine: sa.Engine) -> dict[str, dict[str, Any]]:
 @router.get(
     "/catalog.jsonld",
     summary="The directory as DCAT-AP (JSON-LD)",
-    description="A dcat:Catalog with one dcat:Dataset per resource; the list's filters apply.",
+    description="DCAT-AP 3.0.1: a dcat:Catalog with one dcat:Dataset per resource and the "
+    "dcat:DataService that serves the shared ones; the list's filters apply.",
     response_class=JSONResponse,
     responses={200: {"content": {"application/ld+json": {}}}, **responses(*KEYED_CALL)},
 )
@@ -178,8 +180,18 @@ def catalog_jsonld(
     catalog: CatalogDep,
     filters: FiltersDep,
 ) -> JSONResponse:
-    resources = directory.select(catalog, **filters)
-    document = directory.dcat_catalog(catalog, resources, _figures(engine), str(request.base_url))
+    code = settings.get("GDX_CATALOG_PUBLISHER")
+    publisher = catalog.departments.get(code)
+    if publisher is None:  # a setting the operator must fix, not the caller
+        raise HTTPException(500, f"GDX_CATALOG_PUBLISHER: no declared department {code!r}")
+    document = dcat.dcat_catalog(
+        catalog,
+        directory.select(catalog, **filters),
+        _figures(engine),
+        str(request.base_url),
+        publisher=publisher,
+        openapi_version=request.app.openapi_version,
+    )
     return JSONResponse(document, media_type="application/ld+json")
 
 

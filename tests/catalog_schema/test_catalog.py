@@ -169,6 +169,12 @@ PERSON = Path("resources/population.person.yaml")
             ),
             "public_security has other sources for population.person (public_security.extra)",
         ),
+        (
+            PERSON,
+            lambda d: d.update(published_on="2026/11/21"),
+            "published_on: '2026/11/21' is not a date (YYYY-MM-DD)",
+        ),
+        (PERSON, lambda d: d.update(published_on="2026-02-30"), "'2026-02-30' is not a date"),
     ],
     ids=[
         "enum",
@@ -185,6 +191,8 @@ PERSON = Path("resources/population.person.yaml")
         "ended-by",
         "snapshot-kind",
         "snapshot-alone",
+        "published-on",
+        "published-on-no-day",
     ],
 )
 def test_malformed_declarations_fail_with_one_line(broken, file, change, expected):

@@ -196,7 +196,11 @@ def test_jsonld_is_a_dcat_catalog(api, catalog):
     assert person["dct:accrualPeriodicity"]["@id"].endswith("/frequency/DAILY")
     assert person["dct:issued"] == {"@value": "2026-11-21", "@type": "xsd:date"}
     assert person["dct:publisher"]["dct:identifier"] == "11220000013544357T"
-    assert person["dcat:theme"]["skos:prefLabel"]["@value"] == "基础信息资源/人口基础信息"
+    assert [theme["@id"] for theme in person["dcat:theme"]] == [
+        "http://testserver/api/v1/catalog.jsonld#theme-population",
+        "http://publications.europa.eu/resource/authority/data-theme/SOCI",
+    ]
+    assert {"@value": "人口基础信息", "@language": "zh"} in person["dcat:keyword"]
     assert person["dct:accessRights"]["@id"].endswith("/access-right/RESTRICTED")
     (distribution,) = person["dcat:distribution"]
     assert distribution["dcat:accessURL"]["@id"] == (
