@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated
 
 import typer
 
-from gdx.console import fail, out, visible, wide
+from gdx.console import fail, json_text, out, visible, when
+from gdx.table import Column, show
 
 audit_app = typer.Typer(help="The tamper-evident audit log of every data call.")
 
 
 def _moment(option: str, value: str | None) -> dt.datetime | None:
     """An ISO 8601 time; without an offset it is local time (GDX_TIMEZONE)."""
-    from quality.dates import zone
+    from warehouse.clock import zone
 
     if value is None:
         return None
@@ -58,10 +58,8 @@ def audit_query(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object a line.")] = False,
 ) -> None:
     """Audit records, oldest first: who called for what, for which purpose, and the answer."""
-    from rich.table import Table
     from rich.text import Text
 
-    from quality.dates import zone
     from warehouse import audit, engine
 
     start, end = _moment("--since", since), _moment("--until", until)
@@ -71,21 +69,19 @@ def audit_query(
         )
     if as_json:
         for record in found:
-            record = record | {"at": record["at"].isoformat()}
-            line = json.dumps(record, ensure_ascii=False)
-            out.print(line, highlight=False, markup=False, emoji=False)
+            out.print(json_text(record), highlight=False, markup=False, emoji=False)
         return
-    table = Table(
-        "seq", "at", "consumer", "purpose", "call", "resource", "keys", "fields", "status"
-    )
-    local = zone()
+    columns = [Column("seq", justify="right"), Column("at"), Column("consumer")]
+    columns += [Column("purpose", drop=2), Column("call", "words"), Column("resource")]
+    columns += [Column("keys", "words"), Column("fields", "words", drop=1)]
+    rows = []
     for record in found:
         status = str(record["status"])
         if record["reason"]:
             status += f" {record['reason']}"
         cells = (
             str(record["seq"]),
-            record["at"].astimezone(local).strftime("%Y-%m-%d %H:%M:%S"),
+            when(record["at"]),
             record["consumer"] or "",
             record["purpose"] or "",
             f"{record['method']} {record['path']}",
@@ -94,6 +90,6 @@ def audit_query(
             ", ".join(record["fields"]),
             status,
         )
-        table.add_row(*(Text(visible(cell)) for cell in cells))  # never read as markup
-    wide().print(table)
+        rows.append([Text(visible(cell)) for cell in cells])  # never read as markup
+    show([*columns, Column("status", "text")], rows)
     out.print(f"{len(found)} records shown (at most {limit})", highlight=False)

@@ -9,7 +9,6 @@ table, the audit chain's head, a digest of the batch ledger and the SHA-256 of e
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
@@ -23,8 +22,8 @@ import sqlalchemy as sa
 from gdx import backup_files as files
 from gdx.backup_files import Item
 from gdx.errors import GdxError
+from warehouse import clock, pg_backup, sqlite_backup
 from warehouse import engine as engines
-from warehouse import pg_backup, sqlite_backup
 from warehouse.contents import BackupError
 
 FORMAT = "gdx-backup/1"
@@ -74,7 +73,8 @@ def backup(target: Path, data_docs: bool = True) -> dict[str, Any]:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    """When the backup was made: local ISO 8601 with offset, to the second (warehouse/clock)."""
+    return clock.iso(clock.now().replace(microsecond=0))
 
 
 def _dump(engine: sa.Engine, work: Path) -> dict[str, Any]:

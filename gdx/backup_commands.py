@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gdx.console import fail, out
+from gdx.console import fail, out, when
 from gdx.errors import GdxError
 
 PLAIN: dict[str, Any] = {"markup": False, "highlight": False}  # names and paths as they are
@@ -61,7 +61,7 @@ def restore_command(
     except GdxError as exc:
         raise fail(str(exc)) from None
     out.print(
-        f"restored {Path(folder).absolute()} (made {manifest['created_at']} by gdx "
+        f"restored {Path(folder).absolute()} (made {when(manifest['created_at'])} by gdx "
         f"{manifest['gdx_version']}); every count, the audit head and the batch ledger match "
         "the manifest:",
         **PLAIN,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 import tempfile
@@ -15,7 +14,8 @@ import yaml
 from catalog_schema import Catalog, CatalogError, Resource
 from catalog_schema.catalog import check_links, load_catalog, load_resource
 from gdx.console import catalog as _catalog
-from gdx.console import fail, out, wide
+from gdx.console import fail, out
+from gdx.table import Column, show
 
 catalog_app = typer.Typer(
     help="The shared-resource directory: list it, import a department's own resources."
@@ -96,10 +96,11 @@ def declaration_yaml(resource: Resource, origin: str) -> str:
     The origin (a file name: outside text) goes into the comment as a quoted literal with every
     line break and unprintable character escaped (`repr`), so it can never end the comment and
     become keys of the declaration; the declaration itself is serialised by yaml.safe_dump."""
+    from warehouse import clock
+
     data = resource.model_dump(mode="json", exclude_defaults=True)
-    head = comment(
-        f"{resource.code}: imported by `gdx catalog import` from {origin!r} on {dt.date.today()}"
-    )
+    today = clock.local(clock.now()).date()  # the province's day, not the machine's
+    head = comment(f"{resource.code}: imported by `gdx catalog import` from {origin!r} on {today}")
     return head + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
 
 
@@ -187,8 +188,6 @@ def catalog_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every resource of the directory: library, provider, share type, update cycle."""
-    from rich.table import Table
-
     catalog = _catalog()
     resources = [catalog.resources[code] for code in sorted(catalog.resources)]
     if as_json:
@@ -207,9 +206,10 @@ def catalog_list(
         ]
         out.print_json(json.dumps(rows, ensure_ascii=False), indent=None)
         return
-    table = Table("code", "library", "name", "provider", "share type", "cycle", "imported")
-    for r in resources:
-        table.add_row(
+    columns = [Column("code"), Column("library", drop=2), Column("name", "text")]
+    columns += [Column("provider"), Column("share type"), Column("cycle", drop=1)]
+    rows = [
+        [
             r.code,
             r.group,
             r.name_zh,
@@ -217,5 +217,7 @@ def catalog_list(
             r.share_type,
             r.update_cycle,
             "yes" if r.code in catalog.imported else "",
-        )
-    wide().print(table)
+        ]
+        for r in resources
+    ]
+    show([*columns, Column("imported", drop=3)], rows)

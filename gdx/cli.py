@@ -11,20 +11,16 @@ from typing import Annotated
 
 import typer
 
-from gdx.admin_commands import (
-    consumers_app,
-    quality_app,
-    quarantine_app,
-    records_app,
-    sources_app,
-)
+from gdx.admin_commands import consumers_app, quality_app, records_app, sources_app
 from gdx.airflow_command import airflow_command
 from gdx.audit_commands import audit_app
 from gdx.backup_commands import backup_command, restore_command
 from gdx.catalog_commands import catalog_app
+from gdx.command_help import MARKUP_MODE, HelpGroup
 from gdx.console import catalog as _catalog
 from gdx.console import fail, out, print_error, styled
 from gdx.errors import GdxError
+from gdx.quarantine_commands import quarantine_app
 from gdx.requests_commands import requests_app
 
 app = typer.Typer(
@@ -32,6 +28,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=HelpGroup,  # flags without `<bool>`
+    rich_markup_mode=MARKUP_MODE,  # help wrapped between words
 )
 app.add_typer(consumers_app, name="consumers")
 app.add_typer(sources_app, name="sources")
@@ -195,61 +193,71 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     cycle (late sources in red), open conflicts and quarantine."""
     import datetime as dt
 
-    from rich.table import Table
-
-    from gdx.console import wide
-    from warehouse import engine, running
+    from gdx.console import json_text, when
+    from gdx.table import Column, show
+    from warehouse import clock, engine, running
     from warehouse.status import batch_activity, resource_status, source_status
 
     catalog = _catalog()
     db = engine.create()
     running.reap(db)  # a batch whose process is gone is failed, `interrupted`
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     with db.connect() as conn:
         sources = source_status(conn, catalog, now)
         resources = resource_status(conn, catalog)
         batches = batch_activity(conn, now, dt.timedelta(days=1))
     if as_json:
         report = {"resources": resources, "sources": sources} | batches
-        out.print_json(json.dumps(report), indent=None)
+        times = ("last_success", "last_update", "started_at")
+        out.print_json(json_text(report, times=times), indent=None)
         return
-    table = Table(
-        "resource", "records", "ended", "removed", "last update", "conflicts", "quarantined"
+    counts = [Column(name, justify="right") for name in ("conflicts", "quarantined")]
+    show(
+        [
+            Column("resource"),
+            Column("records", justify="right"),
+            *(Column(name, justify="right", drop=1) for name in ("ended", "removed")),
+            Column("last update"),
+            *counts,
+        ],
+        [
+            [
+                row["resource"],
+                *(str(row[name]) for name in ("records", "ended", "removed")),
+                when(row["last_update"], "never"),
+                _warn(row["conflicts"]),
+                _warn(row["quarantined"]),
+            ]
+            for row in resources
+        ],
     )
-    for row in resources:
-        table.add_row(
-            row["resource"],
-            *(str(row[name]) for name in ("records", "ended", "removed")),
-            (row["last_update"] or "never")[:19],
-            _warn(row["conflicts"]),
-            _warn(row["quarantined"]),
-        )
-    wide().print(table)
-    table = Table(
-        "source", "cycle", "last success", "age (h)", "state", "records", "conflicts", "quarantined"
-    )
+    rows = []
     for row in sources:
         state = styled("late", "red") if row["late"] else styled("on time", "green")
         if row["failed_since"]:
             state += styled(" (last run failed)", "red")
         age = "" if row["age_hours"] is None else str(row["age_hours"])
-        table.add_row(
-            row["source"],
-            row["cycle"],
-            (row["last_success"] or "never")[:19],
-            age,
-            state,
-            str(row["records"]),
-            _warn(row["conflicts"]),
-            _warn(row["quarantined"]),
+        rows.append(
+            [
+                row["source"],
+                row["cycle"],
+                when(row["last_success"], "never"),
+                age,
+                state,
+                str(row["records"]),
+                _warn(row["conflicts"]),
+                _warn(row["quarantined"]),
+            ]
         )
-    wide().print(table)
+    columns = [Column("source"), Column("cycle", drop=2), Column("last success")]
+    columns += [Column("age (h)", justify="right", drop=3), Column("state", "words")]
+    show([*columns, Column("records", justify="right"), *counts], rows)
     for state, color in (("running", "yellow"), ("interrupted", "red")):
         for row in batches[state]:
             line = styled(state, color)
             line += (
                 f" batch {row['batch_id']} {row['resource']} from {row['department']}"
-                f" ({row['source'] or 'gdx load'}), started {row['started_at'][:19]}"
+                f" ({row['source'] or 'gdx load'}), started {when(row['started_at'])}"
             )
             out.print(line)
     out.print(
@@ -294,27 +302,29 @@ def refresh(
 def publish(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Recompute the directory's figures per resource: records, last update, freshness against
     the update cycle, quality pass rate, open conflicts (the publish DAG runs it)."""
-    from rich.table import Table
-
-    from gdx.console import wide
+    from gdx.console import json_text, when
     from gdx.publish import publish as run
+    from gdx.table import Column, show
 
     report = run(catalog=_catalog())
     if as_json:
-        out.print_json(json.dumps(report, ensure_ascii=False), indent=None)
+        times = ("last_update", "last_collected", "computed_at")
+        out.print_json(json_text(report, times=times), indent=None)
         return
-    table = Table("resource", "records", "last update", "fresh", "pass rate", "open conflicts")
-    for row in report:
-        rate = "" if row["pass_rate"] is None else f"{row['pass_rate']:.2%}"
-        table.add_row(
+    rows = [
+        [
             row["resource"],
             str(row["records"]),
-            (row["last_update"] or "never")[:19],
+            when(row["last_update"], "never"),
             styled("yes", "green") if row["fresh"] else styled("no", "red"),
-            rate,
+            "" if row["pass_rate"] is None else f"{row['pass_rate']:.2%}",
             _warn(row["open_conflicts"]),
-        )
-    wide().print(table)
+        ]
+        for row in report
+    ]
+    columns = [Column("resource"), Column("records", justify="right"), Column("last update")]
+    columns += [Column("fresh"), Column("pass rate", justify="right")]
+    show([*columns, Column("open conflicts", justify="right")], rows)
 
 
 @app.command()

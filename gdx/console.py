@@ -9,9 +9,16 @@ split a one-line error nor send the terminal escape sequences.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+from typing import Any
+
 import typer
 from rich.console import Console
 from rich.text import Text
+
+from warehouse import clock
 
 
 def visible(text: str) -> str:
@@ -63,5 +70,42 @@ def catalog():
 
 
 def wide() -> Console:
-    """The console for tables: the terminal, or a wide one when the output is a file or pipe."""
+    """The console for tables: as wide as COLUMNS when it is set, else the terminal, or a wide
+    one when the output is a file or pipe."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return LiteralConsole(width=int(columns))
     return out if out.is_terminal else LiteralConsole(width=170)
+
+
+def instant(value: dt.datetime | str | None) -> dt.datetime | None:
+    """A stored time as a datetime: ISO 8601 text is read; naive stays naive (taken as UTC)."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+def when(value: dt.datetime | str | None, empty: str = "") -> str:
+    """A time on screen: local (GDX_TIMEZONE) ISO 8601 with its offset, to the second."""
+    return clock.shown(instant(value), empty)
+
+
+def json_text(data: Any, times: tuple[str, ...] = ()) -> str:
+    """`data` as JSON for --json: every datetime, and the ISO 8601 text under the keys `times`,
+    as local ISO 8601 with offset (one clock with the screen and the API); dates as
+    YYYY-MM-DD; anything else JSON has no type for as its text."""
+
+    def local(value: Any, key: str | None = None) -> Any:
+        if isinstance(value, dt.datetime):
+            return clock.iso(value)
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, str) and key in times:
+            return clock.iso(instant(value))
+        if isinstance(value, dict):
+            return {name: local(item, name) for name, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [local(item) for item in value]
+        return value
+
+    return json.dumps(local(data), ensure_ascii=False, default=str)

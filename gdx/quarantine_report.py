@@ -13,6 +13,7 @@ from catalog_schema import Resource
 from catalog_schema.rule_words import describe
 from gdx import output_file
 from quality.scope import RULE as SOURCE_SCOPE
+from warehouse.quarantine import waiting
 from warehouse.tables import batch_ledger, for_resource
 
 ROW_RULES = {
@@ -63,6 +64,17 @@ def rows(
     if limit:
         query = query.limit(limit)
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def counts(conn: sa.Connection, resource: Resource, *, batch: str | None = None) -> tuple[int, int]:
+    """(quarantined, waiting) rows of the resource (of one batch): waiting rows are neither
+    retried nor superseded by a later delivery."""
+    q = for_resource(resource).quarantine
+    query = sa.select(sa.func.count(), sa.func.count().filter(waiting(q))).select_from(q)
+    if batch:
+        query = query.where(q.c.batch_id == batch)
+    total, held = conn.execute(query).one()
+    return total, held
 
 
 def latest_batch(conn: sa.Connection, resource: Resource, department: str) -> str | None:

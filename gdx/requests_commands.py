@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import json
 from typing import Annotated, Any
 
 import typer
 
 from gdx.console import catalog as _catalog
-from gdx.console import fail, out, styled, wide
+from gdx.console import fail, json_text, out, styled, when
+from gdx.table import Column, show
 
 requests_app = typer.Typer(
     help="Access requests to departments' resources: list them, approve, refuse, revoke."
@@ -58,6 +58,14 @@ def _line(found: dict) -> str:
     )
 
 
+def _day_end(last_day: dt.date) -> dt.datetime:
+    """When a grant to the end of `last_day` stops: 00:00 local time of the next day (as
+    warehouse/grants.py approves it)."""
+    from warehouse import clock
+
+    return dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=clock.zone())
+
+
 @requests_app.command("list")
 def requests_list(
     department: Annotated[
@@ -70,9 +78,11 @@ def requests_list(
     limit: Annotated[int, typer.Option(help="At most this many, newest first.", min=1)] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Access requests, newest first, with their deadline (10 working days) and status."""
-    from rich.table import Table
+    """Access requests, newest first, with their deadline (10 working days) and status.
 
+    `until` is the end of the grant (as asked, while pending): the instant it stops, 00:00
+    local time (GDX_TIMEZONE) of the day after its last day.
+    """
     from warehouse import engine, grants
 
     if department:
@@ -83,26 +93,29 @@ def requests_list(
     except grants.GrantError as exc:
         raise fail(exc.message) from None
     if as_json:
-        out.print_json(json.dumps(found, ensure_ascii=False, default=str), indent=None)
+        out.print_json(json_text(found), indent=None)
         return
-    table = Table("id", "resource", "fields", "consumer", "service item", "status", "decide by")
-    table.add_column("until")
+    columns = [Column("id", justify="right"), Column("resource"), Column("fields", "words")]
+    columns += [Column("consumer", "words"), Column("service item", drop=1)]
+    columns += [Column("status"), Column("decide by", "words"), Column("until")]
+    rows = []
     for item in found:
         deadline = str(item["decide_by"])
         if item["overdue"]:
             deadline = styled(f"{deadline} overdue", "red")
-        until = item["expires_at"] or item["requested_until"]
-        table.add_row(
-            str(item["id"]),
-            item["resource"],
-            ", ".join(item["fields"]),
-            f"{item['consumer'] or item['consumer_id']} ({item['department']})",
-            item["service_item"],
-            item["status"],
-            deadline,
-            str(until)[:19],
+        rows.append(
+            [
+                str(item["id"]),
+                item["resource"],
+                ", ".join(item["fields"]),
+                f"{item['consumer'] or item['consumer_id']} ({item['department']})",
+                item["service_item"],
+                item["status"],
+                deadline,
+                when(item["expires_at"] or _day_end(item["requested_until"])),
+            ]
         )
-    wide().print(table)
+    show(columns, rows)
     out.print(f"{len(found)} requests shown (at most {limit})", highlight=False)
 
 
@@ -132,7 +145,7 @@ def requests_approve(
         reason=reason,
         until=last_day,
     )
-    out.print(f"{_line(found)}, until {found['expires_at'].isoformat()}", **PLAIN)
+    out.print(f"{_line(found)}, until {when(found['expires_at'])}", **PLAIN)
 
 
 @requests_app.command("refuse")

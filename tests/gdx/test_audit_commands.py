@@ -96,15 +96,26 @@ def test_query_filters(logged):
     assert _seqs(run("query", "--limit", "2", "--json")) == [1, 2]
     record = json.loads(run("query", "--consumer", "a", "--json").stdout.splitlines()[-1])
     assert record["status"] == 403 and record["reason"] == "no approved access request"
-    assert record["at"] == "2024-05-01T03:00:00+00:00"
+    assert record["at"] == "2024-05-01T11:00:00+08:00"  # local, with its offset
 
 
-def test_query_table(logged):
+@pytest.mark.parametrize(
+    ("zone", "at"),
+    [
+        ("Asia/Shanghai", "2024-05-01T11:00:00+08:00"),
+        ("America/New_York", "2024-04-30T23:00:00-04:00"),
+    ],
+)
+def test_query_table_and_json_in_local_time_with_offset(logged, monkeypatch, zone, at):
+    monkeypatch.setenv("GDX_TIMEZONE", zone)
+    monkeypatch.setenv("COLUMNS", "200")  # the reason on one line
     result = run("query", "--consumer", "a")
     assert result.exit_code == 0, result.output
-    assert "2024-05-01 11:00:00" in result.stdout  # shown in local time
+    assert at in result.stdout  # T0 + 3 hours, in the zone's summer time
     assert "403 no approved access request" in result.stdout
     assert "3 records shown (at most 100)" in result.stdout
+    record = json.loads(run("query", "--consumer", "a", "--json").stdout.splitlines()[-1])
+    assert record["at"] == at
 
 
 def test_query_bad_time_is_one_line(tmp_path):

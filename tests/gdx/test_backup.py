@@ -271,15 +271,18 @@ def test_the_manifest_describes_exactly_what_the_backup_holds(
 
     from gdx import backup
 
+    monkeypatch.setenv("GDX_TIMEZONE", "America/Sao_Paulo")
     with monkeypatch.context() as patch:
         patch.setattr(contents, "describe", then_a_call)
         manifest = backup.backup(tmp_path / "backup")
     assert manifest["audit"]["records"] == 3
+    assert manifest["created_at"].endswith("-03:00")  # local time with its offset
     with engine.connect() as conn:
         assert audit.verify(conn).records == 4
     restored = gdx("restore", str(tmp_path / "backup"), home=tmp_path / "restored", url=fresh)
     assert restored.returncode == 0, restored.stderr
     assert "audit log intact: 3 records" in restored.stdout
+    assert f"(made {manifest['created_at']} by gdx" in restored.stdout
 
 
 def test_restore_over_a_warehouse_with_data_needs_force(engine, deployment, backed_up):

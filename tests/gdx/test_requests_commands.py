@@ -96,3 +96,26 @@ def test_bad_input_is_one_line(warehouse, tmp_path):
     ]
     for args, part in cases:
         assert_one_line_error(gdx("requests", *args, home=tmp_path, url=url), part)
+
+
+@pytest.mark.parametrize(
+    ("zone", "offset"), [("Asia/Shanghai", "+08:00"), ("America/Sao_Paulo", "-03:00")]
+)
+def test_a_grant_ends_at_00_00_local_time_of_the_day_after_its_last_day(
+    warehouse, monkeypatch, zone, offset
+):
+    """Not `16:00` (the UTC of midnight in Shanghai): the instant the grant stops, in the
+    province's zone with its offset; a pending request's end as asked, the same way."""
+    monkeypatch.setenv("GDX_TIMEZONE", zone)
+    monkeypatch.setenv("COLUMNS", "200")
+    _, (first, second), _ = warehouse
+    last = today() + dt.timedelta(days=30)
+    approved = run("approve", str(first), "--department", "human_resources", "--until", str(last))
+    end = f"{last + dt.timedelta(days=1)}T00:00:00{offset}"
+    assert approved.exit_code == 0 and approved.stdout.rstrip().endswith(f", until {end}")
+    found = {item["id"]: item for item in json.loads(run("list", "--json").stdout)}
+    assert found[first]["expires_at"] == end
+    asked = dt.date.fromisoformat(found[second]["requested_until"]) + dt.timedelta(days=1)
+    table = run("list").stdout
+    assert end in table and f"{asked}T00:00:00{offset}" in table
+    assert "16:00" not in table and "T00:00:00+00:00" not in table
