@@ -70,25 +70,6 @@ def test_dag(dag_id: str) -> None:
         raise GdxError(f"DAG {dag_id} failed: {_last_line(result)}")
 
 
-def test_dags(dag_ids: list[str]) -> dict[str, str]:
-    """Run several DAGs once each in one process; returns {dag_id: final state}."""
-    result = subprocess.run(
-        [sys.executable, "-m", "gdx.airflow_run", *dag_ids],
-        env=environment() | {"AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "1"},
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        raise GdxError(f"running the DAGs failed: {_last_line(result)}")
-    states = json.loads(lines[-1])
-    if "import_errors" in states:
-        raise GdxError(f"DAG files do not import: {', '.join(states['import_errors'])}")
-    return states
-
-
 def _last_line(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
     errors = [line for line in lines if "Error" in line or "error" in line]

@@ -330,23 +330,34 @@ def publish(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address [GDX_API_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [GDX_API_PORT].")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    port: Annotated[
+        int | None, typer.Option(help="Port, 1 to 65535; 0 picks a free one [GDX_API_PORT].")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (at least 1).")] = 1,
 ) -> None:
-    """Serve the data-service API (OpenAPI at /docs)."""
+    """Serve the data-service API (OpenAPI at /docs); prints where it listens."""
     import uvicorn
 
+    from gdx import serving
     from warehouse import settings
 
+    workers = serving.worker_count(workers)
+    if port is None:
+        port = serving.port_number(settings.get("GDX_API_PORT"), "GDX_API_PORT")
+    else:
+        port = serving.port_number(port, "--port")
+    host_from = "--host" if host else "GDX_API_HOST"
+    host = host or settings.get("GDX_API_HOST")
     _catalog()  # a broken declaration is one line here, not a traceback from every worker
     for setting in ("GDX_API_POOL", "GDX_RATE_LIMIT", "GDX_BODY_TIMEOUT_SECONDS"):  # a bad number
         settings.positive(setting)
-
+    port = serving.claim(host, port, host_from)  # a busy port or a bad host: one line, exit 1
+    serving.announce(out, host, port, workers)
     uvicorn.run(
         "services.app:create_app",
         factory=True,
-        host=host or settings.get("GDX_API_HOST"),
-        port=port or int(settings.get("GDX_API_PORT")),
+        host=host,
+        port=port,
         workers=workers,
         log_level="warning",
     )
@@ -354,7 +365,14 @@ def serve(
 
 @app.command("demo-data")
 def demo_data(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the extracts into.")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder to write the extracts into (default: GDX_INCOMING_DIR, the folder the "
+            "registered sources are read from).",
+        ),
+    ] = None,
     people: Annotated[int, typer.Option(help="People in the population extract.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
     defect_rate: Annotated[float, typer.Option(help="Share of rows that break a rule.")] = 0.03,
@@ -364,10 +382,15 @@ def demo_data(
     api_port: Annotated[int, typer.Option(help="Port of the demo licence API.")] = 8765,
 ) -> None:
     """Write realistic department extracts for every registered source."""
-    from gdx import connections
+    from gdx import connections, serving
     from gdx.demodata import write_demo_data
     from warehouse import settings
 
+    incoming = settings.incoming_dir()
+    out_dir = out_dir or incoming
+    api_port = serving.port_number(api_port, "--api-port")
+    if serve_api:  # a busy port is said before the files are written, in one line
+        api_port = serving.claim("127.0.0.1", api_port)
     try:
         manifest = write_demo_data(out_dir, _catalog(), people, seed, defect_rate, api_port)
     except ValueError as exc:
@@ -383,6 +406,19 @@ def demo_data(
         f"connections {', '.join(manifest.connections)} saved in {settings.connections_file()}",
         highlight=False,
     )
+    if out_dir.resolve() != incoming.resolve():
+        out.print(
+            f"note: the registered sources are read from GDX_INCOMING_DIR ({incoming}); "
+            f"for `gdx collect` to read these files, set GDX_INCOMING_DIR={out_dir.resolve()}",
+            highlight=False,
+        )
+    if not serve_api:
+        out.print(
+            f"transport.licences is read from the demo licence API on port {api_port}: "
+            "`gdx demo-data --serve` (same options) also serves it; leave that running while "
+            "`gdx collect` runs",
+            highlight=False,
+        )
     if serve_api:
         import time
 

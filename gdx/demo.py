@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import shlex
+import shutil
 import socket
+import sys
 from pathlib import Path
 
 import sqlalchemy as sa
 from rich.console import Console
 
-from gdx import airflow_setup, connections
+from gdx import airflow_setup, connections, serving
+from gdx.airflow_run import run_dags
 from gdx.demodata import DEMO_API_TOKEN, write_demo_data
 from gdx.demodata.api import serve_licences
 from gdx.errors import GdxError
@@ -29,6 +33,9 @@ def dag_id(source: str) -> str:
 
 
 def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
+    port = serving.port_number(port, "--port")
+    if serve_api:  # a busy port is said now, not after a minute of work
+        port = serving.claim("127.0.0.1", port)
     catalog = settings.catalog()
     api_port = _free_port()
     manifest = write_demo_data(settings.incoming_dir(), catalog, people=people, api_port=api_port)
@@ -47,13 +54,31 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
     airflow_setup.migrate()
     console.print(f"2/4 warehouse {engines.describe(engine)} and Airflow metadata ready")
 
-    collections = [dag_id(code) for code in catalog.sources]
-    states = airflow_setup.test_dags([*collections, PUBLISH_DAG])
-    licence_api.shutdown()
+    collections = {dag_id(code): code for code in catalog.sources}
+    console.print(
+        f"3/4 running {len(collections)} collection DAGs, then {PUBLISH_DAG} (dag.test(), "
+        "one process; Airflow starts up first):",
+        highlight=False,
+    )
+    with engine.connect() as conn:
+        earlier = set(conn.execute(sa.select(batch_ledger.c.batch_id)).scalars())
+    done = iter(range(1, len(collections) + 2))
+
+    def progress(dag: str, state: str, seconds: float) -> None:
+        line = f"   {next(done):>2}/{len(collections) + 1} {dag}: {state} in {seconds:.1f}s"
+        if dag in collections:
+            with engine.connect() as conn:
+                line += f" — {_batches(conn, collections[dag], earlier)}"
+        console.print(line, highlight=False)
+
+    try:
+        states = run_dags([*collections, PUBLISH_DAG], progress)
+    finally:
+        licence_api.shutdown()
     failed = sorted(d for d, state in states.items() if state != "success")
     if failed:
         raise GdxError(f"DAGs failed: {', '.join(failed)} (see `gdx collect`, `gdx publish`)")
-    console.print(f"3/4 {len(collections)} collection DAGs and {PUBLISH_DAG} ran:", highlight=False)
+    console.print("    the libraries now:", highlight=False)
     with engine.connect() as conn:
         figures = directory.published(conn)
     with engine.connect() as conn:
@@ -84,6 +109,7 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
             )
 
     person = for_resource(catalog.resource("population.person")).golden
+    disputes = for_resource(catalog.resource("population.person")).conflict
     payment = for_resource(catalog.resource(CONDITIONAL)).golden
     item = catalog.service_item(DEMO_PURPOSE)
     with engine.begin() as conn:
@@ -91,20 +117,7 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
         consumers.revoke_named(conn, DEMO_ADMIN)
         consumer, key = consumers.add(conn, DEMO_CONSUMER, "government_services")
         _, admin_key = consumers.add(conn, DEMO_ADMIN, "human_resources", "admin")
-        phone_from = batch_ledger.alias("phone_from")
-        example, name = conn.execute(
-            sa.select(person.c.id_number, person.c.name)
-            .join(phone_from, phone_from.c.batch_id == person.c._src_phone)
-            .join(payment, payment.c.id_number == person.c.id_number)
-            .where(
-                person.c.name.is_not(None),
-                person.c.marital_status.is_not(None),
-                person.c._state == "active",
-                phone_from.c.department == "human_resources",
-            )
-            .order_by(person.c.id_number)
-            .limit(1)
-        ).one()
+        example, name, disputed = _example_person(conn, person, payment, disputes)
         request = grants.file(
             conn,
             catalog,
@@ -116,7 +129,7 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
             dt.date.today() + dt.timedelta(days=90),
         )
         grants.approve(conn, request["id"], "human_resources", DEMO_ADMIN)
-    base = f"http://127.0.0.1:{port}"
+    base = serving.base_url("127.0.0.1", port)
     console.print(f"4/4 demo consumer {DEMO_CONSUMER} (government_services), API key: {key}")
     console.print(
         f"    its access request {request['id']} to {CONDITIONAL} (shared on conditions) for "
@@ -133,24 +146,93 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
         f"{head} -H 'Content-Type: application/json' -d "
         f'\'{{"id_number": "{example}", "name": "{name}"}}\' {base}/api/v1/verify/citizen',
         f"{head} '{base}/api/v1/service-items/{item.code}/materials?applicant={example}'",
-        f"curl -H 'X-API-Key: {key}' '{base}/api/v1/catalog?q=社会保险'",
+        # curl sends a URL as typed, and a raw 社 in it is an invalid request: encoded here
+        f"curl -G -H 'X-API-Key: {key}' --data-urlencode 'q=社会保险' {base}/api/v1/catalog",
         f"curl {base}/healthz",
     ):
         console.print(f"  {line}", highlight=False, soft_wrap=True)
+    shown = "with provenance" + (f" and the open conflict on {disputed}" if disputed else "")
+    gdx = _gdx_command()
     console.print(
-        f"  gdx records show population.person {example}   (fields from three departments, "
-        "with provenance and conflicts)",
+        f"  {gdx} records show population.person {example}   (fields from three departments, "
+        f"{shown})",
         highlight=False,
     )
-    console.print("  gdx audit verify   (every call above is in the hash-chained audit log)")
+    console.print(
+        f"  {gdx} audit verify   (every call above is in the hash-chained audit log)",
+        highlight=False,
+    )
     console.print(f"  open {base}/docs", highlight=False)
     if serve_api:
         import uvicorn
 
         from services.app import create_app
 
-        console.print(f"serving the API on {base} (Ctrl-C to stop)", highlight=False)
+        serving.announce(console, "127.0.0.1", port, 1)
         uvicorn.run(create_app(engine, catalog), host="127.0.0.1", port=port, log_level="warning")
+
+
+def _batches(conn: sa.Connection, source: str, earlier: set[str]) -> str:
+    """What a collection DAG's run did: its new batches of the source, in one phrase."""
+    rows = conn.execute(
+        sa.select(
+            batch_ledger.c.batch_id, batch_ledger.c.status, batch_ledger.c.rows_read,
+            batch_ledger.c.rows_loaded, batch_ledger.c.rows_quarantined,
+        ).where(batch_ledger.c.source == source)
+    ).all()  # fmt: skip
+    rows = [row for row in rows if row.batch_id not in earlier]
+    loaded = [row for row in rows if row.status == "loaded"]
+    if not loaded:
+        statuses = ", ".join(sorted({row.status for row in rows})) or "no batch"
+        return f"nothing loaded ({statuses})"
+    count = f"{len(loaded)} batch" + ("es" if len(loaded) > 1 else "")
+    return (
+        f"{count}, read {sum(r.rows_read for r in loaded)}, loaded "
+        f"{sum(r.rows_loaded for r in loaded)}, quarantined "
+        f"{sum(r.rows_quarantined for r in loaded)}"
+    )
+
+
+def _example_person(conn: sa.Connection, person: sa.Table, payment: sa.Table, disputes: sa.Table):
+    """The person the example calls name: (id number, name, field of an open conflict or None).
+
+    Active, with a name and a marital status, a phone from human resources and insurance
+    payments: fields from three departments and the conditional resource. One whose phone
+    civil affairs disputes is preferred, so that `gdx records show` has a conflict to show.
+    """
+    phone_from = batch_ledger.alias("phone_from")
+    query = (
+        sa.select(person.c.id_number, person.c.name)
+        .join(phone_from, phone_from.c.batch_id == person.c._src_phone)
+        .join(payment, payment.c.id_number == person.c.id_number)
+        .where(
+            person.c.name.is_not(None),
+            person.c.marital_status.is_not(None),
+            person.c._state == "active",
+            phone_from.c.department == "human_resources",
+        )
+        .order_by(person.c.id_number)
+        .limit(1)
+    )
+    open_conflict = sa.and_(
+        disputes.c.record_key == person.c.id_number, disputes.c.resolved_at.is_(None)
+    )
+    disputed = conn.execute(
+        query.add_columns(disputes.c.field).join(disputes, open_conflict)
+    ).first()
+    if disputed is not None:
+        return tuple(disputed)
+    example, name = conn.execute(query).one()
+    return example, name, None
+
+
+def _gdx_command() -> str:
+    """`gdx` when the PATH finds this one, else its full path: the advice works as printed."""
+    own = Path(sys.executable).parent / "gdx"
+    found = shutil.which("gdx")
+    if not own.is_file() or (found and Path(found).resolve() == own.resolve()):
+        return "gdx"
+    return shlex.quote(str(own))
 
 
 def _free_port() -> int:

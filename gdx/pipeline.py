@@ -10,7 +10,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from catalog_schema import Catalog
+from catalog_schema import Catalog, Source
+from catalog_schema.models import CsvOptions, DropFolderOptions, XlsxOptions
 from connectors import ConnectorError, registry
 from connectors.base import Delivery, Opener
 from connectors.csv_file import CsvFile
@@ -72,8 +73,30 @@ def collect(
             errors.append(str(exc))
     if errors:
         more = f" (and {len(errors) - 1} more failed deliveries)" if len(errors) > 1 else ""
-        raise CollectError(errors[0] + more, summaries)
+        raise CollectError(errors[0] + _where_read(source, catalog) + more, summaries)
     return summaries
+
+
+def _where_read(source: Source, catalog: Catalog) -> str:
+    """For a source whose file or folder is not there: where it is read from, and why there."""
+    options = source.options
+    if isinstance(options, CsvOptions | XlsxOptions):
+        where = options.path
+    elif isinstance(options, DropFolderOptions):
+        where = options.folder
+    else:
+        return ""
+    if Path(where).is_absolute():
+        if Path(where).exists():
+            return ""
+        return f" (the path {source.code} declares in {catalog.directory / 'sources.yaml'})"
+    incoming = settings.incoming_dir()
+    if (incoming / where).exists():
+        return ""
+    return (
+        f" (relative source paths are read from GDX_INCOMING_DIR, now {incoming}; "
+        "`gdx demo-data` writes there by default)"
+    )
 
 
 class _Opened:

@@ -170,14 +170,17 @@ def test_collect_a_missing_file_is_one_line(tmp_path):
     result = gdx("collect", "public_security.population", home=tmp_path)
     assert result.returncode == 1
     assert "file not found" in result.stderr and "Traceback" not in result.stderr
+    assert f"read from GDX_INCOMING_DIR, now {tmp_path / 'incoming'}" in result.stderr
     assert_one_line_error(gdx("collect", "no.such", home=tmp_path), "unknown source 'no.such'")
 
 
 def test_demo_data_then_collect(tmp_path):
-    result = gdx("demo-data", "--out", str(tmp_path / "incoming"), "--people", "300", home=tmp_path)
+    result = gdx("demo-data", "--people", "300", home=tmp_path)  # into GDX_INCOMING_DIR
     assert result.returncode == 0, result.stderr
     assert "public_security.population: 3" in result.stdout
+    assert f"in {tmp_path / 'incoming' / 'public_security'}" in result.stdout
     assert "connections hr_db, transport_api saved" in result.stdout
+    assert "note:" not in result.stdout
     gdx("init", "--warehouse-only", home=tmp_path)
     collected = gdx("collect", "public_security.population", "--json", home=tmp_path)
     assert collected.returncode == 0, collected.stderr
@@ -197,6 +200,42 @@ def test_demo_data_then_collect(tmp_path):
     late = {row["source"]: row["late"] for row in status["sources"]}
     assert late["public_security.population"] is False and late["courts.dishonest_debtors"] is True
     assert "late" in gdx("status", home=tmp_path).stdout
+    elsewhere = gdx("demo-data", "--people", "30", "--out", str(tmp_path / "x"), home=tmp_path)
+    assert (
+        f"note: the registered sources are read from GDX_INCOMING_DIR ({tmp_path / 'incoming'}); "
+        f"for `gdx collect` to read these files, set GDX_INCOMING_DIR={tmp_path / 'x'}"
+    ) in elsewhere.stdout
+
+
+def test_demo_data_serving_then_collect_collects_every_source(tmp_path):
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, GDX_HOME=str(tmp_path))
+    env.pop("GDX_DATABASE_URL", None)
+    gdx("init", "--warehouse-only", home=tmp_path)
+    args = ["demo-data", "--people", "300", "--serve", "--api-port", str(port)]
+    process = subprocess.Popen([GDX, *args], env=env, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # until the licence API answers (a wrong token: 401)
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/licences", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        collected = gdx("collect", home=tmp_path)
+        assert collected.returncode == 0 and collected.stderr == "", collected.stderr
+        assert "e_licence.licence from transport: loaded" in collected.stdout
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def test_consumers_add_prints_the_key_once_and_stores_its_hash(tmp_path):

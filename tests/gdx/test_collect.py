@@ -252,3 +252,35 @@ def test_two_departments_delivering_the_same_new_keys_at_once_both_land(engine, 
             )
         ).scalar_one()
     assert complete == 300
+
+
+def test_a_missing_file_names_the_folder_relative_paths_are_read_from(
+    engine, catalog, monkeypatch, tmp_path
+):
+    incoming = tmp_path / "incoming"
+    monkeypatch.setenv("GDX_INCOMING_DIR", str(incoming))
+    with pytest.raises(GdxError) as caught:
+        collect("public_security.population", engine=engine, catalog=catalog)
+    assert str(caught.value) == (
+        f"{incoming / 'public_security/population.csv'}: file not found (relative source paths "
+        f"are read from GDX_INCOMING_DIR, now {incoming}; `gdx demo-data` writes there by default)"
+    )
+
+
+def test_a_missing_absolute_folder_names_the_declaration(engine, catalog_with_sources, tmp_path):
+    declared = catalog_with_sources.directory / "sources.yaml"
+    with pytest.raises(GdxError) as caught:
+        collect("human_resources.insured_drop", engine=engine, catalog=catalog_with_sources)
+    assert str(caught.value) == (
+        f"{tmp_path / 'drop'}: drop folder not found (the path human_resources.insured_drop "
+        f"declares in {declared})"
+    )
+
+
+def test_a_failure_of_a_file_that_is_there_adds_no_hint(engine, catalog, monkeypatch, tmp_path):
+    monkeypatch.setenv("GDX_INCOMING_DIR", str(tmp_path))
+    (tmp_path / "public_security").mkdir()
+    (tmp_path / "public_security/population.csv").write_bytes(b"")
+    with pytest.raises(GdxError) as caught:
+        collect("public_security.population", engine=engine, catalog=catalog)
+    assert str(caught.value).endswith("the file is empty")

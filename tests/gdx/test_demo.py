@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import re
 import socket
@@ -11,6 +13,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+from gdx.demo import _example_person
+from warehouse.tables import batch_ledger, for_resource
 
 
 def _free_port() -> int:
@@ -33,22 +38,35 @@ def test_demo_serves_the_record_its_curl_line_names(tmp_path):
         text=True,
     )
     output: list[str] = []
+    arrived: dict[str, float] = {}  # progress line -> when it was read
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             line = process.stdout.readline()
             if not line:
                 break
             output.append(line)
+            arrived[line.strip()] = time.monotonic()
             if line.startswith("serving the API"):
                 break
         text = "".join(output)
-        assert "serving the API" in text, text
+        assert re.search(
+            rf"^serving the API on http://127.0.0.1:{port} \(docs http://127.0.0.1:{port}/docs\), "
+            r"1 worker; Ctrl-C to stop$",
+            text,
+            re.M,
+        ), text
+        # a line per DAG as each finishes, not all at the end
+        assert "3/4 running 15 collection DAGs, then publish_directory" in text, text
+        progress = [line for line in arrived if re.match(r"\d+/16 ", line)]
+        assert len(progress) == 16, text
+        assert progress[0].startswith("1/16 collect_public_security_population: success in ")
+        assert re.search(r"— 1 batch, read \d+, loaded \d+, quarantined \d+$", progress[0])
+        assert progress[-1].startswith("16/16 publish_directory: success in ")
+        assert arrived[progress[-1]] - arrived[progress[0]] > 5, text
         match = re.search(r"curl -H 'X-API-Key: (\S+)' -H 'X-Purpose: (\S+)' (\S+)", text)
         assert match, text
-        key, purpose, url = match.groups()
-        headers = {"X-API-Key": key, "X-Purpose": purpose}
-        assert "15 collection DAGs and publish_directory ran" in text, text
+        url = match.group(3)
         combined = re.search(r"population.person: \d+ records \((\d+) combining several", text)
         assert combined and int(combined.group(1)) > 1000, text
         for library in (
@@ -59,43 +77,112 @@ def test_demo_serves_the_record_its_curl_line_names(tmp_path):
             "human_resources.insurance_payment",
         ):
             assert re.search(rf"{library}: [1-9]\d* records", text), text
-        response = None
-        for _ in range(50):
+        for _ in range(50):  # until it answers (health checks are not audited)
             try:
-                response = httpx.get(url, headers=headers, timeout=5)
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
-        assert response is not None and response.status_code == 200
-        body = response.json()
-        assert body["data"]["id_number"].count("*") == 8
+        # every curl line works as printed, run by a shell the way a user pastes it
+        answers = {}
+        for line in re.findall(r"^  (curl .*)$", text, re.M):
+            done = subprocess.run(
+                ["bash", "-c", line], capture_output=True, text=True, timeout=30, env=env
+            )
+            assert done.returncode == 0, (line, done.stderr)
+            answers[line] = json.loads(done.stdout)  # "Invalid HTTP request" is no JSON
+        assert len(answers) == 5, text
+        (record,) = [body for line, body in answers.items() if "/records/" in line]
+        assert record["data"]["id_number"].count("*") == 8
         # the golden record combines three departments, each field naming its supplier
-        suppliers = {field: item["department"] for field, item in body["provenance"].items()}
+        suppliers = {field: item["department"] for field, item in record["provenance"].items()}
         assert suppliers["name"] == "public_security"
         assert suppliers["marital_status"] == "civil_affairs"
         assert suppliers["phone"] == "human_resources"
         assert httpx.get(url, timeout=5).status_code == 401
         # the approved access request lets the materials call supply the contributions
-        materials = re.search(r"'(http\S+/materials\?applicant=\S+)'", text).group(1)
-        body = httpx.get(materials, headers=headers, timeout=5).json()
+        (body,) = [body for line, body in answers.items() if "/materials?" in line]
         supplied = {m["code"]: m["status"] for m in body["materials"]}
         assert supplied == {
             "identity": "supplied",
             "contribution_record": "supplied",
             "transfer_form": "from_applicant",
         }, body
-        verify = re.search(r"-d '(\{.*\})' (\S+/verify/citizen)", text)
-        answer = httpx.post(
-            verify.group(2),
-            content=verify.group(1).encode(),
-            headers={**headers, "Content-Type": "application/json"},
-            timeout=5,
+        (answer,) = [body for line, body in answers.items() if "/verify/citizen" in line]
+        assert answer["verdict"] == "match", answer
+        (found,) = [body for line, body in answers.items() if "社会保险" in line]
+        codes = [entry["code"] for entry in found["items"]]
+        assert "human_resources.insurance_payment" in codes, found
+        (health,) = [body for line, body in answers.items() if "/healthz" in line]
+        assert health["status"] == "ok"
+        # the suggested record shows a conflict between departments
+        show = re.search(r"^  (\S*gdx records show population.person \S+)", text, re.M)
+        assert (
+            show
+            and "(fields from three departments, with provenance and the open conflict on phone)"
+            in text
+        ), text
+        shown = subprocess.run(
+            ["bash", "-c", show.group(1)], capture_output=True, text=True, timeout=60, env=env
         )
-        assert answer.json()["verdict"] == "match", answer.text
+        assert shown.returncode == 0, shown.stderr
+        assert re.search(r"^conflict on phone: human_resources '\d+' \(kept\) vs civil_affairs",
+                         shown.stdout, re.M), shown.stdout  # fmt: skip
         audit = subprocess.run(
             [gdx, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60
         )
-        assert audit.returncode == 0 and "intact: 4 records" in audit.stdout, audit
+        # the four data calls of the curl lines and the refused one without a key
+        assert audit.returncode == 0 and "intact: 5 records" in audit.stdout, audit
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_demo_on_a_busy_port_stops_before_any_work(tmp_path):
+    env = dict(os.environ, GDX_HOME=str(tmp_path / "var"))
+    gdx = str(Path(sys.executable).parent / "gdx")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [gdx, "demo", "--port", str(port)], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 1 and result.stdout == "", result
+    assert result.stderr == f"error: port {port} on 127.0.0.1 is in use\n"
+    assert not (tmp_path / "var" / "incoming").exists()
+
+
+def test_the_example_person_is_one_with_an_open_conflict_when_there_is_one(engine, catalog):
+    people = for_resource(catalog.resource("population.person"))
+    payment = for_resource(catalog.resource("human_resources.insurance_payment")).golden
+    now = dt.datetime.now(dt.UTC)
+    stamp = {"_batch_id": "b-hr", "_created_at": now, "_updated_at": now}
+    with engine.begin() as conn:
+        conn.execute(
+            batch_ledger.insert(),
+            {"batch_id": "b-hr", "resource": "population.person", "status": "loaded",
+             "department": "human_resources", "started_at": now, "rejected_by_rule": {},
+             "unknown_columns": []},
+        )  # fmt: skip
+        for id_number, name in (("110105194912310021", "张三"), ("110105195001010012", "李四")):
+            conn.execute(
+                people.golden.insert(),
+                {"id_number": id_number, "name": name, "marital_status": "已婚",
+                 "_src_phone": "b-hr", **stamp},
+            )  # fmt: skip
+            conn.execute(payment.insert(), {"id_number": id_number, **stamp})
+        conn.execute(
+            people.conflict.insert(),
+            {"record_key": "110105195001010012", "field": "phone", "found_at": now,
+             "winner_department": "human_resources", "other_department": "civil_affairs",
+             "found_batch": "b-hr"},
+        )  # fmt: skip
+    with engine.connect() as conn:
+        chosen = _example_person(conn, people.golden, payment, people.conflict)
+    assert chosen == ("110105195001010012", "李四", "phone")
+    with engine.begin() as conn:
+        conn.execute(people.conflict.update().values(resolved_at=now, resolved_batch="b-2"))
+    with engine.connect() as conn:  # none open: the first that qualifies, said without one
+        chosen = _example_person(conn, people.golden, payment, people.conflict)
+    assert chosen == ("110105194912310021", "张三", None)
