@@ -179,6 +179,7 @@ def test_gdx_airflow_runs_every_dag_on_its_schedule_behind_an_admin_login(
         time.sleep(0.5)
     active = http.get(f"{url}/api/v2/dags", headers=auth, params={"paused": "false"}).json()
     assert active["total_entries"] == len(expected) == 16
+    assert any((home / "logs" / "dag_processor").rglob("collect_sources.py.log"))
 
     names = " ".join(" ".join(p.cmdline()) for p in gdx_airflow.tree if _alive(p))
     assert all(n in names for n in ("api", "scheduler", "dag-processor", "triggerer")), names
@@ -188,6 +189,7 @@ def test_gdx_airflow_runs_every_dag_on_its_schedule_behind_an_admin_login(
     assert stdout.rstrip().endswith("Airflow stopped")
     assert "Traceback" not in stderr
     gdx_airflow.assert_all_gone()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stderr.txt", "stdout.txt", "var"]
 
 
 def test_a_dying_component_stops_all_with_one_line_naming_it(gdx_airflow):
