@@ -36,8 +36,6 @@ def collection_dag(source: Source, library: str, cycle: str):
         schedule=SCHEDULES.get(source.schedule or cycle, source.schedule or cycle),
         start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
         catchup=False,
-        # collection runs on its schedule from the start; pausing one is the UI's toggle
-        is_paused_upon_creation=False,
         max_active_runs=1,
         doc_md=f"{__doc__}\n\n**{source.code}** ({source.department} → {source.resource}): "
         f"{source.description}",

@@ -25,7 +25,6 @@ from gdx.airflow_assets import library_asset
     ),
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
-    is_paused_upon_creation=False,  # active from the start, like the collection DAGs
     max_active_runs=1,
     doc_md=__doc__,
     tags=["gdx", "publish"],

@@ -96,6 +96,7 @@ def test_setting_options_keeps_every_other_line():
 def test_the_hub_settings_are_absolute_paths_airflow_reads_literally(tmp_path):
     settings = {(s, k): v for s, k, v in hub_settings(tmp_path / "50%")}
     assert settings[("core", "dags_folder")] == str(DAGS_FOLDER)
+    assert settings[("core", "dags_are_paused_at_creation")] == "False"
     assert (DAGS_FOLDER / "collect_sources.py").is_file()
     db = settings[("database", "sql_alchemy_conn")]
     assert db == f"sqlite:///{tmp_path}/50%%/airflow/airflow.db?timeout=30"  # % is doubled
@@ -118,6 +119,7 @@ def test_gdx_init_prepares_a_users_own_airflow_home_keeping_its_settings(tmp_pat
     assert result.returncode == 0, result.stderr
     assert (
         f"airflow: {config}: set [core] dags_folder, [core] load_examples, "
+        "[core] dags_are_paused_at_creation, "
         "[database] sql_alchemy_conn, [logging] base_log_folder, "
         "[logging] dag_processor_child_process_log_directory "
         "(the file as it was is kept in airflow.cfg.bak); metadata DB up to date"
@@ -139,6 +141,7 @@ def test_gdx_init_prepares_a_users_own_airflow_home_keeping_its_settings(tmp_pat
     assert {b.split(" = ")[0] for b, a in zip(before, after, strict=True) if b != a} == {
         "dags_folder",
         "load_examples",
+        "dags_are_paused_at_creation",
         "sql_alchemy_conn",
         "base_log_folder",
         "dag_processor_child_process_log_directory",
