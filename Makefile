@@ -2,7 +2,6 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-export AIRFLOW_HOME := $(CURDIR)
 export GX_ANALYTICS_ENABLED := False
 
 .PHONY: demo test bench install clean

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from gdx import airflow_services, airflow_setup
+from gdx import airflow_home, airflow_services, airflow_setup
 from gdx.console import out
 from gdx.errors import GdxError
 from warehouse import settings
@@ -43,18 +43,21 @@ def airflow_command(
         float, typer.Option(help="Seconds to wait for the API server to answer before giving up.")
     ] = 180,
 ) -> None:
-    """Start the whole of Airflow with the project's DAGs: scheduler, DAG processor and API
-    server with its web UI. Prints the UI address and an admin login; runs until Ctrl-C.
+    """Start the whole of Airflow with the hub's DAGs, active on their schedules: API server
+    with its web UI, scheduler, DAG processor and triggerer. Prints the UI address and an admin
+    login; runs until Ctrl-C.
 
-    Logs: GDX_HOME/airflow/. If a component dies, all stop with one line naming it.
+    Airflow's home is AIRFLOW_HOME, else GDX_HOME/airflow; its airflow.cfg gets the hub's
+    settings as with `gdx init`. Metadata DB, logs and login: GDX_HOME/airflow/. If a
+    component dies, all stop with one line naming it.
     """
     if not re.fullmatch(r"[A-Za-z0-9_.@-]+", user):
         raise GdxError(f"--user {user!r}: use letters, digits and _ . @ - only")
     _check_port_free(host, port)
     var = settings.home() / "airflow"
     var.mkdir(parents=True, exist_ok=True)
-    out.print("preparing the Airflow metadata database…", highlight=False)
-    airflow_setup.migrate()
+    out.print("preparing Airflow's home and metadata database…", highlight=False)
+    out.print(f"airflow: {airflow_setup.migrate()}", highlight=False)
     login_env, login = admin_login(var / PASSWORDS_FILE, user)
     env = airflow_services.environment(host, port, login_env)
     services = airflow_services.Services(
@@ -107,9 +110,8 @@ def _auth_manager() -> str:
     """[core] auth_manager as Airflow will see it: the environment, else airflow.cfg."""
     if value := os.environ.get("AIRFLOW__CORE__AUTH_MANAGER"):
         return value
-    home = airflow_setup.environment()["AIRFLOW_HOME"]
-    config = configparser.ConfigParser(interpolation=None)
-    config.read(Path(home, "airflow.cfg"), encoding="utf-8")
+    config = configparser.ConfigParser(interpolation=None, strict=False)
+    config.read(airflow_home.config_file(airflow_setup.environment()), encoding="utf-8")
     return config.get("core", "auth_manager", fallback=SIMPLE_AUTH_MANAGER).strip()
 
 

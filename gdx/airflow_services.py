@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,8 +34,7 @@ class Component:
     args: tuple[str, ...]
 
     def command(self) -> list[str]:
-        exe = shutil.which("airflow", path=str(Path(sys.executable).parent)) or "airflow"
-        return [exe, *self.args]
+        return airflow_setup.airflow_args(*self.args)
 
 
 def api_server(host: str, port: int, workers: int = 1) -> Component:
@@ -56,6 +54,14 @@ def dag_processor() -> Component:
     return Component("dag-processor", ("dag-processor",))
 
 
+def triggerer(serve_logs: bool = False) -> Component:
+    """The triggerer, which runs deferred tasks' triggers; the web UI's health panel checks it.
+    Its log server, like the scheduler's, is only needed by an API server on another machine."""
+    return Component(
+        "triggerer", ("triggerer",) if serve_logs else ("triggerer", "--skip-serve-logs")
+    )
+
+
 def celery_worker(
     queues: Iterable[str] = (), concurrency: int = 1, hostname: str | None = None
 ) -> Component:
@@ -70,8 +76,9 @@ def celery_worker(
 
 
 def standard(host: str, port: int, api_workers: int = 1) -> list[Component]:
-    """What `gdx airflow` runs: the API server (and web UI), the scheduler, the DAG processor."""
-    return [api_server(host, port, api_workers), scheduler(), dag_processor()]
+    """What `gdx airflow` runs: every component the web UI's health panel checks — the API
+    server (and web UI, over the metadata DB), the scheduler, the DAG processor, the triggerer."""
+    return [api_server(host, port, api_workers), scheduler(), dag_processor(), triggerer()]
 
 
 def client_url(host: str, port: int) -> str:

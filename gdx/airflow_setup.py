@@ -1,39 +1,45 @@
-"""Airflow on the embedded default: its home is the project root (where airflow.cfg lives)."""
+"""Airflow for a deployment: its home (default GDX_HOME/airflow), its settings, its metadata DB."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from gdx import airflow_home
 from gdx.errors import GdxError
 from warehouse import settings
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
 
 def environment() -> dict[str, str]:
-    """The environment for Airflow commands: AIRFLOW_HOME and GDX_HOME made absolute."""
+    """The environment for Airflow commands: GDX_HOME and AIRFLOW_HOME (default
+    GDX_HOME/airflow) made absolute, so that every component of one deployment agrees."""
     env = dict(os.environ)
-    env.setdefault("AIRFLOW_HOME", str(PROJECT_ROOT))
-    env["GDX_HOME"] = str(settings.home())
+    home = settings.home()
+    env["GDX_HOME"] = str(home)
+    env["AIRFLOW_HOME"] = str(airflow_home.home(home, env))
     env.setdefault("GX_ANALYTICS_ENABLED", "False")
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    if not Path(env["AIRFLOW_HOME"], "airflow.cfg").is_file():
-        raise GdxError(f"{env['AIRFLOW_HOME']}: no airflow.cfg (set AIRFLOW_HOME to the project)")
-    Path(env["AIRFLOW_HOME"], "var").mkdir(parents=True, exist_ok=True)
     return env
+
+
+def prepare() -> airflow_home.Prepared:
+    """Write the hub's settings into the Airflow home's airflow.cfg (see gdx.airflow_home)."""
+    return airflow_home.prepare(environment(), settings.home())
+
+
+def airflow_args(*args: str) -> list[str]:
+    """An `airflow` command line run by this interpreter (no `airflow` script on PATH needed)."""
+    return [sys.executable, "-m", "airflow", *args]
 
 
 def airflow(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
     """Run an `airflow` command of this environment; output is captured."""
-    exe = shutil.which("airflow", path=str(Path(sys.executable).parent)) or "airflow"
     return subprocess.run(
-        [exe, *args],
+        airflow_args(*args),
         env=environment() | env,
         capture_output=True,
         text=True,
@@ -43,10 +49,12 @@ def airflow(*args: str, timeout: float = 600, **env: str) -> subprocess.Complete
 
 
 def migrate() -> str:
-    """Create or upgrade Airflow's metadata database and set the base libraries' pools
-    (idempotent)."""
+    """Prepare the Airflow home, create or upgrade Airflow's metadata database and set the base
+    libraries' pools (idempotent); says what it did."""
     from gdx.airflow_assets import pools
 
+    prepared = prepare()
+    Path(settings.home(), "airflow").mkdir(parents=True, exist_ok=True)
     result = airflow("db", "migrate")
     if result.returncode != 0:
         raise GdxError(f"airflow db migrate failed: {_last_line(result)}")
@@ -56,7 +64,7 @@ def migrate() -> str:
         result = airflow("pools", "import", str(definition))
     if result.returncode != 0:
         raise GdxError(f"airflow pools import failed: {_last_line(result)}")
-    return f"up to date, pools {', '.join(pools())}"
+    return f"{prepared.describe()}; metadata DB up to date, pools {', '.join(pools())}"
 
 
 def test_dag(dag_id: str) -> None:

@@ -49,10 +49,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 @app.command()
 def init(
     warehouse_only: Annotated[
-        bool, typer.Option("--warehouse-only", help="Skip the Airflow metadata database.")
+        bool, typer.Option("--warehouse-only", help="Skip Airflow (its home and metadata DB).")
     ] = False,
 ) -> None:
-    """Create or upgrade the warehouse schema and the Airflow metadata DB (idempotent)."""
+    """Prepare the deployment in GDX_HOME (idempotent, never drops data): create or upgrade
+    the warehouse schema; write the hub's settings into the airflow.cfg of AIRFLOW_HOME (else
+    GDX_HOME/airflow; other settings kept, a changed file's old text in airflow.cfg.bak); create
+    or upgrade Airflow's metadata DB (GDX_HOME/airflow/airflow.db) and its pools."""
     from gdx import airflow_setup
     from warehouse import engine, tables
 
@@ -61,7 +64,7 @@ def init(
     changes = tables.init_schema(db, catalog)
     out.print(f"warehouse {engine.describe(db)}: " + (", ".join(changes) or "up to date"))
     if not warehouse_only:
-        out.print(f"airflow metadata: {airflow_setup.migrate()}")
+        out.print(f"airflow: {airflow_setup.migrate()}", highlight=False)
 
 
 def _print_summary(summary, as_json: bool) -> None:

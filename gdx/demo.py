@@ -52,7 +52,12 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
     engine = engines.create()
     tables.init_schema(engine, catalog)
     airflow_setup.migrate()
-    console.print(f"2/4 warehouse {engines.describe(engine)} and Airflow metadata ready")
+    airflow_home = airflow_setup.environment()["AIRFLOW_HOME"]
+    console.print(
+        f"2/4 warehouse {engines.describe(engine)} and Airflow metadata ready (Airflow home "
+        f"{airflow_home})",
+        highlight=False,
+    )
 
     collections = {dag_id(code): code for code in catalog.sources}
     console.print(

@@ -15,7 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_TMP = Path(tempfile.mkdtemp(prefix="gdx-airflow-"))
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-os.environ["AIRFLOW_HOME"] = str(ROOT)
+# an Airflow home of the tests' own: `gdx init` in a test writes the hub's settings there
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_TMP / "home")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_TMP / 'airflow.db'}"
 os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(_AIRFLOW_TMP / "logs")
 os.environ["GDX_DATA_DOCS_DIR"] = str(_AIRFLOW_TMP / "data_docs")

@@ -15,7 +15,12 @@ class Setting:
 
 
 SETTINGS = (
-    Setting("GDX_HOME", "var", "Folder for the embedded databases, incoming files and reports."),
+    Setting(
+        "GDX_HOME",
+        "var",
+        "Folder of everything a deployment writes: the embedded databases (the warehouse, "
+        "Airflow's metadata DB), Airflow's home and logs, incoming files and reports.",
+    ),
     Setting(
         "GDX_DATABASE_URL",
         "sqlite:///{GDX_HOME}/gdx.db",

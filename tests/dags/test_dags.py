@@ -10,9 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from gdx.airflow_assets import asset_uri
-from tests.conftest import ROOT
-
-DAGS = ROOT / "dags"
+from gdx.airflow_home import DAGS_FOLDER as DAGS
 
 
 @pytest.fixture(scope="module")

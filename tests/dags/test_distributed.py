@@ -79,7 +79,9 @@ def cluster(tmp_path):
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + urls["airflow"],
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-        # the anonymous admin of airflow.cfg, so that the test's REST calls need no login
+        # only the triggered DAG runs (the hub's settings make every DAG active at creation)
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        # the anonymous admin, so that the test's REST calls need no login
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         # pick the DAG file up at once; a failing task retries after a second, not five minutes
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",

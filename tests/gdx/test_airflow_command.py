@@ -1,7 +1,9 @@
-"""`gdx airflow`: the whole of Airflow starts, its admin login works, and it stops cleanly.
+"""`gdx airflow`: the whole of Airflow starts, its DAGs are active on their schedules, its
+admin login works, and it stops cleanly.
 
-The command runs as a real process on a free port, a temporary GDX_HOME and a fresh SQLite
-metadata DB; the tests watch its process tree so that no component outlives it.
+The command runs as a real process on a free port and a temporary GDX_HOME, with no Airflow
+setting of the environment: Airflow's home, settings and metadata DB are the defaults, under
+GDX_HOME. The tests watch its process tree so that no component outlives it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ import psutil
 import pytest
 
 from gdx.airflow_command import admin_login
+from gdx.airflow_home import DAGS_FOLDER
 from gdx.errors import GdxError
-
-DAG_ID = "collect_public_security_population"
 
 
 def _free_port() -> int:
@@ -37,12 +38,9 @@ def _env(tmp_path: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AIRFLOW__API_AUTH__", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER"))
+        if not key.startswith(("AIRFLOW_", "GDX_"))  # the tests' own Airflow home and DB too
     }
     env["GDX_HOME"] = str(tmp_path / "var")
-    env.pop("GDX_DATABASE_URL", None)
-    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{tmp_path / 'airflow.db'}"
-    env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(tmp_path / "logs")
     env["AIRFLOW__CORE__PARALLELISM"] = "2"  # a lean LocalExecutor on a small machine
     return env
 
@@ -98,7 +96,7 @@ class GdxAirflow:
         """No process it started is left: not its children nor anything in their sessions."""
         assert self.process.poll() is not None
         sessions = self.sessions
-        assert len(sessions) == 3, "api-server, scheduler and dag-processor lead a session each"
+        assert len(sessions) == 4, "api-server, scheduler, dag-processor, triggerer: a session each"
         left = [p for p in self.tree if _alive(p)]
         for process in psutil.process_iter(["pid"]):
             try:
@@ -131,47 +129,67 @@ def gdx_airflow(tmp_path):
     running.kill()
 
 
-def test_gdx_airflow_serves_the_ui_with_a_working_admin_login_and_stops_cleanly(gdx_airflow):
+def test_gdx_airflow_runs_every_dag_on_its_schedule_behind_an_admin_login(
+    gdx_airflow, tmp_path, catalog
+):
     url, user, password = gdx_airflow.wait_until_up()
+    http = httpx.Client(timeout=30)  # the components share a busy machine with the tests
+    # a deployment is one folder: Airflow's home, settings, metadata DB and logs in GDX_HOME
+    home = tmp_path / "var" / "airflow"
+    assert (home / "airflow.db").is_file() and (home / "scheduler.log").is_file()
+    assert f"dags_folder = {DAGS_FOLDER}\n" in (home / "airflow.cfg").read_text()
     assert user == "admin" and len(password) >= 12
-    health = httpx.get(f"{url}/api/v2/monitor/health").json()
+    health = http.get(f"{url}/api/v2/monitor/health").json()
     assert health["metadatabase"]["status"] == "healthy"
-    page = httpx.get(url)
+    page = http.get(url)
     assert page.status_code == 200 and "<title>Airflow</title>" in page.text
 
     # a real login: no anonymous access, a wrong password is refused, the printed one works
-    assert httpx.get(f"{url}/api/v2/dags").status_code == 401
-    wrong = httpx.post(f"{url}/auth/token", json={"username": user, "password": password + "x"})
+    assert http.get(f"{url}/api/v2/dags").status_code == 401
+    wrong = http.post(f"{url}/auth/token", json={"username": user, "password": password + "x"})
     assert wrong.status_code == 401
-    answer = httpx.post(f"{url}/auth/token", json={"username": user, "password": password})
+    answer = http.post(f"{url}/auth/token", json={"username": user, "password": password})
     assert answer.status_code == 201, answer.text
     token = answer.json()["access_token"]
     claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
     assert claims["sub"] == user and claims["role"].upper() == "ADMIN"
     auth = {"Authorization": f"Bearer {token}"}
-    pool = httpx.post(f"{url}/api/v2/pools", headers=auth, json={"name": "probe", "slots": 1})
+    pool = http.post(f"{url}/api/v2/pools", headers=auth, json={"name": "probe", "slots": 1})
     assert pool.status_code == 201, pool.text
 
-    # the DAG processor parsed the project's DAGs and the scheduler heartbeats
+    # the DAG processor parsed the hub's DAGs, every one active with its next run planned
+    # (the UI's "Active Dags" and "Next Run"), and every component of the health panel is up
+    expected = {f"collect_{code.replace('.', '_')}" for code in catalog.sources}
+    expected.add("publish_directory")
     deadline = time.monotonic() + 120
     while True:
-        dags = httpx.get(f"{url}/api/v2/dags", headers=auth, params={"dag_id_pattern": DAG_ID})
-        health = httpx.get(f"{url}/api/v2/monitor/health").json()
-        parsed = dags.status_code == 200 and dags.json()["total_entries"] == 1
-        beating = health["scheduler"]["status"] == health["dag_processor"]["status"] == "healthy"
-        if parsed and beating:
+        dags = http.get(f"{url}/api/v2/dags", headers=auth, params={"limit": 100})
+        health = http.get(f"{url}/api/v2/monitor/health").json()
+        found = {dag["dag_id"]: dag for dag in dags.json().get("dags", [])}
+        scheduled = {
+            dag_id
+            for dag_id, dag in found.items()
+            if not dag["is_paused"] and dag["next_dagrun_run_after"]
+        }
+        components = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+        healthy = all(health[name]["status"] == "healthy" for name in components)
+        if scheduled == set(found) == expected and healthy:
             break
-        assert time.monotonic() < deadline, (dags.text, health)
+        assert time.monotonic() < deadline, (sorted(found), sorted(scheduled), health)
         time.sleep(0.5)
+    active = http.get(f"{url}/api/v2/dags", headers=auth, params={"paused": "false"}).json()
+    assert active["total_entries"] == len(expected) == 16
+    assert any((home / "logs" / "dag_processor").rglob("collect_sources.py.log"))
 
-    names = " ".join(" ".join(p.cmdline()) for p in gdx_airflow.tree)
-    assert all(name in names for name in ("api", "scheduler", "dag-processor")), names
+    names = " ".join(" ".join(p.cmdline()) for p in gdx_airflow.tree if _alive(p))
+    assert all(n in names for n in ("api", "scheduler", "dag-processor", "triggerer")), names
     gdx_airflow.process.send_signal(signal.SIGINT)  # Ctrl-C
     assert gdx_airflow.process.wait(60) == 0
     stdout, stderr = gdx_airflow.output()
     assert stdout.rstrip().endswith("Airflow stopped")
     assert "Traceback" not in stderr
     gdx_airflow.assert_all_gone()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stderr.txt", "stdout.txt", "var"]
 
 
 def test_a_dying_component_stops_all_with_one_line_naming_it(gdx_airflow):
@@ -222,4 +240,4 @@ def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path):
     assert (
         result.stderr.strip() == f"error: port {port} on 127.0.0.1 is in use (--port picks another)"
     )
-    assert not (tmp_path / "airflow.db").exists()
+    assert not (tmp_path / "var" / "airflow" / "airflow.db").exists()
