@@ -15,6 +15,7 @@ from catalog_schema import directory
 from catalog_schema.directory_csv import csv_text
 from catalog_schema.models import DEPARTMENT_GROUP, LIBRARIES, ShareType
 from services.deps import CatalogDep, ConsumerDep, EngineDep
+from services.formats import Time
 from services.problems import KEYED_CALL, responses
 from warehouse.directory import published
 
@@ -44,12 +45,12 @@ class DataItem(BaseModel):
 
 class Figures(BaseModel):
     records: int = Field(description="Golden records served (active or ended).")
-    last_update: str | None = Field(description="When a record last changed (UTC).")
-    last_collected: str | None = Field(description="Last successful collection (UTC).")
+    last_update: Time | None = Field(description="When a record last changed.")
+    last_collected: Time | None = Field(description="Last successful collection.")
     fresh: bool = Field(description="Collected within 1.5 update cycles.")
     pass_rate: float | None = Field(description="Share of rows read that passed every rule.")
     open_conflicts: int = Field(description="Fields on which departments still disagree.")
-    computed_at: str = Field(description="When `gdx publish` computed these figures.")
+    computed_at: Time = Field(description="When `gdx publish` computed these figures.")
 
 
 class Endpoint(BaseModel):
@@ -120,6 +121,7 @@ class ServiceItem(BaseModel):
 
 class ServiceItemList(BaseModel):
     items: list[ServiceItem]
+    next: None = Field(description="Always null: the list comes whole.")
 
 
 def directory_filters(
@@ -254,7 +256,7 @@ def read_entry(
 )
 def list_service_items(consumer: ConsumerDep, catalog: CatalogDep) -> dict:
     items = [catalog.service_items[code] for code in sorted(catalog.service_items)]
-    return {"items": [directory.service_item(item, catalog) for item in items]}
+    return {"items": [directory.service_item(item, catalog) for item in items], "next": None}
 
 
 @router.get(

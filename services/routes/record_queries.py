@@ -117,7 +117,7 @@ def add_query_route(router: APIRouter, resource: Resource) -> None:
         f"/{resource.code}/records",
         query_records,
         methods=["GET"],
-        summary=f"{resource.name_en} records matching filters (keyset paging)",
+        summary=f"Records matching filters (keyset paging) — {resource.name_en}",
         description=(
             f"Equality on any public field ({equality})"
             ", ranges on dates (`<field>_from`, `<field>_to`, inclusive), at least one filter; "

@@ -147,7 +147,11 @@ def test_detail_with_figures_after_publishing(api, engine, catalog, tmp_path):
 
 
 def test_endpoints_are_real_routes(api, catalog):
-    routes = {(method, route.path) for route in api.app.routes for method in route.methods or ()}
+    routes = {
+        (method, route.path)
+        for route in api.app.routes
+        for method in getattr(route, "methods", None) or ()
+    }
     for code in catalog.resources:
         entry = api.get(f"{CATALOG}/{code}").json()
         assert entry["endpoints"], code
