@@ -37,11 +37,13 @@ def not_allowed(request: Request, allowed: str) -> str:
 
 
 def validation(request: Request, errors: Sequence[Any]) -> tuple[int, str]:
-    """The status and detail of a request refused by validation (its first error): 400 for a
-    body that is not JSON, else 422."""
+    """The status and detail of a request refused by validation (its first error, an unknown
+    field before any other): 400 for a body that is not JSON, else 422."""
     if not errors:
         return 422, "invalid request"
-    error = errors[0]
+    # an unknown field first: it is most often a misspelt one, which is then also "missing"
+    unknown = [error for error in errors if error.get("type") == "extra_forbidden"]
+    error = (unknown or errors)[0]
     kind, loc = error.get("type", ""), tuple(error.get("loc", ()))
     if kind == "json_invalid":
         position = loc[1] if len(loc) > 1 else None

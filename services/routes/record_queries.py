@@ -14,7 +14,7 @@ from services import cursor, formats
 from services.access import CallDep
 from services.problems import DATA_CALL, responses
 from services.rendering import Rendered
-from services.routes.records import serve
+from services.routes.records import listed_model, serve
 from warehouse import records
 
 PAGE_DEFAULT, PAGE_MAX = 20, 100
@@ -126,6 +126,7 @@ def add_query_route(router: APIRouter, resource: Resource) -> None:
             "not listed; an item's `key` is the key field as served (masked when sensitive)."
         ),
         operation_id=f"query_{resource.table_name}",
+        response_model=listed_model(resource, "page"),  # the documented schema (OpenAPI)
         responses=responses(*DATA_CALL),
         openapi_extra={"parameters": _parameters(resource, filters)},
     )

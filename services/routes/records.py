@@ -45,8 +45,57 @@ class RecordPublic(BaseModel):
     updated_at: Time = Field(description="When the record last changed.")
 
 
+_MODELS: dict[tuple[str, int, str], type[BaseModel]] = {}
+
+
 def record_model(resource: Resource) -> type[BaseModel]:
-    """The data schema of a resource's records, generated from its declaration."""
+    """The data schema of a resource's records, generated from its declaration (one class per
+    resource, however many routes name it)."""
+    found = _MODELS.get((resource.code, id(resource), "record"))
+    if found is None:
+        found = _MODELS[(resource.code, id(resource), "record")] = _record_model(resource)
+    return found
+
+
+def listed_model(resource: Resource, kind: str) -> type[BaseModel]:
+    """The answer of a resource's filtered query (`page`) or batch (`batch`): its records as
+    `items`; in a page an item's key is the key field as served (null when not served)."""
+    found = _MODELS.get((resource.code, id(resource), kind))
+    if found is not None:
+        return found
+    camel = _camel(resource.code)
+    if kind == "page":
+        item = create_model(
+            f"{camel}Listed",
+            __base__=record_model(resource),
+            key=(str | None, Field(description="The key field as served: masked, or null.")),
+        )
+        found = create_model(
+            f"{camel}Page",
+            resource=(str, ...),
+            items=(list[item], ...),
+            next=(str | None, Field(description="Link to the next page; null on the last one.")),
+        )
+    else:
+        found = create_model(
+            f"{camel}Batch",
+            resource=(str, ...),
+            as_of=(Time | None, ...),
+            items=(list[record_model(resource)], Field(description="In the order asked.")),
+            not_found=(list[str], ...),
+            removed=(list[str], Field(description="No department holds these any more.")),
+            invalid=(list[InvalidKey], ...),
+        )
+    _MODELS[(resource.code, id(resource), kind)] = found
+    return found
+
+
+class InvalidKey(BaseModel):
+    key: str = Field(description="The key as given.")
+    detail: str = Field(description="The rule it breaks.")
+
+
+def _record_model(resource: Resource) -> type[BaseModel]:
     fields: dict[str, Any] = {
         spec.name: (
             # a masked decimal is text (stars); a decimal served is a JSON number
@@ -254,6 +303,7 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
         "field's rules are listed as invalid, unknown ones as not_found, records no department "
         "holds any more as removed.",
         operation_id=f"batch_{resource.table_name}",
+        response_model=listed_model(resource, "batch"),  # the documented schema (OpenAPI)
         responses=responses(*DATA_CALL),
     )
 
