@@ -37,8 +37,8 @@ class DataItem(BaseModel):
     label_zh: str
     type: str = Field(description="text, date or decimal.")
     sensitivity: str = Field(
-        description="public; sensitive (served masked unless a grant names it); secret "
-        "(listed, never served)."
+        description="public; sensitive (served masked unless a grant names it — but a legal "
+        "entity's USCC is always shown); secret (listed, never served)."
     )
     description: str
 
@@ -188,8 +188,9 @@ def catalog_jsonld(
 @router.get(
     "/catalog.csv",
     summary="The directory as CSV in the columns of the compilation guide",
-    description="UTF-8 with a byte order mark (Excel); 信息项信息 lists each data item as "
-    "`label(name:type:sensitivity)`, the key first. `gdx catalog import` reads it back.",
+    description="UTF-8 with a byte order mark (Excel), values in the guide's Chinese terms; "
+    "信息项信息 lists each data item as `label(name:数据类型:敏感级别)`, e.g. "
+    "`姓名(name:字符型:公开)`, the key first. `gdx catalog import` reads it back.",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}, **responses(*KEYED_CALL)},
 )
