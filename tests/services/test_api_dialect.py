@@ -128,10 +128,8 @@ def _one_list_shape(document: dict, where: str, schema: dict) -> None:
     lists = [
         name
         for name, value in properties.items()
-        if value.get("type") == "array" and _resolve(document, value.get("items", {})).get(
-            "type", "object"
-        )
-        == "object"
+        if value.get("type") == "array"
+        and _resolve(document, value.get("items", {})).get("type", "object") == "object"
     ]
     if not lists:
         return

@@ -4,9 +4,9 @@ endpoints, the DCAT-AP and CSV exports (and the CSV read back), the sharing resp
 from __future__ import annotations
 
 import csv
-import re
 import io
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
