@@ -78,7 +78,7 @@ def test_demo_serves_the_record_its_curl_line_names(tmp_path):
         # the approved access request lets the materials call supply the contributions
         materials = re.search(r"'(http\S+/materials\?applicant=\S+)'", text).group(1)
         body = httpx.get(materials, headers=headers, timeout=5).json()
-        supplied = {m["code"]: m["status"] for m in body["materials"]}
+        supplied = {m["code"]: m["status"] for m in body["items"]}
         assert supplied == {
             "identity": "supplied",
             "contribution_record": "supplied",
