@@ -28,7 +28,8 @@ def test_unreachable_database_is_503(catalog, tmp_path):
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
     assert body["status"] == 503 and body["title"] == "Service Unavailable"
-    assert body["detail"].startswith("the database did not answer SELECT 1: unable to open")
+    assert body["detail"].startswith("the database did not answer SELECT 1: ")
+    assert "unable to open database file" in body["detail"]
 
 
 def test_hanging_database_is_503_within_the_timeout(catalog, tmp_path, monkeypatch):

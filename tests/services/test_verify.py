@@ -65,7 +65,9 @@ def test_licence(hub, number, holder, verdict):
         # refusal naming the field, never a silent not_found
         ({"licence_no": "220104000012345", "holder_id": "91220402Q0189238"}, "holder_id"),
         ({"licence_no": "220104000012345", "holder_id": "91220402Q01892388X"}, "holder_id"),
-        ({"licence_no": "220104000012345", "holder": FOODS}, "body.holder_id: required"),
+        ({"licence_no": "220104000012345"}, "body.holder_id: required"),
+        # a misspelt field is named first: it is why the right one is missing
+        ({"licence_no": "220104000012345", "holder": FOODS}, "unknown field 'holder'"),
         (
             {"licence_no": "220104000012345", "holder_id": FOODS, "type": "BL01"},
             "unknown field 'type' (it takes licence_no, holder_id)",
