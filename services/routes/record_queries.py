@@ -14,7 +14,8 @@ from services import cursor, formats
 from services.access import CallDep
 from services.problems import DATA_CALL, responses
 from services.rendering import Rendered
-from services.routes.records import listed_model, serve
+from services.routes.record_models import listed_model
+from services.routes.records import serve
 from warehouse import records
 
 PAGE_DEFAULT, PAGE_MAX = 20, 100

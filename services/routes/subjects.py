@@ -16,7 +16,8 @@ from services import cursor, formats
 from services.access import Call, CallDep
 from services.problems import DATA_CALL, responses
 from services.rendering import Rendered
-from services.routes.records import record_model, serve
+from services.routes.record_models import record_model
+from services.routes.records import serve
 from warehouse import derived, records
 
 PERSON, ENTITY = "population.person", "legal_entity.organization"
