@@ -8,6 +8,7 @@ from typing import Any
 
 from catalog_schema.catalog import Catalog
 from catalog_schema.models import Department, Resource, ServiceItem
+from warehouse import clock
 
 API = "/api/v1"
 SHARE_TYPES_ZH = {
@@ -130,9 +131,14 @@ def _supplier(resource: Resource) -> dict[str, str]:
 
 
 def _figures(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The published figures, their times local with their offset (warehouse.clock.iso)."""
     if row is None:
         return None
-    return {name: _plain(row.get(name)) for name in (*FIGURES, "computed_at")}
+    values = {name: row.get(name) for name in (*FIGURES, "computed_at")}
+    return {
+        name: clock.iso(value) if isinstance(value, dt.datetime) else value
+        for name, value in values.items()
+    }
 
 
 def _plain(value: Any) -> Any:

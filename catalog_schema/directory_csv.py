@@ -1,10 +1,13 @@
 """The directory as CSV in the columns of the national directory compilation guide
 (政务信息资源目录编制指南), and the same CSV read back into resource declarations.
 
-The data items cell (信息项信息) holds every field as `zh label(name:type:sensitivity)`, the key
-first, separated by `；` — `公民身份号码(id_number:text:sensitive)；姓名(name:text:public)`. Read
-back, the first item is the key (rule `required`), a date gets `date_format`, a decimal
-`number_format`, and each field's description is its label.
+Every value under a Chinese column is in Chinese, in the guide's terms: share type (无条件共享),
+open attribute (不予开放), update cycle (每日), format (数据库), channel (数据服务接口), and in the
+data items cell (信息项信息) every field as `zh label(name:数据类型:敏感级别)`, the key first,
+separated by `；` — `公民身份号码(id_number:字符型:敏感)；姓名(name:字符型:公开)`. Read back, the
+Chinese terms or our codes (`text`, `sensitive`, `daily` …) are accepted; the first item is the
+key (rule `required`), a date gets `date_format`, a decimal `number_format`, and each field's
+description is its label.
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ COLUMNS = (
     "信息资源英文名称",
     "数据粒度",
 )
+#: The guide's data types (数据类型) of our field types.
+FIELD_TYPES_ZH = {"text": "字符型", "date": "日期型", "decimal": "数值型"}
+#: Sensitivity levels: public, sensitive (masked unless a grant names it), secret (never served).
+SENSITIVITIES_ZH = {"public": "公开", "sensitive": "敏感", "secret": "保密"}
+#: The guide's terms for the declarations' default format and channel; any other value is a
+#: department's own text and passes through as it is.
+FORMATS_ZH = {"database table": "数据库"}
+CHANNELS_ZH = {"data-service API": "数据服务接口"}
 REQUIRED = ("信息资源分类", "信息资源名称", "信息资源代码", "信息资源摘要", "信息项信息")
 REQUIRED += ("共享类型", "更新周期", "发布日期")
 ALIASES = {"提供方代码": "信息资源提供方代码"}
@@ -57,7 +68,9 @@ def data_items(resource: Resource) -> str:
     key = resource.key_field
     ordered = [key, *(spec for spec in resource.fields if spec is not key)]
     return "；".join(
-        f"{spec.label_zh}({spec.name}:{spec.type}:{spec.sensitivity})" for spec in ordered
+        f"{spec.label_zh}({spec.name}:{FIELD_TYPES_ZH[spec.type]}:"
+        f"{SENSITIVITIES_ZH[spec.sensitivity]})"
+        for spec in ordered
     )
 
 
@@ -70,11 +83,11 @@ def row(resource: Resource, catalog: Catalog) -> list[str]:
         department.name_zh,
         department.uscc or department.code,
         resource.summary,
-        resource.format,
+        FORMATS_ZH.get(resource.format, resource.format),
         data_items(resource),
         SHARE_TYPES_ZH[resource.share_type],
         resource.share_conditions or "",
-        resource.share_channel,
+        CHANNELS_ZH.get(resource.share_channel, resource.share_channel),
         OPEN_ATTRIBUTES_ZH[resource.open_attribute],
         UPDATE_CYCLES_ZH[resource.update_cycle],
         resource.published_on,
@@ -163,30 +176,41 @@ def declaration(where: str, values: dict[str, str], departments: dict[str, Depar
         "format": "信息资源格式",
     }
     data |= {name: cell(column) for name, column in optional.items() if cell(column)}
+    for name, terms in (("share_channel", CHANNELS_ZH), ("format", FORMATS_ZH)):
+        if name in data:  # the guide's term read back as the declarations' own
+            data[name] = next((code for code, zh in terms.items() if zh == data[name]), data[name])
     return data
 
 
 def _fields(where: str, text: str) -> list[dict[str, Any]]:
     fields = []
-    types, sensitivities = get_args(FieldType), get_args(Sensitivity)
+    types = {**{name: name for name in get_args(FieldType)}, **_reverse(FIELD_TYPES_ZH)}
+    sensitivities = {
+        **{name: name for name in get_args(Sensitivity)},
+        **_reverse(SENSITIVITIES_ZH),
+    }
     items = [item.strip() for item in SEPARATORS.split(text) if item.strip()]
     for number, item in enumerate(items, start=1):
         at = f"{where}: 信息项信息 item {number}"
         found = ITEM.match(item)
         if not found:
             raise CatalogError(
-                f"{at}: {item!r} is not 'label(name:type:sensitivity)', e.g. 姓名(name:text:public)"
+                f"{at}: {item!r} is not 'label(name:数据类型:敏感级别)', "
+                "e.g. 姓名(name:字符型:公开)"
             )
         name, kind, sensitivity = found["name"], found["type"], found["sensitivity"]
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             raise CatalogError(f"{at}: name {name!r}: lower-case letters, digits and _ only")
         if kind not in types:
-            raise CatalogError(f"{at} ({name}): type {kind!r} is not one of {', '.join(types)}")
+            raise CatalogError(
+                f"{at} ({name}): type {kind!r} is not one of {', '.join(FIELD_TYPES_ZH.values())}"
+            )
         if sensitivity not in sensitivities:
             raise CatalogError(
                 f"{at} ({name}): sensitivity {sensitivity!r} is not one of "
-                f"{', '.join(sensitivities)}"
+                f"{', '.join(SENSITIVITIES_ZH.values())}"
             )
+        kind, sensitivity = types[kind], sensitivities[sensitivity]
         rules = ["required"] if number == 1 else []
         rules += {"date": ["date_format"], "decimal": ["number_format"]}.get(kind, [])
         fields.append(
@@ -200,6 +224,10 @@ def _fields(where: str, text: str) -> list[dict[str, Any]]:
             }
         )
     return fields
+
+
+def _reverse(terms: dict[str, str]) -> dict[str, str]:
+    return {zh: code for code, zh in terms.items()}
 
 
 def _provider(where: str, values: dict[str, str], departments: dict[str, Department]) -> str:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from catalog_schema import Catalog
-from services import audit, bodies, metrics, openapi, problems, ratelimit
+from services import audit, bodies, docs, metrics, openapi, problems, query_params, ratelimit
 from services.routes import access_requests, health, materials, records, subjects, verify
 from services.routes import catalog as directory_routes
 from warehouse import engine as engines
@@ -19,7 +19,9 @@ def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) 
         title="gdx data-service API",
         summary="Verified base-library data for approval systems (数据共享交换平台).",
         version="0.1.0",
-        docs_url="/docs",
+        docs_url=None,  # services.docs serves /docs and /redoc without a CDN
+        redoc_url=None,
+        dependencies=[Depends(query_params.known_query)],
     )
     app.state.engine = engine or engines.create(serving=True)
     app.state.catalog = catalog
@@ -40,4 +42,5 @@ def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) 
     app.include_router(materials.build_router(catalog))
     audit.install(app, app.state.engine)  # outermost: every response waits for its record
     openapi.install(app, catalog)
+    docs.install(app)
     return app

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from services import metrics
+from services import details, metrics
 from services.deps import over_the_rate
 
 MEDIA_TYPE = "application/problem+json"
@@ -36,9 +36,16 @@ def install(app: FastAPI) -> None:
         if not counted and exc.status_code in metrics.REASON_OF_STATUS:
             metrics.denied(request, metrics.REASON_OF_STATUS[exc.status_code])
         headers = getattr(exc, "headers", None)
-        if exc.status_code == 405:
-            headers = {**(headers or {}), "Allow": allowed_methods(request)}
-        return problem(exc.status_code, str(exc.detail), headers)
+        detail = str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = details.no_route(request)  # Starlette's: no route (or file) for the path
+        elif exc.status_code == 405:
+            allowed = allowed_methods(request)
+            headers = {**(headers or {}), "Allow": allowed}
+            detail = details.not_allowed(request, allowed)
+        elif exc.status_code == 400 and detail == details.UNPARSED_BODY:
+            detail = "body: not UTF-8 JSON"
+        return problem(exc.status_code, detail, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -47,9 +54,7 @@ def install(app: FastAPI) -> None:
         if refused is not None:  # a consumer over its rate is refused as on any other call
             return problem(refused.status_code, str(refused.detail), refused.headers)
         metrics.denied(request, "bad_request")
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(part) for part in first["loc"])
-        return problem(422, f"{where}: {first['msg']}" if where else first["msg"])
+        return problem(*details.validation(request, exc.errors()))
 
 
 def allowed_methods(request: Request) -> str:
@@ -67,14 +72,14 @@ def allowed_methods(request: Request) -> str:
 MEANING = {
     400: "X-Purpose missing or not a service item of the directory; or a body that is not "
     "UTF-8 JSON.",
+    404: "No such record, request, resource or service item; or no route for the path.",
     401: "No X-API-Key, or an unknown or revoked one.",
     403: "Not allowed: the share type, the caller's grants or role.",
-    404: "No such record, request, resource or service item.",
     408: "The request's body did not arrive in full within GDX_BODY_TIMEOUT_SECONDS.",
     409: "The access request is not in a state that allows this.",
     413: "The request's body is larger than the hub accepts.",
     422: "Malformed input: a value outside its declared type, length or pattern, a rule of the "
-    "field it names, an unknown or repeated parameter.",
+    "field it names, an unknown or repeated query parameter, a body field not declared.",
     429: "The consumer's rate limit (GDX_RATE_LIMIT) is spent: retry after Retry-After seconds.",
     503: "The call's audit record could not be written, so the call was not answered.",
 }

@@ -33,10 +33,19 @@ def now() -> dt.datetime:
 
 
 def local(at: dt.datetime) -> dt.datetime:
-    """`at` in the province's zone; a naive time is taken as UTC (what SQLite gives back)."""
+    """`at` in the province's zone; a naive time is taken as UTC (what SQLite gives back).
+
+    Before a zone's standard time began its offset was local mean time, in seconds (Shanghai
+    before 1901: +08:05:43), which ISO 8601 and RFC 3339 cannot write: such a time is shown at
+    the nearest whole-minute offset instead, the same instant."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
-    return at.astimezone(zone())
+    shown = at.astimezone(zone())
+    offset = shown.utcoffset() or dt.timedelta()
+    if offset % dt.timedelta(minutes=1):
+        minutes = round(offset.total_seconds() / 60)
+        shown = at.astimezone(dt.timezone(dt.timedelta(minutes=minutes)))
+    return shown
 
 
 def iso(at: dt.datetime | None) -> str | None:

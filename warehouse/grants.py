@@ -508,10 +508,12 @@ def listing(
     status: str | None = None,
     limit: int = 100,
     now: dt.datetime | None = None,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
     """Requests, newest first: addressed to `provider`, filed by `consumer_id`, in `status`
-    (as shown: `approved` means unexpired, `expired` approved and past its end). Each with its
-    deadline (`decide_by`), `overdue` (pending past it) and `expired`."""
+    (as shown: `approved` means unexpired, `expired` approved and past its end), with an id
+    below `before` (the next page after the request `before`). Each with its deadline
+    (`decide_by`), `overdue` (pending past it) and `expired`."""
     moment = _utc(now or utc_now())
     query = _select()
     if provider is not None:
@@ -533,6 +535,8 @@ def listing(
             )
         else:
             query = query.where(access_request.c.status == status)
+    if before is not None:
+        query = query.where(access_request.c.id < before)
     rows = conn.execute(query.order_by(access_request.c.id.desc()).limit(max(1, limit))).all()
     return [_shown(row, moment) for row in rows]
 

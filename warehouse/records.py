@@ -152,16 +152,30 @@ def query(
 
 
 def matching(
-    conn: sa.Connection, resource: Resource, field: str, value: str, limit: int = 1000
+    conn: sa.Connection,
+    resource: Resource,
+    field: str,
+    value: str,
+    limit: int = 1000,
+    after: str | None = None,
+    active: bool = False,
+    until: tuple[str, dt.date] | None = None,
 ) -> list[dict]:
-    """Records not removed whose `field` holds `value` (a holder's licences), in key order."""
+    """Records not removed whose `field` holds `value` (a holder's licences), in key order after
+    `after` (keyset paging); only the active ones with `active`, and with `until` (a date field,
+    a day) only those whose date is empty or not before that day (a subject's live credit
+    records)."""
     golden = for_resource(resource).golden
-    rows = conn.execute(
-        sa.select(golden)
-        .where(golden.c[field] == value, golden.c._state != "removed")
-        .order_by(golden.c[resource.key])
-        .limit(limit)
-    )
+    key = golden.c[resource.key]
+    where = [golden.c[field] == value, golden.c._state != "removed"]
+    if after is not None:
+        where.append(key > after)
+    if active:
+        where.append(golden.c._state == "active")
+    if until is not None:
+        name, day = until
+        where.append(sa.or_(golden.c[name].is_(None), golden.c[name] >= day))
+    rows = conn.execute(sa.select(golden).where(*where).order_by(key).limit(limit))
     return [dict(row._mapping) for row in rows]
 
 

@@ -172,7 +172,6 @@ def key_hashes(values: pa.Array) -> np.ndarray:
     return pd.util.hash_pandas_object(values.to_pandas(), index=False).to_numpy()
 
 
-
 def take_foreign(
     conn: sa.Connection, tables, stg: sa.Table, scope: dict[str, frozenset[str]]
 ) -> list[tuple[dict, list[str]]]:

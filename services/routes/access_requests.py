@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -17,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services import metrics
 from services.deps import CatalogDep, ConsumerDep, EngineDep
+from services.formats import Time
 from services.problems import responses
-from warehouse import grants
+from warehouse import clock, grants
 from warehouse.consumers import Consumer
 from warehouse.engine import writing
 from warehouse.grants import GrantError
@@ -96,19 +98,32 @@ class AccessRequestOut(BaseModel):
     service_item: str
     requested_until: dt.date
     status: Status = Field(description="`expired`: approved, and past its end.")
-    filed_at: dt.datetime
+    filed_at: Time
     decide_by: dt.date = Field(description="The deadline of the decision: 10 working days.")
     overdue: bool = Field(description="Pending past its deadline.")
-    decided_at: dt.datetime | None
+    decided_at: Time | None
     decided_by: str | None
     reason: str | None = Field(description="The reason given with the approval or refusal.")
-    expires_at: dt.datetime | None = Field(
+    expires_at: Time | None = Field(
         description="End of the grant: the end of its last day in the province's time zone."
     )
     expired: bool
-    revoked_at: dt.datetime | None
+    revoked_at: Time | None
     revoked_by: str | None
     revoke_reason: str | None
+
+
+class AccessRequestPage(BaseModel):
+    items: list[AccessRequestOut]
+    next: str | None = Field(description="Link to the next page; null on the last one.")
+
+
+TIMES = ("filed_at", "decided_at", "expires_at", "revoked_at")
+
+
+def shown(found: dict[str, Any]) -> dict[str, Any]:
+    """An access request as the API shows it: its times local, with their offset."""
+    return {**found, **{name: clock.iso(found[name]) for name in TIMES}}
 
 
 def _audit(request: Request, consumer: Consumer, **details: Any) -> dict[str, Any]:
@@ -137,7 +152,7 @@ def _write(request: Request, engine: sa.Engine, change: Callable[[sa.Connection]
     except GrantError as exc:
         raise _denied(request, exc.status, exc.message) from None
     request.state.audit["resource"] = found["resource"]
-    return found
+    return shown(found)
 
 
 def _decider(
@@ -189,8 +204,8 @@ def file_request(
 
 @router.get(
     "",
-    response_model=list[AccessRequestOut],
-    summary="List access requests",
+    response_model=AccessRequestPage,
+    summary="List access requests, newest first (paged)",
     responses=LISTING,
 )
 def list_requests(
@@ -201,16 +216,27 @@ def list_requests(
         Status | None,
         Query(description="Only requests in this status."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
-) -> list[dict]:
+    limit: Annotated[int, Query(ge=1, le=1000, description="Requests per page.")] = 100,
+    after: Annotated[
+        int | None,
+        Query(ge=1, le=2**31 - 1, description="The last id of the previous page."),
+    ] = None,
+) -> dict:
     """A consumer's own requests; for a department's administrator, those addressed to its
-    department. Newest first."""
+    department. Newest first; `next` links the following page."""
     _audit(request, consumer)
     scope: dict[str, Any] = (
         {"provider": consumer.department} if consumer.is_admin else {"consumer_id": consumer.id}
     )
     with engine.connect() as conn:
-        return grants.listing(conn, status=status, limit=limit, **scope)
+        found = grants.listing(conn, status=status, limit=limit + 1, before=after, **scope)
+    items, more = found[:limit], len(found) > limit
+    following = None
+    if more:
+        query = {"status": status} if status else {}
+        query |= {"limit": limit, "after": items[-1]["id"]}
+        following = f"{request.url.path}?{urlencode(query)}"
+    return {"items": [shown(item) for item in items], "next": following}
 
 
 @router.get(
@@ -234,7 +260,7 @@ def read_request(
     if found is None or not mine:
         raise _denied(request, 404, f"no access request {request_id} for {consumer.name}")
     request.state.audit["resource"] = found["resource"]
-    return found
+    return shown(found)
 
 
 @router.post(

@@ -15,6 +15,7 @@ from catalog_schema import dcat, directory
 from catalog_schema.directory_csv import csv_text
 from catalog_schema.models import DEPARTMENT_GROUP, LIBRARIES, ShareType
 from services.deps import CatalogDep, ConsumerDep, EngineDep
+from services.formats import Time
 from services.problems import KEYED_CALL, responses
 from warehouse import settings
 from warehouse.directory import published
@@ -37,20 +38,20 @@ class DataItem(BaseModel):
     label_zh: str
     type: str = Field(description="text, date or decimal.")
     sensitivity: str = Field(
-        description="public; sensitive (served masked unless a grant names it); secret "
-        "(listed, never served)."
+        description="public; sensitive (served masked unless a grant names it — but a legal "
+        "entity's USCC is always shown); secret (listed, never served)."
     )
     description: str
 
 
 class Figures(BaseModel):
     records: int = Field(description="Golden records served (active or ended).")
-    last_update: str | None = Field(description="When a record last changed (UTC).")
-    last_collected: str | None = Field(description="Last successful collection (UTC).")
+    last_update: Time | None = Field(description="When a record last changed.")
+    last_collected: Time | None = Field(description="Last successful collection.")
     fresh: bool = Field(description="Collected within 1.5 update cycles.")
     pass_rate: float | None = Field(description="Share of rows read that passed every rule.")
     open_conflicts: int = Field(description="Fields on which departments still disagree.")
-    computed_at: str = Field(description="When `gdx publish` computed these figures.")
+    computed_at: Time = Field(description="When `gdx publish` computed these figures.")
 
 
 class Endpoint(BaseModel):
@@ -121,6 +122,7 @@ class ServiceItem(BaseModel):
 
 class ServiceItemList(BaseModel):
     items: list[ServiceItem]
+    next: None = Field(description="Always null: the list comes whole.")
 
 
 def directory_filters(
@@ -198,8 +200,9 @@ def catalog_jsonld(
 @router.get(
     "/catalog.csv",
     summary="The directory as CSV in the columns of the compilation guide",
-    description="UTF-8 with a byte order mark (Excel); 信息项信息 lists each data item as "
-    "`label(name:type:sensitivity)`, the key first. `gdx catalog import` reads it back.",
+    description="UTF-8 with a byte order mark (Excel), values in the guide's Chinese terms; "
+    "信息项信息 lists each data item as `label(name:数据类型:敏感级别)`, e.g. "
+    "`姓名(name:字符型:公开)`, the key first. `gdx catalog import` reads it back.",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}, **responses(*KEYED_CALL)},
 )
@@ -266,7 +269,7 @@ def read_entry(
 )
 def list_service_items(consumer: ConsumerDep, catalog: CatalogDep) -> dict:
     items = [catalog.service_items[code] for code in sorted(catalog.service_items)]
-    return {"items": [directory.service_item(item, catalog) for item in items]}
+    return {"items": [directory.service_item(item, catalog) for item in items], "next": None}
 
 
 @router.get(

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from services.problems import MEDIA_TYPE, problem
+
 router = APIRouter(tags=["health"])
 
 TIMEOUT_SECONDS = 3.0
@@ -53,8 +55,11 @@ def _start_ping(engine: sa.Engine) -> concurrent.futures.Future[None]:
 
 
 class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
-    database: str = Field(description="ok, or why the database did not answer SELECT 1.")
+    status: Literal["ok"]
+    database: Literal["ok"] = Field(description="The database answered SELECT 1.")
+
+
+UNAVAILABLE = "the database did not answer SELECT 1: "
 
 
 @router.get(
@@ -62,11 +67,16 @@ class Health(BaseModel):
     summary="Health of the service and its database",
     responses={
         200: {"model": Health, "description": "The database answered."},
-        503: {"model": Health, "description": f"No answer within {TIMEOUT_SECONDS:g} s."},
+        503: {
+            "description": f"The database failed, or gave no answer within {TIMEOUT_SECONDS:g} "
+            "s: the detail says which.",
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        },
     },
 )
 async def healthz(request: Request) -> JSONResponse:
-    """200 when the database answers SELECT 1 within TIMEOUT_SECONDS, else 503 with the reason.
+    """200 when the database answers SELECT 1 within TIMEOUT_SECONDS, else 503 (problem+json)
+    with the reason.
 
     While a check hangs, later calls wait for that same check instead of starting another.
     """
@@ -77,9 +87,8 @@ async def healthz(request: Request) -> JSONResponse:
     try:
         await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(pending)), TIMEOUT_SECONDS)
     except TimeoutError:
-        reason = f"no answer within {TIMEOUT_SECONDS:g} s"
-        return JSONResponse({"status": "unavailable", "database": reason}, status_code=503)
+        return problem(503, f"{UNAVAILABLE}no answer within {TIMEOUT_SECONDS:g} s")
     except Exception as exc:  # any failure is the answer
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return JSONResponse({"status": "unavailable", "database": reason}, status_code=503)
+        return problem(503, UNAVAILABLE + reason)
     return JSONResponse({"status": "ok", "database": "ok"})

@@ -15,6 +15,7 @@ from catalog_schema.models import Material, ServiceItem
 from services.access import Call, CallDep, Denied, decide
 from services.masking import present
 from services.problems import DATA_CALL, responses
+from services.rendering import Rendered
 from services.routes.subjects import identify, subject_schema
 from warehouse import records
 from warehouse.ledger import now
@@ -48,7 +49,8 @@ class Materials(BaseModel):
     service_item: str
     name_zh: str
     applicant: str
-    materials: list[MaterialOut]
+    items: list[MaterialOut] = Field(description="The service item's materials, in its order.")
+    next: None = Field(description="Always null: a service item's materials come whole.")
     supplied: int = Field(description="Materials the applicant need not hand in.")
     to_collect: list[str] = Field(description="Codes of the materials still to ask for.")
 
@@ -75,7 +77,7 @@ def build_router(catalog: Catalog) -> APIRouter:
             description="Citizen ID number or USCC of the applicant.",
             json_schema_extra=subject_schema(catalog),
         ),
-    ) -> dict:
+    ) -> Rendered:
         with call.connect() as conn:
             item = catalog.service_items.get(code)
             if item is None:
@@ -109,14 +111,18 @@ def build_router(catalog: Catalog) -> APIRouter:
         ]
         call.audit.update(resource=None, keys=[key], fields=fields)
         supplied = [result for result in out if result["status"] == "supplied"]
-        return {
-            "service_item": item.code,
-            "name_zh": item.name_zh,
-            "applicant": key,
-            "materials": out,
-            "supplied": len(supplied),
-            "to_collect": [result["code"] for result in out if result["status"] != "supplied"],
-        }
+        # rendered as it stands (a decimal may be a number orjson writes with all its digits)
+        return Rendered(
+            {
+                "service_item": item.code,
+                "name_zh": item.name_zh,
+                "applicant": key,
+                "items": out,
+                "next": None,
+                "supplied": len(supplied),
+                "to_collect": [r["code"] for r in out if r["status"] != "supplied"],
+            }
+        )
 
     return router
 

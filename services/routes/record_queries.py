@@ -14,6 +14,7 @@ from services import cursor, formats
 from services.access import CallDep
 from services.problems import DATA_CALL, responses
 from services.rendering import Rendered
+from services.routes.record_models import listed_model
 from services.routes.records import serve
 from warehouse import records
 
@@ -117,7 +118,7 @@ def add_query_route(router: APIRouter, resource: Resource) -> None:
         f"/{resource.code}/records",
         query_records,
         methods=["GET"],
-        summary=f"{resource.name_en} records matching filters (keyset paging)",
+        summary=f"Records matching filters (keyset paging) — {resource.name_en}",
         description=(
             f"Equality on any public field ({equality})"
             ", ranges on dates (`<field>_from`, `<field>_to`, inclusive), at least one filter; "
@@ -126,6 +127,7 @@ def add_query_route(router: APIRouter, resource: Resource) -> None:
             "not listed; an item's `key` is the key field as served (masked when sensitive)."
         ),
         operation_id=f"query_{resource.table_name}",
+        response_model=listed_model(resource, "page"),  # the documented schema (OpenAPI)
         responses=responses(*DATA_CALL),
         openapi_extra={"parameters": _parameters(resource, filters)},
     )

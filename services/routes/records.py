@@ -3,61 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from catalog_schema import Catalog, Resource
 from quality.dates import zone
 from quality.keys import BadKey, normalize_key, normalize_keys
 from services import formats
 from services.access import Access, Call, CallDep
-from services.masking import plain, shown
+from services.masking import shown
 from services.problems import DATA_CALL, responses
 from services.rendering import Rendered
-from warehouse import records
+from services.routes.record_models import listed_model, record_model
+from warehouse import clock, records
 
-
-class Provenance(BaseModel):
-    department: str = Field(description="Department whose value the record holds.")
-    source: str | None = Field(description="Registered source of that delivery.")
-    batch_id: str = Field(description="Batch that supplied the value.")
-    supplied_at: str | None = Field(description="When that batch committed (UTC).")
-
-
-class RecordPublic(BaseModel):
-    resource: str = Field(description="Code of the resource in the directory.")
-    key: str = Field(description="The record's key, normalised.")
-    state: str = Field(
-        description="active, or ended (a declared end: 注销, 吊销, a death date); a removed "
-        "record (no department holds it any more) is 404 unless read as_of an earlier time."
-    )
-    as_of: str | None = Field(description="The point in time read, when one was asked for.")
-    data: Any
-    masked_fields: list[str] = Field(description="Sensitive fields shown masked.")
-    provenance: dict[str, Provenance] | None = Field(
-        description="Per served non-empty field, who supplied its current value (current "
-        "reads only)."
-    )
-    batch_id: str = Field(description="Batch that last changed the record.")
-    updated_at: str = Field(description="When the record last changed (UTC).")
-
-
-def record_model(resource: Resource) -> type[BaseModel]:
-    """The data schema of a resource's records, generated from its declaration."""
-    fields: dict[str, Any] = {
-        spec.name: (
-            str | None,
-            Field(
-                None, title=spec.label_zh, description=f"{spec.description} [{spec.sensitivity}]"
-            ),
-        )
-        for spec in resource.fields
-        if spec.sensitivity != "secret"
-    }
-    data = create_model(f"{_camel(resource.code)}Data", **fields)
-    return create_model(f"{_camel(resource.code)}Record", __base__=RecordPublic, data=(data, ...))
+__all__ = ["normalized_key", "record_model", "serve"]  # record_model: tests name it here
 
 
 def normalized_key(call: Call, resource: Resource, raw: str) -> str:
@@ -123,12 +85,12 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
             else:
                 record, origin = records.as_of(conn, resource, value, _aware(as_of)), None
         if record is None:
-            when = f" at {as_of.isoformat()}" if as_of else ""
+            when = f" at {clock.iso(as_of)}" if as_of else ""
             raise call.deny(
                 404, "not_found", f"no {resource.code} record with {spec.name} {value}{when}"
             )
         if record["_state"] == "removed":
-            removed = plain(record.get("_removed_at") or record.get("_valid_from"))
+            removed = clock.iso(record.get("_removed_at") or record.get("_valid_from"))
             raise call.deny(
                 404,
                 "not_found",
@@ -146,7 +108,7 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
         read_record,
         methods=["GET"],
         response_model=record_model(resource),  # the documented schema (OpenAPI)
-        summary=f"One {resource.name_en} record by {spec.name}",
+        summary=f"One record by {spec.name} — {resource.name_en}",
         description=f"{resource.name_zh}: {resource.summary}",
         operation_id=f"read_{resource.table_name}",
         responses=responses(*DATA_CALL, 404),
@@ -167,7 +129,7 @@ def serve(
         None
         if origin is None
         else {
-            name: {**item, "supplied_at": plain(item["supplied_at"])}
+            name: {**item, "supplied_at": clock.iso(item["supplied_at"])}
             for name, item in origin.items()
             if name in data
         }
@@ -176,12 +138,12 @@ def serve(
         "resource": resource.code,
         "key": key,
         "state": record["_state"],
-        "as_of": _aware(as_of).isoformat() if as_of else None,
+        "as_of": clock.iso(as_of) if as_of else None,
         "data": data,
         "masked_fields": masked,
         "provenance": provenance,
         "batch_id": record["_batch_id"],
-        "updated_at": plain(record.get("_updated_at") or record["_valid_from"]),
+        "updated_at": clock.iso(record.get("_updated_at") or record["_valid_from"]),
     }
 
 
@@ -237,7 +199,7 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
         return Rendered(
             {
                 "resource": resource.code,
-                "as_of": as_of.isoformat() if as_of else None,
+                "as_of": clock.iso(as_of) if as_of else None,
                 "items": items,
                 "not_found": missing,
                 "removed": removed,
@@ -249,11 +211,12 @@ def _add_batch_route(router: APIRouter, resource: Resource) -> None:
         f"/{resource.code}/records:batch",
         batch_lookup,
         methods=["POST"],
-        summary=f"Up to {BATCH_MAX} {resource.name_en} records by {spec.name} in one call",
+        summary=f"Up to {BATCH_MAX} records by {spec.name} in one call — {resource.name_en}",
         description="Records in the order asked (duplicates once); keys that break the key "
         "field's rules are listed as invalid, unknown ones as not_found, records no department "
         "holds any more as removed.",
         operation_id=f"batch_{resource.table_name}",
+        response_model=listed_model(resource, "batch"),  # the documented schema (OpenAPI)
         responses=responses(*DATA_CALL),
     )
 
@@ -272,7 +235,3 @@ def checked_as_of(call, raw: str | None) -> dt.datetime | None:
     if moment is None:
         raise call.deny(422, "bad_request", f"as_of: expected {formats.AS_OF.says}")
     return _aware(moment)
-
-
-def _camel(code: str) -> str:
-    return "".join(part.capitalize() for part in code.replace(".", "_").split("_"))

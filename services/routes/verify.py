@@ -10,10 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from catalog_schema import Catalog, Resource
 from quality.dates import today
+from quality.keys import BadKey
 from services import formats
 from services.access import Call, CallDep
 from services.problems import DATA_CALL, responses
 from services.routes.records import normalized_key
+from services.routes.subjects import subject_key
 from warehouse import records
 
 PERSON, ENTITY, LICENCE = "population.person", "legal_entity.organization", "e_licence.licence"
@@ -52,7 +54,11 @@ class EntityClaim(Claim):
 
 class LicenceClaim(Claim):
     licence_no: Text = Field(description="Number printed on the licence.")
-    holder_id: Text = Field(description="Citizen ID or USCC of the holder.")
+    holder_id: Key = Field(
+        description="Citizen ID or USCC of the holder, as the applicant gives it: "
+        f"{formats.CITIZEN_ID.says}; or {formats.USCC.says}.",
+        json_schema_extra=formats.any_of(formats.CITIZEN_ID, formats.USCC),
+    )
 
 
 class IdentityVerdict(BaseModel):
@@ -136,14 +142,14 @@ def build_router(catalog: Catalog) -> APIRouter:
         )
         def verify_licence(claim: LicenceClaim, call: CallDep) -> dict:
             number = unicodedata.normalize("NFKC", claim.licence_no).strip()
-            holder = unicodedata.normalize("NFKC", claim.holder_id).strip().upper()
             call.audit.update(resource=licence.code, keys=[number], fields=[])
             with call.connect() as conn:
+                holder = _holder(call, catalog, claim.holder_id)
                 call.access(conn, licence)
                 found = [
                     row
                     for row in records.matching(conn, licence, "licence_no", number, limit=50)
-                    if (row.get("holder_id") or "").upper() == holder
+                    if row.get("holder_id") == holder
                 ]
             call.served(licence, [number], [], 0)  # the number asked, found or not
             if not found:
@@ -153,6 +159,20 @@ def build_router(catalog: Catalog) -> APIRouter:
             return min(verdicts, key=lambda item: order.index(item["verdict"]))
 
     return router
+
+
+def _holder(call: Call, catalog: Catalog, raw: str) -> str:
+    """The holder's key as stored; 422 unless it is a valid citizen ID or USCC (a holder that
+    is neither could never match, and a typo must not read as `not_found`)."""
+    shaped = formats.CITIZEN_ID.matches(raw) or formats.USCC.matches(raw)
+    found = subject_key(catalog, raw) if shaped else None
+    if found is None or isinstance(found, BadKey):
+        raise call.deny(
+            422,
+            "bad_request",
+            f"holder_id: {raw[:64]!r} is neither a valid citizen ID nor a valid USCC",
+        )
+    return found[1]
 
 
 def licence_verdict(row: dict) -> dict:

@@ -102,7 +102,7 @@ def test_demo_serves_the_record_its_curl_line_names(tmp_path):
         assert httpx.get(url, timeout=5).status_code == 401
         # the approved access request lets the materials call supply the contributions
         (body,) = [body for line, body in answers.items() if "/materials?" in line]
-        supplied = {m["code"]: m["status"] for m in body["materials"]}
+        supplied = {m["code"]: m["status"] for m in body["items"]}
         assert supplied == {
             "identity": "supplied",
             "contribution_record": "supplied",

@@ -17,7 +17,7 @@ from catalog_schema import Catalog, Resource, load_catalog
 from gdx.pipeline import load_file
 from services.app import create_app
 from services.routes.records import record_model
-from warehouse import consumers, tables
+from warehouse import clock, consumers, tables
 from warehouse.tables import access_request
 
 ZHANG = "11010519491231002X"  # 张三, a person with no insurance record
@@ -63,6 +63,13 @@ def documented(resource: Resource, response) -> dict:
     model = record_model(resource)
     assert model.model_validate(body).model_dump(mode="json", exclude_unset=True) == body
     return body
+
+
+def is_local(text: str) -> bool:
+    """A time as the API shows it: ISO 8601 with an offset, that of the province's time zone
+    (GDX_TIMEZONE) at that instant."""
+    at = dt.datetime.fromisoformat(text)
+    return at.utcoffset() is not None and at.utcoffset() == clock.local(at).utcoffset()
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:

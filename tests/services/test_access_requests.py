@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from quality.dates import today
 from services.app import create_app
+from tests.services.conftest import is_local
 from tests.warehouse.test_grants import SECRET_SALARY, not_shared_catalog
 from warehouse import consumers, grants
 from warehouse.grants import working_days_after
@@ -95,7 +96,9 @@ def test_who_sees_which_requests(api):
     def ids(who: str, query: str = "") -> list[int]:
         response = api.get(URL + query, headers=_as(api, who))
         assert response.status_code == 200, response.text
-        return [item["id"] for item in response.json()]
+        body = response.json()
+        assert body["next"] is None
+        return [item["id"] for item in body["items"]]
 
     assert ids("system") == [filed]
     assert ids("other") == [theirs]
@@ -112,6 +115,32 @@ def test_who_sees_which_requests(api):
     _problem(api.get(f"{URL}/{filed}", headers=_as(api, "ps")), 404)
     _problem(api.get(f"{URL}/99999", headers=_as(api, "system")), 404)
     _problem(api.get(f"{URL}/abc", headers=_as(api, "system")), 422)
+    # a misspelt filter is refused, not ignored (it would list every request)
+    assert "stauts" in _problem(api.get(URL + "?stauts=pending", headers=_as(api, "hr")), 422)
+    assert "twice" in _problem(api.get(URL + "?limit=1&limit=2", headers=_as(api, "hr")), 422)
+
+
+def test_requests_are_listed_in_pages_newest_first(api):
+    filed = [_filed(api)["id"] for _ in range(3)]
+    seen, link, pages = [], f"{URL}?status=pending&limit=2", 0
+    while link:
+        page = api.get(link, headers=_as(api, "system")).json()
+        seen += [item["id"] for item in page["items"]]
+        link, pages = page["next"], pages + 1
+    assert seen == filed[::-1] and pages == 2
+    whole = api.get(URL + "?limit=3", headers=_as(api, "system")).json()
+    assert len(whole["items"]) == 3 and whole["next"] is None  # no empty last page
+
+
+def test_request_times_are_local_with_their_offset(api):
+    request = _filed(api)
+    assert is_local(request["filed_at"]) and request["decided_at"] is None
+    approved = api.post(f"{URL}/{request['id']}/approve", json={}, headers=_as(api, "hr")).json()
+    assert is_local(approved["decided_at"]) and is_local(approved["expires_at"])
+    # the end of the grant's last day in the province's zone: midnight, local
+    expires = dt.datetime.fromisoformat(approved["expires_at"])
+    last_day = dt.date.fromisoformat(approved["requested_until"])
+    assert (expires.date(), expires.time()) == (last_day + dt.timedelta(days=1), dt.time())
 
 
 def test_the_provider_approves_and_the_grant_is_active(api, engine):

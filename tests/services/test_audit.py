@@ -70,6 +70,9 @@ def test_every_call_is_recorded_with_what_the_route_set(engine):
         assert audit.verify(conn).ok
 
 
+ROUTES = "(the API's routes: /openapi.json, /docs)"
+
+
 def test_refusals_and_errors_are_recorded_with_their_reason(engine):
     client = TestClient(tiny_app(engine), raise_server_exceptions=False)
     assert client.get("/api/v1/things/refused").status_code == 403
@@ -85,7 +88,7 @@ def test_refusals_and_errors_are_recorded_with_their_reason(engine):
         ("/api/v1/things/refused", 403, "no approved access request", "approval"),
         ("/api/v1/things/missing", 404, "no record with key missing", "approval"),
         ("/api/v1/anonymous", 200, None, None),
-        ("/api/v1/nowhere", 404, "Not Found", None),
+        ("/api/v1/nowhere", 404, f"no route GET /api/v1/nowhere {ROUTES}", None),
         ("/api/v1/things/boom", 500, "internal error", "approval"),
     ]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -147,7 +148,11 @@ def test_detail_with_figures_after_publishing(api, engine, catalog, tmp_path):
 
 
 def test_endpoints_are_real_routes(api, catalog):
-    routes = {(method, route.path) for route in api.app.routes for method in route.methods or ()}
+    routes = {
+        (method, route.path)
+        for route in api.app.routes
+        for method in getattr(route, "methods", None) or ()
+    }
     for code in catalog.resources:
         entry = api.get(f"{CATALOG}/{code}").json()
         assert entry["endpoints"], code
@@ -238,9 +243,22 @@ def test_csv_has_the_guide_columns(api, catalog):
     assert insurance["信息资源提供方代码"] == "11220000013544373G"
     assert insurance["关联资源代码"] == "population.person；legal_entity.organization"
     assert insurance["信息项信息"].startswith(
-        "公民身份号码(id_number:text:sensitive)；姓名(name:text:public)；"
+        "公民身份号码(id_number:字符型:敏感)；姓名(name:字符型:公开)；"
     )
-    assert "首次参保日期(first_paid_on:date:public)" in insurance["信息项信息"]
+    assert "首次参保日期(first_paid_on:日期型:公开)" in insurance["信息项信息"]
+    assert "月缴费基数(monthly_base:数值型:敏感)" in insurance["信息项信息"]
+    assert insurance["信息资源格式"] == "数据库" and insurance["共享方式"] == "数据服务接口"
+    assert insurance["是否向社会开放"] == "不予开放"
+    # every term under a Chinese column of the guide is Chinese (codes, dates, our own two
+    # columns and the free-text summary aside)
+    latin = re.compile(r"[A-Za-z]{3,}")
+    free = ("信息资源代码", "信息资源提供方代码", "信息资源摘要", "关联资源代码", "发布日期")
+    for row in by_code.values():
+        for column in COLUMNS[:15]:
+            if column in free:
+                continue
+            text = re.sub(r"\([a-z0-9_]+:", "(", row[column])  # data item names are codes
+            assert not latin.search(text), (row["信息资源代码"], column, row[column])
 
 
 def test_csv_round_trip_gives_the_same_declaration(engine, catalog, tmp_path, monkeypatch):

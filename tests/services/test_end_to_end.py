@@ -58,7 +58,7 @@ def test_an_approval_system_from_directory_to_materials(hub):
     request = filed.json()
     assert request["status"] == "pending" and request["decide_by"]
     waiting = call(admin, "GET", "/api/v1/access-requests", params={"status": "pending"}).json()
-    assert request["id"] in [row["id"] for row in waiting]
+    assert request["id"] in [row["id"] for row in waiting["items"]]
     approved = call(admin, "POST", f"/api/v1/access-requests/{request['id']}/approve", json={})
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
 
@@ -71,8 +71,8 @@ def test_an_approval_system_from_directory_to_materials(hub):
         system, "GET", f"/api/v1/service-items/{PURPOSE}/materials", params={"applicant": LI}
     ).json()
     assert after["to_collect"] == ["transfer_form"]
-    contribution = after["materials"][1]["records"][0]["data"]
-    assert contribution["months_paid"] == "160.0000" and "monthly_base" not in contribution
+    contribution = after["items"][1]["records"][0]["data"]
+    assert contribution["months_paid"] == 160 and "monthly_base" not in contribution
 
     # 5. the audit log holds every call, in order, and verifies
     with hub.engine.connect() as conn:

@@ -25,9 +25,11 @@ def test_unreachable_database_is_503(catalog, tmp_path):
     broken = sa.create_engine(f"sqlite:///{tmp_path / 'missing' / 'folder' / 'gdx.db'}")
     response = TestClient(create_app(broken, catalog)).get("/healthz")
     assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert body["status"] == "unavailable"
-    assert "unable to open database file" in body["database"]
+    assert body["status"] == 503 and body["title"] == "Service Unavailable"
+    assert body["detail"].startswith("the database did not answer SELECT 1: ")
+    assert "unable to open database file" in body["detail"]
 
 
 def test_hanging_database_is_503_within_the_timeout(catalog, tmp_path, monkeypatch):
@@ -47,7 +49,7 @@ def test_hanging_database_is_503_within_the_timeout(catalog, tmp_path, monkeypat
         response = client.get("/healthz")
         assert time.monotonic() - start < 2
         assert response.status_code == 503
-        assert response.json()["database"] == "no answer within 0.2 s"
+        assert response.json()["detail"].endswith("SELECT 1: no answer within 0.2 s")
         assert client.get("/healthz").status_code == 503
         assert len(calls) == 1  # later calls wait for the hanging check, they start no other
     finally:

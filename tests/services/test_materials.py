@@ -9,7 +9,7 @@ URL = "/api/v1/service-items/{}/materials"
 
 
 def statuses(body: dict) -> dict[str, str]:
-    return {item["code"]: item["status"] for item in body["materials"]}
+    return {item["code"]: item["status"] for item in body["items"]}
 
 
 def test_insurance_transfer_without_and_with_a_grant(hub):
@@ -21,17 +21,17 @@ def test_insurance_transfer_without_and_with_a_grant(hub):
         "transfer_form": "from_applicant",
     }
     assert body["to_collect"] == ["contribution_record", "transfer_form"]
-    identity = body["materials"][0]["records"][0]["data"]
+    identity = body["items"][0]["records"][0]["data"]
     assert identity["name"] == "李四" and identity["id_number"] == "220102********1235"
-    assert body["materials"][0]["masked_fields"] == ["id_number"]
+    assert body["items"][0]["masked_fields"] == ["id_number"]
 
     hub.grant("approval", "human_resources.insurance_payment", ["months_paid", "insured_region"])
     body = client.get(URL.format(PURPOSE), params={"applicant": LI}).json()
-    contribution = body["materials"][1]
+    contribution = body["items"][1]
     assert contribution["status"] == "supplied" and body["supplied"] == 2
     assert contribution["records"][0]["data"] == {
         "insured_region": "220102",
-        "months_paid": "160.0000",
+        "months_paid": 160,
     }
     assert "monthly_base" in contribution["withheld_fields"]
 
@@ -55,12 +55,12 @@ def test_food_permit_for_an_entity(hub):
         "application_form": "from_applicant",
         "food_safety_rules": "from_applicant",
     }
-    licence = body["materials"][0]["records"]
+    licence = body["items"][0]["records"]
     assert [item["key"] for item in licence] == [
         "BL01-1"
     ]  # the food permit is not the business licence
     assert (
-        len(body["materials"][2]["records"]) == 1
+        len(body["items"][2]["records"]) == 1
     )  # the live credit record; the removed one is not live... kept by state
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 
 import pytest
 from fastapi.responses import JSONResponse
@@ -26,12 +27,36 @@ def test_the_same_bytes_as_starlette():
     assert Rendered(BODY).body == JSONResponse(BODY).body
 
 
-def test_times_dates_and_decimals_as_the_hub_shows_them():
+def test_times_dates_and_decimals_as_the_hub_shows_them(monkeypatch):
+    monkeypatch.setenv("GDX_TIMEZONE", "Asia/Shanghai")
     naive = dt.datetime(2026, 11, 22, 8, 30)  # SQLite keeps UTC times naive
     body = Rendered(
         {"at": naive, "on": dt.date(1949, 12, 31), "base": decimal.Decimal("8200.0000")}
     ).body
-    assert body == b'{"at":"2026-11-22T08:30:00+00:00","on":"1949-12-31","base":"8200.0000"}'
+    assert body == b'{"at":"2026-11-22T16:30:00+08:00","on":"1949-12-31","base":8200}'
+
+
+@pytest.mark.parametrize(
+    ("stored", "sent"),
+    [
+        ("531.5500", b"531.55"),  # no trailing zeros
+        ("-0.0100", b"-0.01"),
+        ("0.0000", b"0"),
+        ("1E+2", b"100"),
+        ("9999999999999999.9999", b"9999999999999999.9999"),  # beyond a double: every digit
+        ("1234567890123456", b"1234567890123456"),
+    ],
+)
+def test_decimals_are_json_numbers_with_their_digits(stored, sent):
+    body = Rendered({"n": decimal.Decimal(stored)}).body
+    assert body == b'{"n":' + sent + b"}"
+    assert isinstance(json.loads(body)["n"], int | float)
+
+
+def test_a_time_is_local_with_its_offset(monkeypatch):
+    monkeypatch.setenv("GDX_TIMEZONE", "America/New_York")
+    aware = dt.datetime(2026, 7, 1, 12, 0, 0, 5, tzinfo=dt.UTC)
+    assert Rendered({"at": aware}).body == b'{"at":"2026-07-01T08:00:00.000005-04:00"}'
 
 
 def test_anything_else_is_an_error():

@@ -58,6 +58,27 @@ def test_licence(hub, number, holder, verdict):
     assert set(body) == {"verdict", "status_zh"}
 
 
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        # a holder that is neither a citizen ID nor a USCC could never match: a typo is a
+        # refusal naming the field, never a silent not_found
+        ({"licence_no": "220104000012345", "holder_id": "91220402Q0189238"}, "holder_id"),
+        ({"licence_no": "220104000012345", "holder_id": "91220402Q01892388X"}, "holder_id"),
+        ({"licence_no": "220104000012345"}, "body.holder_id: required"),
+        # a misspelt field is named first: it is why the right one is missing
+        ({"licence_no": "220104000012345", "holder": FOODS}, "unknown field 'holder'"),
+        (
+            {"licence_no": "220104000012345", "holder_id": FOODS, "type": "BL01"},
+            "unknown field 'type' (it takes licence_no, holder_id)",
+        ),
+    ],
+)
+def test_a_licence_claim_of_the_wrong_shape_is_422(hub, body, said):
+    detail = problem(hub.client().post("/api/v1/verify/licence", json=body), 422)["detail"]
+    assert said in detail
+
+
 def test_verification_needs_a_purpose_and_a_key(hub):
     problem(
         hub.client(purpose=None).post(

@@ -24,3 +24,12 @@ def test_unknown_zone_is_one_line(monkeypatch):
     monkeypatch.setenv("GDX_TIMEZONE", "Mars/Olympus")
     with pytest.raises(clock.ClockError, match="GDX_TIMEZONE: 'Mars/Olympus' is not a time zone"):
         clock.zone()
+
+
+def test_a_local_mean_time_offset_is_shown_at_whole_minutes(monkeypatch):
+    """Shanghai before 1901 was +08:05:43, which ISO 8601 cannot write: the same instant at the
+    nearest whole-minute offset (as_of 1900-01-01 is a valid read)."""
+    monkeypatch.setenv("GDX_TIMEZONE", "Asia/Shanghai")
+    at = dt.datetime(1899, 12, 31, 16, 0, tzinfo=dt.UTC)
+    assert clock.iso(at) == "1900-01-01T00:06:00+08:06"
+    assert dt.datetime.fromisoformat(clock.iso(at)) == at
