@@ -108,8 +108,8 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
             console.print(
                 f"    {code}: {figure['records']} records ({shared} combining several "
                 f"departments, {figure['open_conflicts']} open conflicts) from {batches[0]} "
-                f"batches (read {batches[1] or 0}, loaded {batches[2] or 0}, quarantined "
-                f"{batches[3] or 0})",
+                f"batch{'' if batches[0] == 1 else 'es'} (read {batches[1] or 0}, "
+                f"loaded {batches[2] or 0}, quarantined {batches[3] or 0})",
                 highlight=False,
             )
 
