@@ -44,9 +44,11 @@ class DataDocs:
 
     def finish(self, summary: BatchSummary) -> None:
         """The batch's index (named in the ledger), its resource's page and the Home, once a
-        block was judged."""
+        block was judged; the rows the checks of the whole batch found are the summary's."""
         if not self.batch.blocks:
             return
         self.batch.file = summary.file
+        self.batch.add_whole(summary.rejected_by_rule, summary.warned_by_rule)
+        self.batch.quarantined = summary.rows_quarantined
         summary.data_docs = str(data_docs.batch_index(self.folder, self.batch, self.resource))
         docs_home.refresh(self.root, self.resource.code)
