@@ -426,10 +426,11 @@ def main() -> None:
     # SIGTERM unwinds like Ctrl-C: a batch rolls back and its ledger row says `interrupted`
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     from catalog_schema import CatalogError
+    from warehouse.clock import ClockError
 
     try:
         app()
-    except (GdxError, CatalogError) as exc:
+    except (GdxError, CatalogError, ClockError) as exc:  # the message names file, field, setting
         print_error(str(exc))
         sys.exit(1)
     except Exception as exc:  # a bug or an unreachable service: one line, not a traceback

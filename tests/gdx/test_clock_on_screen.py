@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from gdx.cli import app
-from tests.gdx.test_cli import HEADER, ZHANG, _url
+from tests.gdx.test_cli import HEADER, ZHANG, _url, assert_one_line_error
+from tests.gdx.test_cli import gdx as gdx_process
 from warehouse.tables import batch_ledger, for_resource
 
 # fixed offsets all year (neither zone has summer time), so the offset is known in advance
@@ -144,3 +145,13 @@ def _check_times(zone: str, stored: dict) -> None:
     assert_every_time_has(offset, published)
     figures = {row["resource"]: row for row in gdx_json(offset, "publish")}
     assert figures["population.person"]["computed_at"].endswith(offset)
+
+
+def test_a_zone_that_does_not_exist_is_one_line_naming_the_setting(tmp_path):
+    assert gdx_process("init", "--warehouse-only", home=tmp_path).returncode == 0
+    people = tmp_path / "p.csv"
+    people.write_text(HEADER + ZHANG, encoding="utf-8")
+    load = ["load", str(people), "--source", "public_security.population"]
+    result = gdx_process(*load, home=tmp_path, GDX_TIMEZONE="Mars/Olympus")
+    assert_one_line_error(result, "GDX_TIMEZONE: 'Mars/Olympus' is not a time zone")
+    assert "ClockError" not in result.stderr and "GDX_DEBUG" not in result.stderr
