@@ -42,11 +42,13 @@ class DataDocs:
         if verdict.report is not None:
             data_docs.block_page(self.folder, self.batch, verdict, self.resource)
 
-    def finish(self, summary: BatchSummary) -> None:
+    def finish(self, summary: BatchSummary, outcome: str | None = None) -> None:
         """The batch's index (named in the ledger), its resource's page and the Home, once a
-        block was judged; the rows the checks of the whole batch found are the summary's."""
+        block was judged; the rows the checks of the whole batch found are the summary's.
+        `outcome`: rejected, failed or interrupted when nothing of the batch is merged."""
         if not self.batch.blocks:
             return
+        self.batch.outcome = outcome
         self.batch.file = summary.file
         self.batch.add_whole(summary.rejected_by_rule, summary.warned_by_rule)
         self.batch.quarantined = summary.rows_quarantined

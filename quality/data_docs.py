@@ -25,6 +25,7 @@ from quality import docs_pages
 from quality.runner import Verdict
 
 RECORD = "batch.json"  # the facts of a batch, beside its pages
+UNLOADED = {"rejected": "batch_rejected", "failed": "failed", "interrupted": "interrupted"}
 EXAMPLES = 10  # unexpected values shown per expectation (GX keeps the 20 most frequent)
 LONGEST = 120  # characters of a value shown
 
@@ -60,6 +61,7 @@ class Batch:
     # rule id -> rows, of the checks of the whole batch (not in a block's suite)
     whole: dict[str, int] = field(default_factory=dict)
     quarantined: int | None = None  # rows the batch quarantined by any check, once it ended
+    outcome: str | None = None  # rejected, failed or interrupted: nothing of it was merged
 
     @property
     def rows(self) -> int:
@@ -93,7 +95,10 @@ class Batch:
 
     @property
     def result(self) -> str:
-        """`rejected` (rows quarantined), `warned` (only warn-only rules failed) or `passed`."""
+        """`rejected` (rows quarantined), `warned` (only warn-only rules failed) or `passed`;
+        a batch that merged nothing says so instead (`batch_rejected`, `failed`, `interrupted`)."""
+        if self.outcome is not None:
+            return UNLOADED[self.outcome]
         if self.rejected or any(self.severity.get(r, "reject") == "reject" for r in self.failed):
             return "rejected"
         return "warned" if self.failed else "passed"

@@ -196,3 +196,44 @@ def test_the_checks_of_the_whole_batch_count_as_the_load_counts_them(engine, cat
     home = (tmp_path / "docs" / "index.html").read_text(encoding="utf-8")
     assert "有警告" in home and "有拒收行" in home
     check_site(tmp_path / "docs")
+
+
+def test_a_batch_that_merged_nothing_says_so_not_all_passed(engine, catalog, tmp_path, monkeypatch):
+    """Rejected whole (too many broken rows) or failed after its rows were validated: the
+    Data Docs keep the validation and say that nothing of the batch was loaded."""
+    import gdx.batch
+    from gdx.errors import GdxError
+
+    broken = "".join(f"11010519491231{n:05d},某{n},女,1949-12-31,汉族,北京市\n" for n in range(6))
+    with pytest.raises(GdxError, match="batch rejected"):
+        load_file(
+            write(tmp_path, HEADER + broken + LI),
+            "population.person",
+            "public_security",
+            engine=engine,
+            catalog=catalog,
+        )
+
+    def merge_fails(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(gdx.batch, "merge", merge_fails)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        load_file(
+            write(tmp_path, HEADER + ZHANG, "z.csv"),
+            "population.person",
+            "public_security",
+            engine=engine,
+            catalog=catalog,
+        )
+    root = tmp_path / "docs"
+    folders = sorted(path for path in (root / "population.person").iterdir() if path.is_dir())
+    found = [Batch.from_json((f / "batch.json").read_text(encoding="utf-8")) for f in folders]
+    assert [(b.outcome, b.result) for b in found] == [
+        ("rejected", "batch_rejected"),
+        ("failed", "failed"),
+    ]
+    assert found[1].rows == 1 and not found[1].failed  # its one row passed every rule
+    home = (root / "index.html").read_text(encoding="utf-8")
+    assert "整批拒收，未入库" in home and "批次失败，未入库" in home and "全部通过" not in home
+    check_site(root)
