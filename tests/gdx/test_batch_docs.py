@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from gdx.cli import app
@@ -237,3 +238,25 @@ def test_a_batch_that_merged_nothing_says_so_not_all_passed(engine, catalog, tmp
     home = (root / "index.html").read_text(encoding="utf-8")
     assert "整批拒收，未入库" in home and "批次失败，未入库" in home and "全部通过" not in home
     check_site(root)
+
+
+def test_data_docs_that_cannot_be_written_do_not_hide_why_a_batch_failed(
+    engine, catalog, tmp_path, monkeypatch
+):
+    import gdx.batch
+    from warehouse.tables import batch_ledger
+
+    def merge_fails(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gdx.batch, "merge", merge_fails)
+    monkeypatch.setattr(docs_home, "refresh", no_space)
+    path = write(tmp_path, HEADER + ZHANG)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        load_file(path, "population.person", "public_security", engine=engine, catalog=catalog)
+    with engine.connect() as conn:
+        status, error = conn.execute(sa.select(batch_ledger.c.status, batch_ledger.c.error)).one()
+    assert status == "failed" and "the disk is full" in error
