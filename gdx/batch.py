@@ -129,7 +129,7 @@ def run_batch(
                 ledger.finish(conn, summary)
             raise GdxError(summary.error) from None
         except BatchRejected as exc:
-            docs.finish(summary)
+            docs.finish(summary, "rejected")
             summary.status, summary.error = "rejected", str(exc)
             summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
             summary.rows_withdrawn = summary.records_changed = summary.conflicts = 0
@@ -138,7 +138,7 @@ def run_batch(
                 ledger.finish(conn, summary)
             raise
         except Exception as exc:
-            docs.finish(summary)
+            docs.finish(summary, "failed")
             if deadline is not None and deadline.ended_by(exc):
                 exc = GdxError(deadline.message(summary.file or location or resource.code))
             _failed(engine, summary, exc, started)
@@ -146,7 +146,7 @@ def run_batch(
                 raise GdxError(summary.error) from None
             raise
         except BaseException:  # Ctrl-C, SIGTERM (SystemExit), a task Airflow stopped
-            docs.finish(summary)
+            docs.finish(summary, "interrupted")
             _failed(engine, summary, running.INTERRUPTED, started)
             raise
     return summary

@@ -42,11 +42,22 @@ class DataDocs:
         if verdict.report is not None:
             data_docs.block_page(self.folder, self.batch, verdict, self.resource)
 
-    def finish(self, summary: BatchSummary) -> None:
+    def finish(self, summary: BatchSummary, outcome: str | None = None) -> None:
         """The batch's index (named in the ledger), its resource's page and the Home, once a
-        block was judged."""
+        block was judged; the rows the checks of the whole batch found are the summary's.
+        `outcome`: rejected, failed or interrupted when nothing of the batch is merged; then
+        Data Docs that cannot be written do not hide why the batch failed."""
         if not self.batch.blocks:
             return
+        self.batch.outcome = outcome
         self.batch.file = summary.file
-        summary.data_docs = str(data_docs.batch_index(self.folder, self.batch, self.resource))
-        docs_home.refresh(self.root, self.resource.code)
+        self.batch.add_whole(summary.rejected_by_rule, summary.warned_by_rule)
+        self.batch.quarantined = summary.rows_quarantined
+        try:
+            summary.data_docs = str(data_docs.batch_index(self.folder, self.batch, self.resource))
+            docs_home.refresh(self.root, self.resource.code)
+        except OSError:
+            if outcome is None:
+                raise
+            # the batch failed already (a full disk, say): its own failure is what the ledger
+            # must record, not this one; `gdx quality docs` writes the Home again later

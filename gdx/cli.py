@@ -234,6 +234,25 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
             for row in resources
         ],
     )
+    _show_sources(sources, counts)
+    for state, color in (("running", "yellow"), ("interrupted", "red")):
+        for row in batches[state]:
+            line = styled(state, color)
+            line += (
+                f" batch {row['batch_id']} {row['resource']} from {row['department']}"
+                f" ({row['source'] or 'gdx load'}), started {when(row['started_at'])}"
+            )
+            out.print(line)
+    out.print(
+        "quarantined: rows not yet retried; conflicts: open disagreements between departments"
+    )
+
+
+def _show_sources(sources: list[dict], counts: list) -> None:
+    """`gdx status`'s table of sources: last success (local), age, late or on time."""
+    from gdx.console import when
+    from gdx.table import Column, show
+
     rows = []
     for row in sources:
         state = styled("late", "red") if row["late"] else styled("on time", "green")
@@ -255,17 +274,6 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     columns = [Column("source"), Column("cycle", drop=2), Column("last success")]
     columns += [Column("age (h)", justify="right", drop=3), Column("state", "words")]
     show([*columns, Column("records", justify="right"), *counts], rows)
-    for state, color in (("running", "yellow"), ("interrupted", "red")):
-        for row in batches[state]:
-            line = styled(state, color)
-            line += (
-                f" batch {row['batch_id']} {row['resource']} from {row['department']}"
-                f" ({row['source'] or 'gdx load'}), started {when(row['started_at'])}"
-            )
-            out.print(line)
-    out.print(
-        "quarantined: rows not yet retried; conflicts: open disagreements between departments"
-    )
 
 
 def _warn(count: int) -> str:
@@ -457,10 +465,11 @@ def main() -> None:
     # SIGTERM unwinds like Ctrl-C: a batch rolls back and its ledger row says `interrupted`
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     from catalog_schema import CatalogError
+    from warehouse.clock import ClockError
 
     try:
         app()
-    except (GdxError, CatalogError) as exc:
+    except (GdxError, CatalogError, ClockError) as exc:  # the message names file, field, setting
         print_error(str(exc))
         sys.exit(1)
     except Exception as exc:  # a bug or an unreachable service: one line, not a traceback

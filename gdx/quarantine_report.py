@@ -10,40 +10,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from catalog_schema import Resource
-from catalog_schema.rule_words import describe
+from catalog_schema.rule_words import explain  # (zh, en) reason for a rule id
 from gdx import output_file
-from quality.scope import RULE as SOURCE_SCOPE
 from warehouse.quarantine import waiting
 from warehouse.tables import batch_ledger, for_resource
-
-ROW_RULES = {
-    "duplicate_key_conflict": (
-        "同一批次中同一主键出现内容不同的多行",
-        "the same key with different content more than once in the batch",
-    ),
-    "malformed_row": (
-        "字段数量与表头不符（或引号未闭合）",
-        "wrong number of fields (or an open quote)",
-    ),
-}
-
-
-def explain(resource: Resource, rule_id: str) -> tuple[str, str]:
-    """(zh, en) reason for a rule id such as `id_number.citizen_id`."""
-    if rule_id in ROW_RULES:
-        return ROW_RULES[rule_id]
-    field, _, rule = rule_id.partition(".")
-    try:
-        label = resource.field(field).label_zh
-    except KeyError:
-        label = field
-    if rule == SOURCE_SCOPE:
-        return (
-            f"{label}：不属于本部门数据来源声明的范围（此记录应由其他部门提供）",
-            f"{field} is outside the records this department's source is declared for "
-            "(another department is the source of this record)",
-        )
-    return describe(resource, field, rule)
 
 
 def rows(

@@ -11,6 +11,7 @@ value whole on one line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -146,15 +147,32 @@ def _records(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], console:
         if line:
             console.print(line, crop=False, no_wrap=True, overflow="ignore")
         for column, cell in zip(columns, row, strict=True):
-            if column.kind != "whole" and _plain(cell):
-                overflow = "fold" if column.kind == "text" else "ignore"  # `words`: never inside
+            if column.kind == "text" and _plain(cell):
                 console.print(
                     styled(column.header, "bold") + " " + _cell(cell),
                     crop=False,
-                    overflow=overflow,
+                    overflow="fold",
                     soft_wrap=False,  # the terminal's console soft-wraps; a record wraps here
                 )
+            elif column.kind == "words" and _plain(cell):
+                pair = styled(column.header, "bold") + " " + _cell(cell)
+                for part in _between_words(pair, console.width):
+                    console.print(part, crop=False, no_wrap=True, overflow="ignore")
         console.print()  # a blank line after each record
+
+
+def _between_words(text: Text, width: int) -> list[Text]:
+    """`text` in lines of at most `width` cells, broken only between words: a word wider than
+    that stands whole on a line of its own (rich wraps only by folding such a word)."""
+    plain, offsets, start = text.plain, [], 0
+    for word in re.finditer(r"\S+", plain):
+        if word.start() > start and cell_len(plain[start : word.end()]) > width:
+            offsets.append(word.start())
+            start = word.start()
+    lines = list(text.divide(offsets))
+    for line in lines:
+        line.rstrip()  # the space a line was broken at
+    return lines
 
 
 def _cell(cell: Cell) -> Text:

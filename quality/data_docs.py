@@ -4,8 +4,10 @@ the hub from the Great Expectations validation results into plain HTML that need
 Each expectation is shown as the rule it checks, in Chinese and English (catalog_schema's one
 vocabulary), with its column, result, unexpected rows and a few unexpected values: escaped
 (Jinja2 autoescape), sensitive ones masked as the directory declares, secret ones withheld.
-The facts of the batch are kept beside its pages (`batch.json`) for the Home page
-(quality/docs_home.py).
+The checks the hub makes of the whole batch rather than in a block's suite (malformed rows, a key
+repeated with other content, a source's scope, references) are listed on the batch's index and
+count in its result, as `gdx load` counts them. The facts of the batch are kept beside its pages
+(`batch.json`) for the Home page (quality/docs_home.py).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from catalog_schema import FieldSpec, Resource
-from catalog_schema.rule_words import describe
+from catalog_schema.rule_words import ROW_RULES, explain
 from quality import docs_pages
 from quality.runner import Verdict
 
 RECORD = "batch.json"  # the facts of a batch, beside its pages
+UNLOADED = {"rejected": "batch_rejected", "failed": "failed", "interrupted": "interrupted"}
 EXAMPLES = 10  # unexpected values shown per expectation (GX keeps the 20 most frequent)
 LONGEST = 120  # characters of a value shown
 
@@ -55,6 +58,10 @@ class Batch:
     started: str = ""  # as shown: local ISO 8601 with offset
     severity: dict[str, str] = field(default_factory=dict)  # rule id -> reject | warn
     blocks: list[Block] = field(default_factory=list)
+    # rule id -> rows, of the checks of the whole batch (not in a block's suite)
+    whole: dict[str, int] = field(default_factory=dict)
+    quarantined: int | None = None  # rows the batch quarantined by any check, once it ended
+    outcome: str | None = None  # rejected, failed or interrupted: nothing of it was merged
 
     @property
     def rows(self) -> int:
@@ -62,11 +69,17 @@ class Batch:
 
     @property
     def rejected(self) -> int:
+        """Rows quarantined: by any check once the batch ended, else by the blocks' rules."""
+        if self.quarantined is not None:
+            return self.quarantined
         return sum(block.rejected for block in self.blocks)
 
     @property
     def warned(self) -> int:
-        return sum(block.warned for block in self.blocks)
+        """Rows loaded with a warning: of the blocks' rules, then of each whole-batch warning
+        (a row that has two warnings counts twice)."""
+        checks = sum(n for rule, n in self.whole.items() if self.severity.get(rule) == "warn")
+        return sum(block.warned for block in self.blocks) + checks
 
     @property
     def checked(self) -> list[str]:
@@ -75,18 +88,33 @@ class Batch:
 
     @property
     def failed(self) -> list[str]:
-        """Rule ids whose expectation failed in some block, in the declaration's order."""
-        return _ordered(self.severity, {rule for block in self.blocks for rule in block.failed})
+        """Rule ids whose expectation failed in some block, or whole-batch checks that found
+        rows, in the declaration's order."""
+        failed = {rule for block in self.blocks for rule in block.failed}
+        return _ordered(self.severity, failed | {rule for rule, n in self.whole.items() if n})
 
     @property
     def result(self) -> str:
-        """`rejected` (rows quarantined), `warned` (only warn-only rules failed) or `passed`."""
+        """`rejected` (rows quarantined), `warned` (only warn-only rules failed) or `passed`;
+        a batch that merged nothing says so instead (`batch_rejected`, `failed`, `interrupted`)."""
+        if self.outcome is not None:
+            return UNLOADED[self.outcome]
         if self.rejected or any(self.severity.get(r, "reject") == "reject" for r in self.failed):
             return "rejected"
         return "warned" if self.failed else "passed"
 
     def unexpected(self, rule: str) -> int:
         return sum(block.unexpected.get(rule, 0) for block in self.blocks)
+
+    def add_whole(self, rejected: dict[str, int], warned: dict[str, int]) -> None:
+        """The batch's rows per rule (as the ledger counts them) of the checks no block's
+        suite made: what `rejected` and `warned` name beyond the blocks' rules."""
+        checked = {rule for block in self.blocks for rule in block.checked}
+        for counts, severity in ((rejected, "reject"), (warned, "warn")):
+            for rule, count in counts.items():
+                if count and rule not in checked:
+                    self.whole[rule] = count
+                    self.severity.setdefault(rule, severity)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1)
@@ -159,10 +187,16 @@ def batch_index(folder: Path, batch: Batch, resource: Resource) -> Path:
                 "percent": _percent(count, batch.rows),
             }
         )
+    whole = []
+    for rule, count in batch.whole.items():
+        zh, en = _words(resource, rule)
+        whole.append({"rule": rule, "zh": zh, "en": en, "rows": count})
+        whole[-1]["severity"] = batch.severity.get(rule, "reject")
     folder.mkdir(parents=True, exist_ok=True)
     docs_pages.write(folder / RECORD, batch.to_json())
     index = folder / "index.html"
-    docs_pages.write(index, docs_pages.render("batch.html", batch=batch, rules=rules))
+    text = docs_pages.render("batch.html", batch=batch, rules=rules, whole=whole)
+    docs_pages.write(index, text)
     return index
 
 
@@ -203,10 +237,9 @@ def _check(resource: Resource, outcome) -> dict:
 
 
 def _words(resource: Resource, rule: str) -> tuple[str, str]:
-    field_name, _, name = rule.partition(".")
-    if not name:  # not one of the declared rules (every expectation of the suite is)
-        return rule, rule
-    return describe(resource, field_name, name)
+    if "." not in rule and rule not in ROW_RULES:  # no rule the hub knows (every one of the
+        return rule, rule  # suite's expectations is a declared rule)
+    return explain(resource, rule)
 
 
 def _spec(resource: Resource, name: str) -> FieldSpec | None:

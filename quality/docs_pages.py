@@ -17,6 +17,9 @@ RESULTS = {  # result -> (zh, en), as the pages name a batch's or a block's outc
     "passed": ("全部通过", "all passed"),
     "warned": ("有警告", "warnings"),
     "rejected": ("有拒收行", "rows rejected"),
+    "batch_rejected": ("整批拒收，未入库", "batch rejected, nothing loaded"),
+    "failed": ("批次失败，未入库", "batch failed, nothing loaded"),
+    "interrupted": ("批次中断，未入库", "batch interrupted, nothing loaded"),
 }
 SEVERITIES = {"reject": ("拒收", "reject"), "warn": ("仅警告", "warn only")}
 

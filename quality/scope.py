@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-RULE = "source_scope"
+from catalog_schema.rule_words import SOURCE_SCOPE as RULE
 
 
 def rule_id(field: str) -> str:

@@ -89,7 +89,8 @@ SETTINGS = (
     Setting(
         "GDX_TIMEZONE",
         "Asia/Shanghai",
-        "Time zone of 'today' in the date rules (a date of today there is not in the future).",
+        "Time zone of 'today' in the date rules (a date of today there is not in the future) "
+        "and of every time the command line, its JSON and the API show (ISO 8601 with offset).",
     ),
     Setting(
         "GDX_CATALOG_PUBLISHER",

@@ -11,11 +11,13 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from gdx.cli import app
 from gdx.pipeline import load_file
 from quality import docs_home
+from quality.data_docs import Batch
 from tests.gdx.test_pipeline import HEADER, LI, ZHANG, crowd, write
 from warehouse import engine as engines
 from warehouse import tables
@@ -153,3 +155,108 @@ def test_gdx_quality_docs_rebuilds_the_home_and_names_a_broken_record(
     assert second.batch_id in home and third.batch_id in home and first.batch_id not in home
     assert "Traceback" not in result.output
     check_site(root)
+
+
+def test_the_checks_of_the_whole_batch_count_as_the_load_counts_them(engine, catalog, tmp_path):
+    """A key sent twice with other content and a row of too many fields are quarantined by the
+    batch, not by a block's suite; a licence whose holder no library knows loads with a
+    warning: the batch's index lists them in words and its result and counts say so."""
+    from catalog_schema.rule_words import explain
+    from gdx.demodata.entities import usccs
+    from tests.gdx.test_write_authority import LICENCE_HEADER, licence
+
+    twice = ZHANG.replace("张三", "张叁")
+    broken = "110105194912310011,王五,男,1949-12-31,汉族,北京市,多余\n"
+    path = write(tmp_path, HEADER + ZHANG + twice + broken + crowd(), "d.csv")
+    people = load_file(path, "population.person", "public_security", engine=engine, catalog=catalog)
+    assert set(people.rejected_by_rule) == {"duplicate_key_conflict", "malformed_row"}
+    holder = usccs(np.random.default_rng(3), np.full(1, "91"))[0]
+    path = write(tmp_path, LICENCE_HEADER + licence("BL01-1", "BL01", holder), "l.csv")
+    licences = load_file(
+        path, "e_licence.licence", "market_regulation", engine=engine, catalog=catalog
+    )
+    assert licences.warned_by_rule == {"holder_id.references": 1}
+
+    for summary, result, rules in (
+        (people, "rejected", people.rejected_by_rule),
+        (licences, "warned", licences.warned_by_rule),
+    ):
+        folder = Path(summary.data_docs).parent
+        batch = Batch.from_json((folder / "batch.json").read_text(encoding="utf-8"))
+        assert (batch.result, batch.whole) == (result, rules)
+        assert batch.rejected == summary.rows_quarantined
+        page = Path(summary.data_docs).read_text(encoding="utf-8")
+        resource = catalog.resource(summary.resource)
+        for rule in rules:
+            zh, en = explain(resource, rule)
+            assert zh in page and en in page and f"<code>{rule}</code>" in page
+    assert explain(catalog.resource("e_licence.licence"), "holder_id.references") == (
+        "持证主体代码：所引用的库中没有此记录（population.person、legal_entity.organization）",
+        "holder_id should be the key of a record of population.person or legal_entity.organization",
+    )
+    home = (tmp_path / "docs" / "index.html").read_text(encoding="utf-8")
+    assert "有警告" in home and "有拒收行" in home
+    check_site(tmp_path / "docs")
+
+
+def test_a_batch_that_merged_nothing_says_so_not_all_passed(engine, catalog, tmp_path, monkeypatch):
+    """Rejected whole (too many broken rows) or failed after its rows were validated: the
+    Data Docs keep the validation and say that nothing of the batch was loaded."""
+    import gdx.batch
+    from gdx.errors import GdxError
+
+    broken = "".join(f"11010519491231{n:05d},某{n},女,1949-12-31,汉族,北京市\n" for n in range(6))
+    with pytest.raises(GdxError, match="batch rejected"):
+        load_file(
+            write(tmp_path, HEADER + broken + LI),
+            "population.person",
+            "public_security",
+            engine=engine,
+            catalog=catalog,
+        )
+
+    def merge_fails(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(gdx.batch, "merge", merge_fails)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        load_file(
+            write(tmp_path, HEADER + ZHANG, "z.csv"),
+            "population.person",
+            "public_security",
+            engine=engine,
+            catalog=catalog,
+        )
+    root = tmp_path / "docs"
+    folders = sorted(path for path in (root / "population.person").iterdir() if path.is_dir())
+    found = [Batch.from_json((f / "batch.json").read_text(encoding="utf-8")) for f in folders]
+    assert [(b.outcome, b.result) for b in found] == [
+        ("rejected", "batch_rejected"),
+        ("failed", "failed"),
+    ]
+    assert found[1].rows == 1 and not found[1].failed  # its one row passed every rule
+    home = (root / "index.html").read_text(encoding="utf-8")
+    assert "整批拒收，未入库" in home and "批次失败，未入库" in home and "全部通过" not in home
+    check_site(root)
+
+
+def test_data_docs_that_cannot_be_written_do_not_hide_why_a_batch_failed(
+    engine, catalog, tmp_path, monkeypatch
+):
+    import gdx.batch
+    from warehouse.tables import batch_ledger
+
+    def merge_fails(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gdx.batch, "merge", merge_fails)
+    monkeypatch.setattr(docs_home, "refresh", no_space)
+    path = write(tmp_path, HEADER + ZHANG)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        load_file(path, "population.person", "public_security", engine=engine, catalog=catalog)
+    with engine.connect() as conn:
+        status, error = conn.execute(sa.select(batch_ledger.c.status, batch_ledger.c.error)).one()
+    assert status == "failed" and "the disk is full" in error

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from gdx.cli import app
-from tests.gdx.test_cli import HEADER, ZHANG, _url
+from tests.gdx.test_cli import HEADER, ZHANG, _url, assert_one_line_error
+from tests.gdx.test_cli import gdx as gdx_process
 from warehouse.tables import batch_ledger, for_resource
 
 # fixed offsets all year (neither zone has summer time), so the offset is known in advance
@@ -41,6 +42,14 @@ def gdx(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.stdout
+
+
+def gdx_json(offset: str, *args: str):
+    """The --json output of a command, every time in it (under any key, at any depth) local
+    with `offset`: none is left in UTC."""
+    text = gdx(*args, "--json")
+    assert_every_time_has(offset, text)
+    return json.loads(text)
 
 
 @pytest.fixture
@@ -102,7 +111,7 @@ def _check_times(zone: str, stored: dict) -> None:
     assert local(stored["updated"], zone) in status  # a resource's last update
     assert local(police.finished_at, zone) in status  # the source's last success
     assert_every_time_has(offset, status)
-    report = json.loads(gdx("status", "--json"))
+    report = gdx_json(offset, "status")
     (person,) = [r for r in report["resources"] if r["resource"] == "population.person"]
     assert person["last_update"] == local(stored["updated"], zone, seconds=False)
     (source,) = [s for s in report["sources"] if s["source"] == "public_security.population"]
@@ -111,28 +120,38 @@ def _check_times(zone: str, stored: dict) -> None:
     sources = gdx("sources", "list")
     assert local(police.started_at, zone) in sources
     assert_every_time_has(offset, sources)
-    listed = {row["source"]: row for row in json.loads(gdx("sources", "list", "--json"))}
+    listed = {row["source"]: row for row in gdx_json(offset, "sources", "list")}
     last_run = listed["public_security.population"]["last_run"]
     assert last_run == local(police.started_at, zone, seconds=False)
 
     shown = gdx("records", "show", "population.person", KEY)
     assert local(hr.finished_at, zone) in shown and local(police.finished_at, zone) in shown
     assert_every_time_has(offset, shown)
-    record = json.loads(gdx("records", "show", "population.person", KEY, "--json"))
+    record = gdx_json(offset, "records", "show", "population.person", KEY)
     supplied = record["provenance"]["phone"]["supplied_at"]
     assert supplied == local(hr.finished_at, zone, seconds=False)
 
     history = gdx("records", "history", "population.person", KEY)
     assert local(stored["valid_from"], zone) in history
     assert_every_time_has(offset, history)
-    versions = json.loads(gdx("records", "history", "population.person", KEY, "--json"))
+    versions = gdx_json(offset, "records", "history", "population.person", KEY)
     assert versions[0]["_valid_from"] == local(stored["valid_from"], zone, seconds=False)
 
-    (row,) = json.loads(gdx("quarantine", "list", "--json"))
+    (row,) = gdx_json(offset, "quarantine", "list")
     assert row["created_at"] == local(stored["quarantined"], zone, seconds=False)
 
     published = gdx("publish")
     assert local(stored["updated"], zone) in published
     assert_every_time_has(offset, published)
-    figures = {row["resource"]: row for row in json.loads(gdx("publish", "--json"))}
+    figures = {row["resource"]: row for row in gdx_json(offset, "publish")}
     assert figures["population.person"]["computed_at"].endswith(offset)
+
+
+def test_a_zone_that_does_not_exist_is_one_line_naming_the_setting(tmp_path):
+    assert gdx_process("init", "--warehouse-only", home=tmp_path).returncode == 0
+    people = tmp_path / "p.csv"
+    people.write_text(HEADER + ZHANG, encoding="utf-8")
+    load = ["load", str(people), "--source", "public_security.population"]
+    result = gdx_process(*load, home=tmp_path, GDX_TIMEZONE="Mars/Olympus")
+    assert_one_line_error(result, "GDX_TIMEZONE: 'Mars/Olympus' is not a time zone")
+    assert "ClockError" not in result.stderr and "GDX_DEBUG" not in result.stderr

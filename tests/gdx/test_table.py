@@ -95,3 +95,18 @@ def test_a_lone_identifier_wider_than_the_terminal_is_printed_whole():
 def test_cells_stay_literal():
     text, _ = render(120, [Column("name", "text")], [["[red]张三[/red] [a-z] :smile:\t"]])
     assert "[red]张三[/red] [a-z] :smile:\\t" in text
+
+
+def test_a_record_wraps_a_words_value_between_words_within_the_width():
+    """In a record, a `words` value longer than the terminal breaks between words only: every
+    line within the width but a word wider than the terminal, which stands whole on its own."""
+    fields = "name gender birth_date ethnicity household_address phone marital_status"
+    columns = [Column("batch"), Column("resource"), Column("changed", "words")]
+    text, _ = render(40, columns, [[BATCH, "population.person", f"{fields} {PATH} death_date"]])
+    lines = text.splitlines()
+    assert "┃" not in text  # a record: batch id and resource code are 58 cells side by side
+    for word in [*fields.split(), "death_date"]:
+        assert on_one_line(text, word)
+    assert PATH in lines  # wider than 40: whole, alone
+    assert all(cell_len(line) <= 40 for line in lines if line != PATH), text
+    assert "changed name gender birth_date" in text
