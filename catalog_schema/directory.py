@@ -141,13 +141,6 @@ def _figures(row: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return aware.isoformat()
-    return value
-
-
 def matches(
     resource: Resource,
     *,
