@@ -17,7 +17,7 @@ from typing import Any
 from catalog_schema.catalog import Catalog
 from catalog_schema.directory import API, SHARE_TYPES_ZH, endpoints
 from catalog_schema.models import DEPARTMENT_GROUP, Department, Resource
-from warehouse import clock
+from runtime import clock
 
 EU = "http://publications.europa.eu/resource/authority"
 IANA_JSON = "https://www.iana.org/assignments/media-types/application/json"

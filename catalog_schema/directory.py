@@ -8,7 +8,7 @@ from typing import Any
 
 from catalog_schema.catalog import Catalog
 from catalog_schema.models import Department, Resource, ServiceItem
-from warehouse import clock
+from runtime import clock
 
 API = "/api/v1"
 SHARE_TYPES_ZH = {
@@ -131,7 +131,7 @@ def _supplier(resource: Resource) -> dict[str, str]:
 
 
 def _figures(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The published figures, their times local with their offset (warehouse.clock.iso)."""
+    """The published figures, their times local with their offset (runtime.clock.iso)."""
     if row is None:
         return None
     values = {name: row.get(name) for name in (*FIGURES, "computed_at")}

@@ -40,7 +40,8 @@ def records_show(
     and the open conflicts between departments."""
     import datetime as dt
 
-    from warehouse import clock, engine, records
+    from runtime import clock
+    from warehouse import engine, records
 
     spec = _catalog().resource(resource)
     value = _key(spec, key)

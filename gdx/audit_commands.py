@@ -15,7 +15,7 @@ audit_app = typer.Typer(help="The tamper-evident audit log of every data call.")
 
 def _moment(option: str, value: str | None) -> dt.datetime | None:
     """An ISO 8601 time; without an offset it is local time (GDX_TIMEZONE)."""
-    from warehouse.clock import zone
+    from runtime.clock import zone
 
     if value is None:
         return None

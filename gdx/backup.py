@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from gdx import backup_files as files
 from gdx.backup_files import Item
 from gdx.errors import GdxError
-from warehouse import clock, pg_backup, sqlite_backup
+from runtime import clock
 from warehouse import engine as engines
+from warehouse import pg_backup, sqlite_backup
 from warehouse.contents import BackupError
 
 FORMAT = "gdx-backup/1"
@@ -73,7 +74,7 @@ def backup(target: Path, data_docs: bool = True) -> dict[str, Any]:
 
 
 def _now() -> str:
-    """When the backup was made: local ISO 8601 with offset, to the second (warehouse/clock)."""
+    """When the backup was made: local ISO 8601 with offset, to the second (runtime/clock.py)."""
     return clock.iso(clock.now().replace(microsecond=0))
 
 

@@ -10,7 +10,8 @@ from catalog_schema import Resource
 from quality import data_docs, docs_home
 from quality.data_docs import Batch
 from quality.runner import Verdict
-from warehouse import clock, settings
+from runtime import clock
+from warehouse import settings
 from warehouse.ledger import BatchSummary
 
 

@@ -96,7 +96,7 @@ def declaration_yaml(resource: Resource, origin: str) -> str:
     The origin (a file name: outside text) goes into the comment as a quoted literal with every
     line break and unprintable character escaped (`repr`), so it can never end the comment and
     become keys of the declaration; the declaration itself is serialised by yaml.safe_dump."""
-    from warehouse import clock
+    from runtime import clock
 
     data = resource.model_dump(mode="json", exclude_defaults=True)
     today = clock.local(clock.now()).date()  # the province's day, not the machine's

@@ -198,7 +198,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 
     from gdx.console import json_text, when
     from gdx.table import Column, show
-    from warehouse import clock, engine, running
+    from runtime import clock
+    from warehouse import engine, running
     from warehouse.status import batch_activity, resource_status, source_status
 
     catalog = _catalog()
@@ -465,7 +466,7 @@ def main() -> None:
     # SIGTERM unwinds like Ctrl-C: a batch rolls back and its ledger row says `interrupted`
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     from catalog_schema import CatalogError
-    from warehouse.clock import ClockError
+    from runtime.clock import ClockError
 
     try:
         app()

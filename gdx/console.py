@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from warehouse import clock
+from runtime import clock
 
 
 def visible(text: str) -> str:

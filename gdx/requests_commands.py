@@ -61,7 +61,7 @@ def _line(found: dict) -> str:
 def _day_end(last_day: dt.date) -> dt.datetime:
     """When a grant to the end of `last_day` stops: 00:00 local time of the next day (as
     warehouse/grants.py approves it)."""
-    from warehouse import clock
+    from runtime import clock
 
     return dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=clock.zone())
 

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from quality.text import fill_false
-
-TIMEZONE_SETTING = "GDX_TIMEZONE"
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+from runtime.clock import DEFAULT_TIMEZONE, zone  # noqa: F401 (the rules' zone is the clock's)
 
 
 def today() -> dt.date:
     """Today where the data is: the province's time zone (GDX_TIMEZONE), not the server's."""
     return dt.datetime.now(zone()).date()
-
-
-def zone() -> ZoneInfo:
-    """The province's time zone (GDX_TIMEZONE, default Asia/Shanghai)."""
-    return ZoneInfo(os.environ.get(TIMEZONE_SETTING) or DEFAULT_TIMEZONE)
 
 
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)

@@ -54,7 +54,7 @@ _KEY_EDGE = r"[^\x00-\x20\x7f/\u3000\ufeff\xa0]"
 KEY_TEXT_PATTERN = rf"^{_KEY_EDGE}(?:[^\x00-\x1f\x7f/]*{_KEY_EDGE})?$"
 CURSOR_PATTERN = r"^[A-Za-z0-9_=-]+$"  # URL-safe base64 (a Fernet token)
 
-#: A time as the API shows it (warehouse.clock.iso): ISO 8601 in the province's time zone
+#: A time as the API shows it (runtime.clock.iso): ISO 8601 in the province's time zone
 #: (GDX_TIMEZONE) with its offset, `2026-12-06T09:23:22.512344+08:00`
 Time = Annotated[
     str,

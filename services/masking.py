@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from catalog_schema import FieldSpec, Resource
-from warehouse import clock
+from runtime import clock
 
 LEGAL_PERSON = "法人"
 
@@ -46,7 +46,7 @@ def digits(value: decimal.Decimal) -> str:
 
 
 def plain(value: Any) -> Any:
-    """A value as the API shows it: a time local with its offset (warehouse.clock.iso), a date
+    """A value as the API shows it: a time local with its offset (runtime.clock.iso), a date
     `YYYY-MM-DD`, a decimal a JSON number (`number`)."""
     if value is None or type(value) is str:  # most values, and the cheapest test (batches)
         return value

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from catalog_schema import Catalog, Resource
-from quality.dates import zone
+from runtime.clock import zone
 from warehouse.consumers import Consumer, hash_key
 from warehouse.ledger import now as utc_now
 from warehouse.tables import access_request, api_consumer

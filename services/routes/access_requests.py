@@ -16,11 +16,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from runtime import clock
 from services import metrics
 from services.deps import CatalogDep, ConsumerDep, EngineDep
 from services.formats import Time
 from services.problems import responses
-from warehouse import clock, grants
+from warehouse import grants
 from warehouse.consumers import Consumer
 from warehouse.engine import writing
 from warehouse.grants import GrantError

@@ -9,15 +9,16 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from catalog_schema import Catalog, Resource
-from quality.dates import zone
 from quality.keys import BadKey, normalize_key, normalize_keys
+from runtime import clock
+from runtime.clock import zone
 from services import formats
 from services.access import Access, Call, CallDep
 from services.masking import shown
 from services.problems import DATA_CALL, responses
 from services.rendering import Rendered
 from services.routes.record_models import listed_model, record_model
-from warehouse import clock, records
+from warehouse import records
 
 __all__ = ["normalized_key", "record_model", "serve"]  # record_model: tests name it here
 

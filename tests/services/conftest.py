@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 
 from catalog_schema import Catalog, Resource, load_catalog
 from gdx.pipeline import load_file
+from runtime import clock
 from services.app import create_app
 from services.routes.records import record_model
-from warehouse import clock, consumers, tables
+from warehouse import consumers, tables
 from warehouse.tables import access_request
 
 ZHANG = "11010519491231002X"  # 张三, a person with no insurance record

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from gdx.pipeline import load_file
+from runtime import clock
 from services.app import create_app
 from tests.services.conftest import documented, is_local
-from warehouse import clock, consumers
+from warehouse import consumers
 
 HEADER = "公民身份号码,姓名,性别,出生日期,民族,户籍地址\n"
 ZHANG = "11010519491231002X,张三,女,1949-12-31,汉族,北京市朝阳区建国路1号\n"

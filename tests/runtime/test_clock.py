@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from warehouse import clock
+from runtime import clock
 
 
 def test_local_iso_with_offset(monkeypatch):

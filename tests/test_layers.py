@@ -1,0 +1,44 @@
+"""The bottom of DESIGN.md's import rule, held by a test over the import graph: `runtime/` (the
+clock) imports nothing of ours, and `catalog_schema/` (the declarations) nothing but `runtime/`.
+Issue 19 extends this to every layer."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = {"runtime", "catalog_schema", "connectors", "quality", "warehouse", "services", "gdx"}
+ALLOWED = {"runtime": set(), "catalog_schema": {"runtime"}}
+
+
+def imported_packages(package: str, root: Path = ROOT) -> dict[str, set[str]]:
+    """{file: our top-level packages it imports}, at module level or inside functions alike."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((root / package).rglob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+        found[str(path.relative_to(root))] = (names & OURS) - {package}
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_bottom_layers_import_nothing_above_them(package):
+    files = imported_packages(package)
+    assert files, f"{package}/ has no Python files"
+    wrong = {f: sorted(n - ALLOWED[package]) for f, n in files.items() if n - ALLOWED[package]}
+    assert not wrong, f"{package}/ may import only {sorted(ALLOWED[package])}: {wrong}"
+
+
+def test_the_graph_sees_imports_inside_functions(tmp_path):
+    (tmp_path / "catalog_schema").mkdir()
+    (tmp_path / "catalog_schema" / "m.py").write_text(
+        "def f():\n    from warehouse import engine\n", encoding="utf-8"
+    )
+    assert imported_packages("catalog_schema", tmp_path) == {"catalog_schema/m.py": {"warehouse"}}
