@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,13 @@ def hub_settings(gdx_home: Path) -> list[tuple[str, str, str]]:
     """(section, key, value) of every setting of the template, its paths filled in."""
     template = configparser.ConfigParser(interpolation=None)
     template.read(SETTINGS_TEMPLATE, encoding="utf-8")
-    paths = {"{GDX_HOME}": _path_value(gdx_home), "{DAGS_FOLDER}": _path_value(DAGS_FOLDER)}
+    paths = {
+        "{GDX_HOME}": _path_value(gdx_home),
+        # in a database URL the path is percent-encoded: SQLAlchemy decodes %xx in it, and a
+        # ? or # would start the URL's query or fragment
+        "{GDX_HOME_URL}": _path_value(gdx_home, urllib.parse.quote(str(gdx_home), safe="/")),
+        "{DAGS_FOLDER}": _path_value(DAGS_FOLDER),
+    }
     settings = []
     for section in template.sections():
         for key, value in template.items(section):
@@ -55,13 +62,12 @@ def hub_settings(gdx_home: Path) -> list[tuple[str, str, str]]:
     return settings
 
 
-def _path_value(path: Path) -> str:
-    """A path as an airflow.cfg value: Airflow interpolates % and expands $ and newlines end
-    the value, so a % is doubled and a $ or a line break is refused."""
-    text = str(path)
-    if "$" in text or "\n" in text or "\r" in text:
-        raise GdxError(f"{text!r}: a path for Airflow may hold no $ and no line break")
-    return text.replace("%", "%%")
+def _path_value(path: Path, text: str | None = None) -> str:
+    """A path (or `text` made of it) as an airflow.cfg value: Airflow interpolates % and expands
+    $ and newlines end the value, so a % is doubled and a $ or a line break is refused."""
+    if any(char in str(path) for char in "$\n\r"):
+        raise GdxError(f"{str(path)!r}: a path for Airflow may hold no $ and no line break")
+    return (str(path) if text is None else text).replace("%", "%%")
 
 
 @dataclass
