@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shlex
 import shutil
 import socket
@@ -148,8 +149,9 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
     )
     for line in (
         f"{head} {base}/api/v1/resources/population.person/records/{example}",
-        f"{head} -H 'Content-Type: application/json' -d "
-        f'\'{{"id_number": "{example}", "name": "{name}"}}\' {base}/api/v1/verify/citizen',
+        # the name is warehouse data: JSON-encoded, then quoted for the shell
+        f"{head} -H 'Content-Type: application/json' -d {_shell_json(example, name)} "
+        f"{base}/api/v1/verify/citizen",
         f"{head} '{base}/api/v1/service-items/{item.code}/materials?applicant={example}'",
         # curl sends a URL as typed, and a raw 社 in it is an invalid request: encoded here
         f"curl -G -H 'X-API-Key: {key}' --data-urlencode 'q=社会保险' {base}/api/v1/catalog",
@@ -229,6 +231,11 @@ def _example_person(conn: sa.Connection, person: sa.Table, payment: sa.Table, di
         return tuple(disputed)
     example, name = conn.execute(query).one()
     return example, name, None
+
+
+def _shell_json(id_number: str, name: str) -> str:
+    """The verification body as one shell word: `'{"id_number": "…", "name": "…"}'`."""
+    return shlex.quote(json.dumps({"id_number": id_number, "name": name}, ensure_ascii=False))
 
 
 def _gdx_command() -> str:
