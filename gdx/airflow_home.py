@@ -94,14 +94,15 @@ def prepare(env: Mapping[str, str], gdx_home: Path) -> Prepared:
     """Make the Airflow home of `env` ready for the hub (idempotent)."""
     path = config_file(env)
     created = not path.exists()
+    settings = hub_settings(gdx_home)
     if created:
-        _write_airflow_defaults(env, path)
+        _write_airflow_defaults(env, path, settings)
     try:
         text = path.read_text(encoding="utf-8")
         _check_parses(path, text)
     except (OSError, UnicodeDecodeError) as exc:
         raise GdxError(f"{path}: cannot read it ({exc})") from None
-    new_text, changed = set_options(text, hub_settings(gdx_home))
+    new_text, changed = set_options(text, settings)
     result = Prepared(path, created, [] if created else changed)
     if changed:
         if not created:
@@ -111,11 +112,20 @@ def prepare(env: Mapping[str, str], gdx_home: Path) -> Prepared:
     return result
 
 
-def _write_airflow_defaults(env: Mapping[str, str], path: Path) -> None:
-    """Let Airflow write its first-run airflow.cfg, as any `airflow` command would."""
+def _write_airflow_defaults(
+    env: Mapping[str, str], path: Path, settings: list[tuple[str, str, str]]
+) -> None:
+    """Let Airflow write its first-run airflow.cfg, as any `airflow` command would.
+
+    The hub's settings go along as AIRFLOW__ variables (read without % interpolation): with a
+    % in AIRFLOW_HOME, Airflow cannot fill its own default metadata DB URL and would refuse."""
+    hub = {
+        f"AIRFLOW__{section.upper()}__{key.upper()}": value.replace("%%", "%")
+        for section, key, value in settings
+    }
     result = subprocess.run(
         [sys.executable, "-m", "airflow", "config", "get-value", "core", "executor"],
-        env=dict(env),
+        env=hub | dict(env),
         capture_output=True,
         text=True,
         timeout=300,

@@ -228,3 +228,17 @@ def test_airflow_config_names_the_settings_file(tmp_path):
     assert airflow_home.config_file(env) == elsewhere
     assert airflow_home.config_file({"AIRFLOW_HOME": "/srv/af"}) == Path("/srv/af/airflow.cfg")
     assert airflow_home.home(tmp_path, {}) == tmp_path / "airflow"
+
+
+def test_gdx_init_in_a_gdx_home_with_a_percent_and_a_space(tmp_path):
+    """Airflow cannot fill its own default DB URL for such a home; gdx init still prepares it,
+    and the metadata DB is the deployment's own file."""
+    home = tmp_path / "data 50%"
+    env = _clean_env(GDX_HOME=str(home))
+    result = subprocess.run(
+        [str(BIN / "gdx"), "init"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"airflow: {home / 'airflow' / 'airflow.cfg'} written" in result.stdout
+    assert (home / "airflow" / "airflow.db").stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data 50%"]
