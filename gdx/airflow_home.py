@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,13 @@ def hub_settings(gdx_home: Path) -> list[tuple[str, str, str]]:
     """(section, key, value) of every setting of the template, its paths filled in."""
     template = configparser.ConfigParser(interpolation=None)
     template.read(SETTINGS_TEMPLATE, encoding="utf-8")
-    paths = {"{GDX_HOME}": _path_value(gdx_home), "{DAGS_FOLDER}": _path_value(DAGS_FOLDER)}
+    paths = {
+        "{GDX_HOME}": _path_value(gdx_home),
+        # in a database URL the path is percent-encoded: SQLAlchemy decodes %xx in it, and a
+        # ? or # would start the URL's query or fragment
+        "{GDX_HOME_URL}": _path_value(gdx_home, urllib.parse.quote(str(gdx_home), safe="/")),
+        "{DAGS_FOLDER}": _path_value(DAGS_FOLDER),
+    }
     settings = []
     for section in template.sections():
         for key, value in template.items(section):
@@ -55,13 +62,12 @@ def hub_settings(gdx_home: Path) -> list[tuple[str, str, str]]:
     return settings
 
 
-def _path_value(path: Path) -> str:
-    """A path as an airflow.cfg value: Airflow interpolates % and expands $ and newlines end
-    the value, so a % is doubled and a $ or a line break is refused."""
-    text = str(path)
-    if "$" in text or "\n" in text or "\r" in text:
-        raise GdxError(f"{text!r}: a path for Airflow may hold no $ and no line break")
-    return text.replace("%", "%%")
+def _path_value(path: Path, text: str | None = None) -> str:
+    """A path (or `text` made of it) as an airflow.cfg value: Airflow interpolates % and expands
+    $ and newlines end the value, so a % is doubled and a $ or a line break is refused."""
+    if any(char in str(path) for char in "$\n\r"):
+        raise GdxError(f"{str(path)!r}: a path for Airflow may hold no $ and no line break")
+    return (str(path) if text is None else text).replace("%", "%%")
 
 
 @dataclass
@@ -88,14 +94,15 @@ def prepare(env: Mapping[str, str], gdx_home: Path) -> Prepared:
     """Make the Airflow home of `env` ready for the hub (idempotent)."""
     path = config_file(env)
     created = not path.exists()
+    settings = hub_settings(gdx_home)
     if created:
-        _write_airflow_defaults(env, path)
+        _write_airflow_defaults(env, path, settings)
     try:
         text = path.read_text(encoding="utf-8")
         _check_parses(path, text)
     except (OSError, UnicodeDecodeError) as exc:
         raise GdxError(f"{path}: cannot read it ({exc})") from None
-    new_text, changed = set_options(text, hub_settings(gdx_home))
+    new_text, changed = set_options(text, settings)
     result = Prepared(path, created, [] if created else changed)
     if changed:
         if not created:
@@ -105,11 +112,20 @@ def prepare(env: Mapping[str, str], gdx_home: Path) -> Prepared:
     return result
 
 
-def _write_airflow_defaults(env: Mapping[str, str], path: Path) -> None:
-    """Let Airflow write its first-run airflow.cfg, as any `airflow` command would."""
+def _write_airflow_defaults(
+    env: Mapping[str, str], path: Path, settings: list[tuple[str, str, str]]
+) -> None:
+    """Let Airflow write its first-run airflow.cfg, as any `airflow` command would.
+
+    The hub's settings go along as AIRFLOW__ variables (read without % interpolation): with a
+    % in AIRFLOW_HOME, Airflow cannot fill its own default metadata DB URL and would refuse."""
+    hub = {
+        f"AIRFLOW__{section.upper()}__{key.upper()}": value.replace("%%", "%")
+        for section, key, value in settings
+    }
     result = subprocess.run(
         [sys.executable, "-m", "airflow", "config", "get-value", "core", "executor"],
-        env=dict(env),
+        env=hub | dict(env),
         capture_output=True,
         text=True,
         timeout=300,

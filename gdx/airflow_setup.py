@@ -67,17 +67,6 @@ def migrate() -> str:
     return f"{prepared.describe()}; metadata DB up to date, pools {', '.join(pools())}"
 
 
-def test_dag(dag_id: str) -> None:
-    """Run one DAG once, in-process in a single `airflow dags test` (no scheduler needed).
-
-    Retries wait one second here instead of the scheduled five minutes: a failing task fails
-    the demo quickly instead of sleeping through its retries.
-    """
-    result = airflow("dags", "test", dag_id, AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY="1")
-    if result.returncode != 0 or "state=failed" in result.stdout + result.stderr:
-        raise GdxError(f"DAG {dag_id} failed: {_last_line(result)}")
-
-
 def _last_line(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
     errors = [line for line in lines if "Error" in line or "error" in line]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shlex
 import shutil
 import socket
 import sys
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import sqlalchemy as sa
 from rich.console import Console
 
+from catalog_schema import Catalog
 from gdx import airflow_setup, connections, serving
 from gdx.airflow_run import run_dags
 from gdx.demodata import DEMO_API_TOKEN, write_demo_data
@@ -37,6 +40,25 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
     if serve_api:  # a busy port is said now, not after a minute of work
         port = serving.claim("127.0.0.1", port)
     catalog = settings.catalog()
+    licence_api = _demo_data(console, catalog, people)
+    try:
+        engine = _ready(console, catalog)
+        _run_dags(console, engine, catalog)
+    finally:
+        licence_api.shutdown()
+    _libraries(console, engine, catalog)
+    _examples(console, engine, catalog, port)
+    if serve_api:
+        import uvicorn
+
+        from services.app import create_app
+
+        serving.announce(console, "127.0.0.1", port, 1)
+        uvicorn.run(create_app(engine, catalog), host="127.0.0.1", port=port, log_level="warning")
+
+
+def _demo_data(console: Console, catalog: Catalog, people: int) -> ThreadingHTTPServer:
+    """Step 1: the extracts, their connections and the licence API (returned, serving)."""
     api_port = _free_port()
     manifest = write_demo_data(settings.incoming_dir(), catalog, people=people, api_port=api_port)
     connections.save(settings.connections_file(), manifest.connections)
@@ -48,7 +70,11 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
         f"in {settings.incoming_dir()} (licence API on port {api_port})",
         highlight=False,
     )
+    return licence_api
 
+
+def _ready(console: Console, catalog: Catalog) -> sa.Engine:
+    """Step 2: the warehouse schema, Airflow's home and metadata DB."""
     engine = engines.create()
     tables.init_schema(engine, catalog)
     airflow_setup.migrate()
@@ -58,7 +84,11 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
         f"{airflow_home})",
         highlight=False,
     )
+    return engine
 
+
+def _run_dags(console: Console, engine: sa.Engine, catalog: Catalog) -> None:
+    """Step 3: every collection DAG, then the publish DAG, a line as each one finishes."""
     collections = {dag_id(code): code for code in catalog.sources}
     console.print(
         f"3/4 running {len(collections)} collection DAGs, then {PUBLISH_DAG} (dag.test(), "
@@ -76,13 +106,14 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
                 line += f" — {_batches(conn, collections[dag], earlier)}"
         console.print(line, highlight=False)
 
-    try:
-        states = run_dags([*collections, PUBLISH_DAG], progress)
-    finally:
-        licence_api.shutdown()
+    states = run_dags([*collections, PUBLISH_DAG], progress)
     failed = sorted(d for d, state in states.items() if state != "success")
     if failed:
         raise GdxError(f"DAGs failed: {', '.join(failed)} (see `gdx collect`, `gdx publish`)")
+
+
+def _libraries(console: Console, engine: sa.Engine, catalog: Catalog) -> None:
+    """What each base library holds after the DAGs ran."""
     console.print("    the libraries now:", highlight=False)
     with engine.connect() as conn:
         figures = directory.published(conn)
@@ -113,6 +144,9 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
                 highlight=False,
             )
 
+
+def _examples(console: Console, engine: sa.Engine, catalog: Catalog, port: int) -> None:
+    """Step 4: the demo consumer, its approved access request and the example calls."""
     person = for_resource(catalog.resource("population.person")).golden
     disputes = for_resource(catalog.resource("population.person")).conflict
     payment = for_resource(catalog.resource(CONDITIONAL)).golden
@@ -141,16 +175,25 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
         f"{item.code} {item.name_zh} was approved by {DEMO_ADMIN}, API key: {admin_key}",
         highlight=False,
     )
-    head = f"curl -H 'X-API-Key: {key}' -H 'X-Purpose: {item.code}'"
+    _calls(console, base, key, item.code, (example, name, disputed))
+
+
+def _calls(
+    console: Console, base: str, key: str, purpose: str, person: tuple[str, str, str | None]
+) -> None:
+    """The example calls, each working as printed: curl lines and `gdx` lines."""
+    example, name, disputed = person
+    head = f"curl -H 'X-API-Key: {key}' -H 'X-Purpose: {purpose}'"
     console.print(
         "example calls (every data call names its purpose, a service item code):",
         highlight=False,
     )
     for line in (
         f"{head} {base}/api/v1/resources/population.person/records/{example}",
-        f"{head} -H 'Content-Type: application/json' -d "
-        f'\'{{"id_number": "{example}", "name": "{name}"}}\' {base}/api/v1/verify/citizen',
-        f"{head} '{base}/api/v1/service-items/{item.code}/materials?applicant={example}'",
+        # the name is warehouse data: JSON-encoded, then quoted for the shell
+        f"{head} -H 'Content-Type: application/json' -d {_shell_json(example, name)} "
+        f"{base}/api/v1/verify/citizen",
+        f"{head} '{base}/api/v1/service-items/{purpose}/materials?applicant={example}'",
         # curl sends a URL as typed, and a raw 社 in it is an invalid request: encoded here
         f"curl -G -H 'X-API-Key: {key}' --data-urlencode 'q=社会保险' {base}/api/v1/catalog",
         f"curl {base}/healthz",
@@ -168,13 +211,6 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
         highlight=False,
     )
     console.print(f"  open {base}/docs", highlight=False)
-    if serve_api:
-        import uvicorn
-
-        from services.app import create_app
-
-        serving.announce(console, "127.0.0.1", port, 1)
-        uvicorn.run(create_app(engine, catalog), host="127.0.0.1", port=port, log_level="warning")
 
 
 def _batches(conn: sa.Connection, source: str, earlier: set[str]) -> str:
@@ -229,6 +265,11 @@ def _example_person(conn: sa.Connection, person: sa.Table, payment: sa.Table, di
         return tuple(disputed)
     example, name = conn.execute(query).one()
     return example, name, None
+
+
+def _shell_json(id_number: str, name: str) -> str:
+    """The verification body as one shell word: `'{"id_number": "…", "name": "…"}'`."""
+    return shlex.quote(json.dumps({"id_number": id_number, "name": name}, ensure_ascii=False))
 
 
 def _gdx_command() -> str:

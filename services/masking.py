@@ -31,7 +31,9 @@ def number(value: decimal.Decimal) -> int | float | orjson.Fragment:
     Fragment as given), so no digit of the warehouse's 20 is lost or made up."""
     text = digits(value)
     if "." not in text:
-        return int(text)
+        whole = int(text)
+        # orjson writes ints of 64 bits only (SQLite keeps a wider one in a NUMERIC column)
+        return whole if -(2**63) <= whole < 2**64 else orjson.Fragment(text)
     as_float = float(text)
     return as_float if repr(as_float) == text else orjson.Fragment(text)
 

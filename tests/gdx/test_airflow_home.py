@@ -6,12 +6,14 @@ The subprocess tests run `gdx` and `airflow` with no Airflow or gdx setting of t
 
 from __future__ import annotations
 
+import configparser
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from gdx import airflow_home
 from gdx.airflow_home import DAGS_FOLDER, hub_settings, prepare, set_options
@@ -99,8 +101,25 @@ def test_the_hub_settings_are_absolute_paths_airflow_reads_literally(tmp_path):
     assert settings[("core", "dags_are_paused_at_creation")] == "False"
     assert (DAGS_FOLDER / "collect_sources.py").is_file()
     db = settings[("database", "sql_alchemy_conn")]
-    assert db == f"sqlite:///{tmp_path}/50%%/airflow/airflow.db?timeout=30"  # % is doubled
+    assert db == f"sqlite:///{tmp_path}/50%%25/airflow/airflow.db?timeout=30"  # % is doubled
     assert settings[("logging", "base_log_folder")] == f"{tmp_path}/50%%/airflow/logs"
+
+
+@pytest.mark.parametrize("name", ["50%", "a b", "x%20y", "why?", "n#1"])
+def test_the_metadata_db_url_names_the_gdx_home_as_it_is(tmp_path, name):
+    """Read back as Airflow reads airflow.cfg (% interpolated), the URL opens GDX_HOME's own
+    file: no %xx decoded, no ? or # taken for the URL's query or fragment."""
+    home = tmp_path / name
+    text, _ = set_options("", hub_settings(home))
+    parser = configparser.ConfigParser()  # Airflow's parser interpolates %
+    parser.read_string(text)
+    url = make_url(parser.get("database", "sql_alchemy_conn"))
+    assert url.database == f"{home}/airflow/airflow.db"
+    assert url.query == {"timeout": "30"}
+    assert parser.get("logging", "base_log_folder") == f"{home}/airflow/logs"
+
+
+def test_a_path_airflow_would_expand_is_refused():
     with pytest.raises(GdxError, match=r"no \$ and no line break"):
         hub_settings(Path("/srv/$HOME"))
 
@@ -209,3 +228,17 @@ def test_airflow_config_names_the_settings_file(tmp_path):
     assert airflow_home.config_file(env) == elsewhere
     assert airflow_home.config_file({"AIRFLOW_HOME": "/srv/af"}) == Path("/srv/af/airflow.cfg")
     assert airflow_home.home(tmp_path, {}) == tmp_path / "airflow"
+
+
+def test_gdx_init_in_a_gdx_home_with_a_percent_and_a_space(tmp_path):
+    """Airflow cannot fill its own default DB URL for such a home; gdx init still prepares it,
+    and the metadata DB is the deployment's own file."""
+    home = tmp_path / "data 50%"
+    env = _clean_env(GDX_HOME=str(home))
+    result = subprocess.run(
+        [str(BIN / "gdx"), "init"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"airflow: {home / 'airflow' / 'airflow.cfg'} written" in result.stdout
+    assert (home / "airflow" / "airflow.db").stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data 50%"]

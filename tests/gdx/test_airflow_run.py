@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from gdx.airflow_home import DAGS_FOLDER
 from gdx.airflow_run import run_dags
 from gdx.errors import GdxError
 
@@ -14,6 +15,8 @@ from gdx.errors import GdxError
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("GDX_HOME", str(tmp_path))  # a DAG that runs after all runs here
     monkeypatch.delenv("GDX_DATABASE_URL", raising=False)
+    # the hub's DAGs, whether or not a `gdx init` of this session wrote the tests' airflow.cfg
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS_FOLDER))
 
 
 def test_an_unknown_dag_is_named():

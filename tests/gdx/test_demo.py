@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from gdx.demo import _example_person
+from gdx.demo import _example_person, _shell_json
 from warehouse.tables import batch_ledger, for_resource
 
 
@@ -186,3 +186,11 @@ def test_the_example_person_is_one_with_an_open_conflict_when_there_is_one(engin
     with engine.connect() as conn:  # none open: the first that qualifies, said without one
         chosen = _example_person(conn, people.golden, payment, people.conflict)
     assert chosen == ("110105194912310021", "张三", None)
+
+
+def test_the_verification_body_is_one_shell_word_whatever_the_name():
+    name = 'O\'Brien "杜" $HOME `x` \\'
+    word = _shell_json("130208200103230333", name)
+    echoed = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, text=True)
+    assert json.loads(echoed.stdout) == {"id_number": "130208200103230333", "name": name}
+    assert _shell_json("1", "杜海海") == '\'{"id_number": "1", "name": "杜海海"}\''

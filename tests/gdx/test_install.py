@@ -91,7 +91,8 @@ def test_an_installed_gdx_keeps_a_whole_deployment_in_gdx_home(tmp_path):
     airflow = work / "deploy" / "airflow"
     assert f"airflow: {airflow / 'airflow.cfg'} written" in init
     demo = _run(["gdx", "demo", "--no-serve", "--people", "500"], env, work, 900)
-    assert "15 collection DAGs and publish_directory ran" in demo, demo
+    assert "3/4 running 15 collection DAGs, then publish_directory" in demo, demo
+    assert "16/16 publish_directory: success in " in demo, demo
     assert f"(Airflow home {airflow})" in demo
 
     deploy = work / "deploy"

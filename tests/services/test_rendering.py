@@ -45,6 +45,8 @@ def test_times_dates_and_decimals_as_the_hub_shows_them(monkeypatch):
         ("1E+2", b"100"),
         ("9999999999999999.9999", b"9999999999999999.9999"),  # beyond a double: every digit
         ("1234567890123456", b"1234567890123456"),
+        ("123456789012345678901", b"123456789012345678901"),  # wider than 64 bits: its digits
+        ("-9223372036854775809", b"-9223372036854775809"),
     ],
 )
 def test_decimals_are_json_numbers_with_their_digits(stored, sent):
