@@ -218,10 +218,15 @@ class Resource(Strict):
     @field_validator("published_on")
     @classmethod
     def _iso_date(cls, value: str) -> str:
-        """A real day as YYYY-MM-DD: the directory exports it as an xsd:date."""
+        """A real day, kept as YYYY-MM-DD (the directory exports it as an xsd:date); the forms
+        departments write it in — 2026/11/21, 2026.11.21, 2026年11月21日 — are read as that day,
+        so declarations imported before this rule still load."""
+        found = re.fullmatch(
+            r"\s*([0-9]{4})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*日?\s*", value
+        )
         try:
-            if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value) and dt.date.fromisoformat(value):
-                return value
+            if found:
+                return dt.date(*(int(part) for part in found.groups())).isoformat()
         except ValueError:
             pass  # a day that does not exist: 2026-02-30
         raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")

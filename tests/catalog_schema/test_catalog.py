@@ -171,8 +171,8 @@ PERSON = Path("resources/population.person.yaml")
         ),
         (
             PERSON,
-            lambda d: d.update(published_on="2026/11/21"),
-            "published_on: '2026/11/21' is not a date (YYYY-MM-DD)",
+            lambda d: d.update(published_on="21/11/2026"),
+            "published_on: '21/11/2026' is not a date (YYYY-MM-DD)",
         ),
         (PERSON, lambda d: d.update(published_on="2026-02-30"), "'2026-02-30' is not a date"),
     ],
@@ -203,6 +203,12 @@ def test_malformed_declarations_fail_with_one_line(broken, file, change, expecte
     assert "\n" not in message
     assert str(broken / file) in message
     assert expected in message
+
+
+@pytest.mark.parametrize("written", ["2026/11/21", "2026.11.21", "2026年11月21日", " 2026-11-21 "])
+def test_published_on_in_a_department_s_form_is_that_day(broken, written):
+    _edit(broken / PERSON, lambda d: d.update(published_on=written))
+    assert load_catalog(broken).resource("population.person").published_on == "2026-11-21"
 
 
 def test_invalid_yaml_names_the_line(broken):
