@@ -15,11 +15,18 @@ import sqlite3
 import subprocess
 import sys
 import sysconfig
+import tomllib
 from pathlib import Path
 
 from tests.conftest import ROOT
 
-PACKAGES = ("gdx", "catalog_schema", "connectors", "quality", "warehouse", "services")
+#: The top-level packages the wheel holds, as pyproject.toml declares them (new ones included).
+PACKAGES = tuple(
+    pattern.rstrip("*")
+    for pattern in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]["packages"]["find"]["include"]
+)
 SKIPPED = {".venv", ".git", ".pytest_cache", ".ruff_cache", "__pycache__"}
 
 
