@@ -3,13 +3,18 @@ consumers an approval-system integration involves."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import uvicorn
 import yaml
 from fastapi.testclient import TestClient
 
@@ -324,3 +329,22 @@ def hub(engine, tmp_path) -> Hub:
             consumer, keys[name] = consumers.add(conn, name, department, role)
             ids[name] = consumer.id
     return Hub(engine, catalog, create_app(engine, catalog), keys, ids)
+
+
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread on a free port of 127.0.0.1; yields its base URL and
+    stops the server on the way out (real HTTP, for clients that are not the TestClient)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)

@@ -7,16 +7,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import threading
-import time
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from services.app import create_app
+from tests.services.conftest import serving
 
 CONTENT_TYPES = {
     ".js": ("text/javascript", "application/javascript"),
@@ -103,16 +101,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
     [("/docs", 'class="opblock-summary-path"'), ("/redoc", "One record by record_id")],
 )
 def test_a_browser_without_internet_renders_the_page(api, page, rendered):
-    config = uvicorn.Config(api, host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
+    with serving(api) as url:
         done = subprocess.run(
             [
                 CHROMIUM,
@@ -123,13 +112,10 @@ def test_a_browser_without_internet_renders_the_page(api, page, rendered):
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                 "--virtual-time-budget=15000",
                 "--dump-dom",
-                f"http://127.0.0.1:{port}{page}",
+                f"{url}{page}",
             ],
             capture_output=True,
             text=True,
             timeout=120,
         )
-    finally:
-        server.should_exit = True
-        thread.join(15)
     assert rendered in done.stdout, done.stderr[-2000:]

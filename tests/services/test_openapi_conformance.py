@@ -16,17 +16,14 @@ import os
 import re
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from services.app import create_app
 from tests.conftest import ROOT
-from tests.services.conftest import PURPOSE
+from tests.services.conftest import PURPOSE, serving
 from tests.services.schemathesis_hooks import NO_KEY
 
 ST = Path(sys.executable).with_name("st")
@@ -42,22 +39,8 @@ def served(hub, monkeypatch):
     monkeypatch.setenv("GDX_RATE_LIMIT", "100000")
     spec = hub.catalog.resource(CONDITIONAL)
     hub.grant("approval", CONDITIONAL, [f.name for f in spec.fields if f.sensitivity != "secret"])
-    config = uvicorn.Config(
-        create_app(hub.engine, hub.catalog), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
+    with serving(create_app(hub.engine, hub.catalog)) as url:
+        yield url
 
 
 def schemathesis(url: str, *headers: str, **env: str) -> tuple[int, str]:
