@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install browser clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,16 @@ install: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/gdx demo
 
-test: $(BIN)/.installed
+# the portal's browser tests drive Debian's Chromium (Playwright cannot download browsers here),
+# with a font that has Chinese; installed once, as root (CI) or through sudo
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+browser:
+	@if command -v chromium >/dev/null && dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then :; \
+	else $(SUDO) apt-get install -y --no-install-recommends $(BROWSER_PACKAGES) \
+	  || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(BROWSER_PACKAGES)); fi
+
+test: $(BIN)/.installed browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -22,6 +22,7 @@ from gdx.console import fail, out, print_error, styled
 from gdx.errors import GdxError
 from gdx.quarantine_commands import quarantine_app
 from gdx.requests_commands import requests_app
+from gdx.users_commands import users_app
 
 app = typer.Typer(
     help="gdx — the government data sharing and exchange hub (数据共享交换平台).",
@@ -39,10 +40,19 @@ app.add_typer(records_app, name="records")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(requests_app, name="requests")
 app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
 app.command("airflow")(airflow_command)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 
+NUMBERS = (  # the settings `gdx serve` checks before it starts a worker
+    "GDX_API_POOL",
+    "GDX_RATE_LIMIT",
+    "GDX_BODY_TIMEOUT_SECONDS",
+    "GDX_PORTAL_SESSION_MINUTES",
+    "GDX_PORTAL_LOCKOUT_FAILURES",
+    "GDX_PORTAL_LOCKOUT_MINUTES",
+)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object per batch.")]
 
 
@@ -361,12 +371,12 @@ def serve(
     host_from = "--host" if host else "GDX_API_HOST"
     host = host or settings.get("GDX_API_HOST")
     _catalog()  # a broken declaration is one line here, not a traceback from every worker
-    for setting in ("GDX_API_POOL", "GDX_RATE_LIMIT", "GDX_BODY_TIMEOUT_SECONDS"):  # a bad number
+    for setting in NUMBERS:  # a bad number
         settings.positive(setting)
     port = serving.claim(host, port, host_from)  # a busy port or a bad host: one line, exit 1
     serving.announce(out, host, port, workers)
     uvicorn.run(
-        "services.app:create_app",
+        "gdx.web:create_app",
         factory=True,
         host=host,
         port=port,

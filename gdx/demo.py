@@ -51,7 +51,7 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
     if serve_api:
         import uvicorn
 
-        from services.app import create_app
+        from gdx.web import create_app
 
         serving.announce(console, "127.0.0.1", port, 1)
         uvicorn.run(create_app(engine, catalog), host="127.0.0.1", port=port, log_level="warning")

@@ -24,6 +24,9 @@ GENESIS = "0" * 64
 LOCK = "audit_log"
 CHUNK = 10_000
 HASHED = tuple(column.name for column in audit_log.columns if column.name != "hash")
+# columns added after records were chained: hashed only where they hold a value, so that every
+# record written before them keeps its hash
+LATER = frozenset({"action", "person", "department"})
 _LENGTHS = {
     column.name: column.type.length
     for column in audit_log.columns
@@ -38,7 +41,8 @@ def now() -> dt.datetime:
 
 @dataclass
 class Record:
-    """One data call as the log keeps it; values are cleaned to what the columns hold."""
+    """One data call (or a person's portal action) as the log keeps it; values are cleaned to
+    what the columns hold."""
 
     method: str
     path: str
@@ -51,6 +55,9 @@ class Record:
     keys: list[str] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)
     reason: str | None = None
+    action: str | None = None
+    person: str | None = None
+    department: str | None = None
 
     def __post_init__(self) -> None:
         self.at = utc(self.at)
@@ -64,6 +71,9 @@ class Record:
         self.keys = _texts(self.keys)
         self.fields = _texts(self.fields)
         self.reason = _text(self.reason, "reason")
+        self.action = _text(self.action, "action")
+        self.person = _text(self.person, "person")
+        self.department = _text(self.department, "department")
 
     def row(self, seq: int, prev_hash: str) -> dict[str, Any]:
         """The table row at `seq` after `prev_hash`, with its hash."""
@@ -80,6 +90,9 @@ class Record:
             "fields": list(self.fields),
             "status": self.status,
             "reason": self.reason,
+            "action": self.action,
+            "person": self.person,
+            "department": self.department,
             "prev_hash": prev_hash,
         }
         values["hash"] = digest(values)
@@ -106,8 +119,13 @@ def utc(value: dt.datetime) -> dt.datetime:
 
 
 def canonical(row: Mapping[str, Any]) -> bytes:
-    """The bytes a record's hash covers: every column except `hash`, as sorted compact JSON."""
-    document = {name: _plain(row[name]) for name in HASHED}
+    """The bytes a record's hash covers: every column except `hash` (a later column only when
+    it holds a value), as sorted compact JSON."""
+    document = {
+        name: _plain(row[name])
+        for name in HASHED
+        if name not in LATER or row.get(name) is not None
+    }
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8")
 

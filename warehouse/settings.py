@@ -131,6 +131,38 @@ SETTINGS = (
         "it commits what is waiting at once, and calls that arrive meanwhile go together in the "
         "next commit); a call's response leaves only after its audit record is committed.",
     ),
+    Setting(
+        "GDX_PORTAL_SESSION_MINUTES",
+        "60",
+        "Minutes a portal session lasts without use; each page renews it (at most 12 hours "
+        "after sign-in).",
+    ),
+    Setting(
+        "GDX_PORTAL_LOCKOUT_FAILURES",
+        "5",
+        "Wrong passwords in a row after which a portal account is locked.",
+    ),
+    Setting(
+        "GDX_PORTAL_LOCKOUT_MINUTES",
+        "15",
+        "Minutes a locked portal account stays locked (a hub administrator can unlock it "
+        "sooner with `gdx users unlock`).",
+    ),
+    Setting(
+        "GDX_PORTAL_COOKIE_SECURE",
+        "false",
+        "true: the portal's session cookie is sent over HTTPS only (set it behind TLS).",
+    ),
+    Setting(
+        "GDX_OIDC_ISSUER",
+        "",
+        "Issuer URL of the province's identity platform (OpenID Connect); empty: the portal "
+        "signs in with passwords only.",
+    ),
+    Setting("GDX_OIDC_CLIENT_ID", "", "The portal's client id at the identity platform."),
+    Setting(
+        "GDX_OIDC_CLIENT_SECRET", "", "The portal's client secret at the identity platform."
+    ),
 )
 
 

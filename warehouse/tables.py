@@ -123,11 +123,46 @@ audit_log = sa.Table(
     sa.Column("fields", sa.JSON, nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("reason", sa.Text),
+    # a portal action: what was done, by which person (user name) of which department; null
+    # on API calls
+    sa.Column("action", sa.String(40)),
+    sa.Column("person", sa.String(120)),
+    sa.Column("department", sa.String(80)),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Index("ix_audit_log_consumer_at", "consumer", "at"),
     sa.Index("ix_audit_log_at", "at"),
     comment="Every data call, append-only; each record's hash covers it and the previous hash",
+)
+
+person = sa.Table(
+    "person",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(120), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(120), nullable=False),
+    sa.Column("department", sa.String(80), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),  # hub_admin, department_admin, integrator
+    sa.Column("consumer_id", sa.Integer),  # an integrator acts for this API consumer
+    sa.Column("password_hash", sa.String(200)),  # scrypt; null: signs in only through OIDC
+    sa.Column("oidc_subject", sa.String(255)),  # the identity platform's `sub`, once matched
+    sa.Column("failed_signins", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("disabled_at", sa.DateTime(timezone=True)),
+    comment="People who sign in to the portal (machines call the API with keys)",
+)
+
+portal_session = sa.Table(
+    "portal_session",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),  # SHA-256 of the cookie's token
+    sa.Column("person_id", sa.Integer, nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),  # the token every form of it carries
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_portal_session_person", "person_id"),
+    comment="Signed-in portal sessions; the cookie holds a token whose hash is the key",
 )
 
 passed_row = sa.Table(
