@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import shlex
 import shutil
 import socket
@@ -20,12 +21,17 @@ from gdx.airflow_run import run_dags
 from gdx.demodata import DEMO_API_TOKEN, write_demo_data
 from gdx.demodata.api import serve_licences
 from gdx.errors import GdxError
-from warehouse import consumers, directory, grants, settings, tables
+from warehouse import consumers, directory, grants, people, settings, tables
 from warehouse import engine as engines
 from warehouse.tables import batch_ledger, for_resource
 
 DEMO_CONSUMER = "demo-approval-system"
 DEMO_ADMIN = "demo-hr-administrator"
+DEMO_PEOPLE = (  # the portal's demo accounts: user name, name, department, role
+    ("demo-hub", "平台管理员（演示）", "government_services", "hub_admin"),
+    ("demo-hr", "人社局数据管理员（演示）", "human_resources", "department_admin"),
+    ("demo-integrator", "审批系统对接员（演示）", "government_services", "integrator"),
+)
 DEMO_PURPOSE = "000212017000"  # 基本医疗保险关系转移接续
 CONDITIONAL = "human_resources.insurance_payment"
 PUBLISH_DAG = "publish_directory"
@@ -168,6 +174,7 @@ def _examples(console: Console, engine: sa.Engine, catalog: Catalog, port: int) 
             dt.date.today() + dt.timedelta(days=90),
         )
         grants.approve(conn, request["id"], "human_resources", DEMO_ADMIN)
+        password = _portal_people(conn, catalog)
     base = serving.base_url("127.0.0.1", port)
     console.print(f"4/4 demo consumer {DEMO_CONSUMER} (government_services), API key: {key}")
     console.print(
@@ -176,6 +183,29 @@ def _examples(console: Console, engine: sa.Engine, catalog: Catalog, port: int) 
         highlight=False,
     )
     _calls(console, base, key, item.code, (example, name, disputed))
+    console.print(
+        f"  open {base}/portal/   (the portal: sign in as "
+        + ", ".join(username for username, *_ in DEMO_PEOPLE)
+        + f", password {password})",
+        highlight=False,
+    )
+
+
+def _portal_people(conn: sa.Connection, catalog: Catalog) -> str:
+    """The portal's demo accounts, with a new password (returned) at every run; the
+    integrator acts for the demo consumer just registered."""
+    password = secrets.token_urlsafe(9)
+    for username, name, department, role in DEMO_PEOPLE:
+        consumer = DEMO_CONSUMER if role == "integrator" else None
+        if people.exists(conn, username):
+            people.set_password(conn, username, password)
+            if consumer:
+                people.act_for(conn, username, consumer)
+        else:
+            people.add(
+                conn, username, name, department, role, password, catalog.departments, consumer
+            )
+    return password
 
 
 def _calls(

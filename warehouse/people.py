@@ -179,6 +179,21 @@ def _consumer_of(conn: sa.Connection, role: str, department: str, name: str | No
     return found.id
 
 
+def act_for(conn: sa.Connection, username: str, consumer: str) -> None:
+    """Bind an integrator to (another) API consumer of its department, e.g. after the consumer
+    was registered anew."""
+    found = _live(conn, username)
+    consumer_id = _consumer_of(conn, found.role, found.department, consumer)
+    conn.execute(person.update().where(person.c.id == found.id).values(consumer_id=consumer_id))
+
+
+def exists(conn: sa.Connection, username: str) -> bool:
+    return (
+        conn.execute(sa.select(person.c.id).where(person.c.username == username)).first()
+        is not None
+    )
+
+
 def listing(conn: sa.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
         sa.select(person, api_consumer.c.name.label("consumer"))

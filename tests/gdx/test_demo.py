@@ -133,6 +133,19 @@ def test_demo_serves_the_record_its_curl_line_names(tmp_path):
         )
         # the four data calls of the curl lines and the refused one without a key
         assert audit.returncode == 0 and "intact: 5 records" in audit.stdout, audit
+        # the portal line's accounts sign in with the password it prints
+        portal = re.search(r"^  open (\S+/portal/)   \(the portal: sign in as demo-hub, demo-hr, "
+                           r"demo-integrator, password (\S+)\)$", text, re.M)  # fmt: skip
+        assert portal, text
+        with httpx.Client(base_url=portal.group(1), timeout=10) as browser:
+            form = browser.get("sign-in").text
+            token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+            signed = browser.post(
+                "sign-in",
+                data={"username": "demo-hr", "password": portal.group(2), "csrf": token},
+                follow_redirects=True,
+            )
+            assert signed.status_code == 200 and "人社局数据管理员（演示）" in signed.text
     finally:
         process.terminate()
         process.wait(timeout=30)
