@@ -54,10 +54,14 @@ def audit_query(
         str | None, typer.Option(help="Before this time (ISO 8601, local without offset).")
     ] = None,
     resource: Annotated[str | None, typer.Option(help="Only calls of this resource.")] = None,
+    person: Annotated[
+        str | None, typer.Option(help="Only the portal actions of this person (user name).")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many records.", min=1)] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object a line.")] = False,
 ) -> None:
-    """Audit records, oldest first: who called for what, for which purpose, and the answer."""
+    """Audit records, oldest first: who called for what, for which purpose, and the answer; a
+    portal action shows its person, their department and the action."""
     from rich.text import Text
 
     from warehouse import audit, engine
@@ -65,13 +69,19 @@ def audit_query(
     start, end = _moment("--since", since), _moment("--until", until)
     with engine.create().connect() as conn:
         found = audit.query(
-            conn, consumer=consumer, since=start, until=end, resource=resource, limit=limit
+            conn,
+            consumer=consumer,
+            since=start,
+            until=end,
+            resource=resource,
+            limit=limit,
+            person=person,
         )
     if as_json:
         for record in found:
             out.print(json_text(record), highlight=False, markup=False, emoji=False)
         return
-    columns = [Column("seq", justify="right"), Column("at"), Column("consumer")]
+    columns = [Column("seq", justify="right"), Column("at"), Column("who")]
     columns += [Column("purpose", drop=2), Column("call", "words"), Column("resource")]
     columns += [Column("keys", "words"), Column("fields", "words", drop=1)]
     rows = []
@@ -82,9 +92,10 @@ def audit_query(
         cells = (
             str(record["seq"]),
             when(record["at"]),
-            record["consumer"] or "",
+            _who(record),
             record["purpose"] or "",
-            f"{record['method']} {record['path']}",
+            (f"{record['action']}: " if record.get("action") else "")
+            + f"{record['method']} {record['path']}",
             record["resource"] or "",
             ", ".join(record["keys"]),
             ", ".join(record["fields"]),
@@ -93,3 +104,10 @@ def audit_query(
         rows.append([Text(visible(cell)) for cell in cells])  # never read as markup
     show([*columns, Column("status", "text")], rows)
     out.print(f"{len(found)} records shown (at most {limit})", highlight=False)
+
+
+def _who(record: dict) -> str:
+    """The consumer of an API call; the person (and department) of a portal action."""
+    if record.get("person"):
+        return record["person"] + (f" ({record['department']})" if record["department"] else "")
+    return record["consumer"] or ""

@@ -253,9 +253,10 @@ def query(
     until: dt.datetime | None = None,
     resource: str | None = None,
     limit: int = 100,
+    person: str | None = None,
 ) -> list[dict[str, Any]]:
     """Records oldest first: of a consumer (by name, or id when all digits), at or after
-    `since`, before `until`, of a resource; at most `limit`."""
+    `since`, before `until`, of a resource, of a person of the portal; at most `limit`."""
     select = sa.select(audit_log).order_by(audit_log.c.seq).limit(max(limit, 0))
     if consumer is not None:
         match = audit_log.c.consumer == consumer
@@ -268,6 +269,8 @@ def query(
         select = select.where(audit_log.c.at < utc(until))
     if resource is not None:
         select = select.where(audit_log.c.resource == resource)
+    if person is not None:
+        select = select.where(audit_log.c.person == person)
     found = []
     for row in conn.execute(select):
         values = dict(row._mapping)

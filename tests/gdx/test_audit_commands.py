@@ -127,3 +127,23 @@ def test_verify_through_the_command(engine, tmp_path):
     result = gdx("audit", "verify", home=tmp_path, url=_url(engine))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "audit log intact: 0 records (empty)"
+
+
+def test_query_shows_a_portal_action_with_its_person(logged, monkeypatch):
+    audit.write(
+        logged,
+        [
+            audit.Record(
+                "POST", "/portal/inbox/7/approve", 200, at=T0 + dt.timedelta(hours=5),
+                action="request_approved", person="hr", department="human_resources",
+            )
+        ],
+    )  # fmt: skip
+    monkeypatch.setenv("COLUMNS", "200")
+    result = run("query", "--person", "hr")
+    assert result.exit_code == 0, result.output
+    assert "hr (human_resources)" in result.stdout
+    assert "request_approved: POST /portal/inbox/7/approve" in result.stdout
+    assert "1 records shown" in result.stdout
+    assert _seqs(run("query", "--person", "hr", "--json")) == [5]
+    assert run("verify").stdout.startswith("audit log intact: 5 records")
