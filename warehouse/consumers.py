@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -42,7 +44,7 @@ def add(
     """Register a consumer; returns it and its new key (the only time the key is seen)."""
     if role not in ROLES:
         raise ValueError(f"role: expected one of {', '.join(ROLES)}, got {role!r}")
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = _new_key()
     consumer_id = conn.execute(
         api_consumer.insert()
         .values(
@@ -56,6 +58,48 @@ def add(
         .returning(api_consumer.c.id)
     ).scalar_one()
     return Consumer(consumer_id, name, department, role), key
+
+
+def describe(conn: sa.Connection, consumer_id: int) -> dict[str, Any] | None:
+    """A consumer as its integrator sees it (never its key: only the first characters), or
+    None. Keys: id, name, department, role, key_prefix, created_at, revoked_at."""
+    row = conn.execute(
+        sa.select(
+            api_consumer.c.id,
+            api_consumer.c.name,
+            api_consumer.c.department,
+            sa.func.coalesce(api_consumer.c.role, "consumer").label("role"),
+            api_consumer.c.key_prefix,
+            api_consumer.c.created_at,
+            api_consumer.c.revoked_at,
+        ).where(api_consumer.c.id == consumer_id)
+    ).first()
+    if row is None:
+        return None
+    found = dict(row._mapping)
+    for name in ("created_at", "revoked_at"):
+        if found[name] is not None and found[name].tzinfo is None:  # SQLite keeps UTC naive
+            found[name] = found[name].replace(tzinfo=dt.UTC)
+    return found
+
+
+def rotate(conn: sa.Connection, consumer_id: int) -> str:
+    """Give the live consumer `consumer_id` a new key and return it (the only time it is
+    seen). The row, its id and so its grants stay; the old key's hash is replaced, so the old
+    key stops on the next call. LookupError for an unknown or revoked consumer."""
+    key = _new_key()
+    changed = conn.execute(
+        api_consumer.update()
+        .where(api_consumer.c.id == consumer_id, api_consumer.c.revoked_at.is_(None))
+        .values(key_hash=hash_key(key), key_prefix=key[:10])
+    ).rowcount
+    if changed != 1:
+        raise LookupError(f"consumer {consumer_id} is unknown or its key is revoked")
+    return key
+
+
+def _new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 def revoke_named(conn: sa.Connection, name: str) -> int:
