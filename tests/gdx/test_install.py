@@ -111,6 +111,14 @@ def test_an_installed_gdx_keeps_a_whole_deployment_in_gdx_home(tmp_path):
     assert (deploy / "gdx.db").is_file() and (airflow / "airflow.db").is_file()
     assert any((deploy / "incoming").iterdir()) and any((deploy / "data_docs").iterdir())
     assert (airflow / "logs").is_dir()
+    # the portal's templates and style sheet are in the wheel
+    portal = (
+        "from fastapi.testclient import TestClient; from gdx.web import create_app; "
+        "c = TestClient(create_app()); "
+        "print(c.get('/portal/sign-in').status_code, "
+        "c.get('/portal/static/portal.css').status_code)"
+    )
+    assert _run(["python", "-c", portal], env, work, 120).split()[-2:] == ["200", "200"]
     assert sorted(p.name for p in work.iterdir()) == ["deploy"]  # nothing beside GDX_HOME
     with sqlite3.connect(airflow / "airflow.db") as db:
         runs = db.execute("SELECT COUNT(*) FROM dag_run").fetchone()[0]
