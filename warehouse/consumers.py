@@ -122,3 +122,16 @@ def by_key(conn: sa.Connection, key: str) -> Consumer | None:
         ).where(api_consumer.c.key_hash == hash_key(key), api_consumer.c.revoked_at.is_(None))
     ).first()
     return Consumer(*row) if row else None
+
+
+def by_id(conn: sa.Connection, consumer_id: int) -> Consumer | None:
+    """The live consumer `consumer_id`, or None (unknown or revoked)."""
+    row = conn.execute(
+        sa.select(
+            api_consumer.c.id,
+            api_consumer.c.name,
+            api_consumer.c.department,
+            sa.func.coalesce(api_consumer.c.role, "consumer"),
+        ).where(api_consumer.c.id == consumer_id, api_consumer.c.revoked_at.is_(None))
+    ).first()
+    return Consumer(*row) if row else None
