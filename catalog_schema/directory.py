@@ -148,14 +148,21 @@ def matches(
     provider: str | None = None,
     share_type: str | None = None,
     q: str | None = None,
+    update_cycle: str | None = None,
+    open_attribute: str | None = None,
 ) -> bool:
     """Whether a resource passes the directory's filters; `q` is a case-insensitive part of its
-    names, summary, code, or a field's name or zh label."""
+    names, summary, code, or a field's name or zh label. (The portal also filters on the update
+    cycle and the open attribute; the API does not offer those yet.)"""
     if library and resource.group != library:
         return False
     if provider and resource.provider != provider:
         return False
     if share_type and resource.share_type != share_type:
+        return False
+    if update_cycle and resource.update_cycle != update_cycle:
+        return False
+    if open_attribute and resource.open_attribute != open_attribute:
         return False
     if q:
         words = [resource.code, resource.name_zh, resource.name_en, resource.summary]
