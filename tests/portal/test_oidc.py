@@ -12,6 +12,7 @@ import base64
 import hashlib
 import io
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,8 @@ import oidc_provider_mock
 import pytest
 import sqlalchemy as sa
 import werkzeug.serving
+from joserfc import jwt
+from joserfc.jwk import KeySet, OctKey, RSAKey
 
 from portal import oidc
 from tests.portal.conftest import shot
@@ -241,6 +244,49 @@ def test_without_an_issuer_there_is_no_single_sign_on(portal, monkeypatch):
     monkeypatch.setenv("GDX_OIDC_ISSUER", "")
     assert portal.client().get("/portal/oidc/start").status_code == 404
     assert "/portal/oidc/start" not in portal.client().get("/portal/sign-in").text
+
+
+# --- the ID token's checks, one by one ---------------------------------------------------------
+
+ISSUER = "https://idp.example"
+SIGNING = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+ANOTHER = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+
+
+def id_token(key=SIGNING, alg: str = "RS256", **changes) -> str:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": "portal", "sub": "s1", "exp": now + 300, "iat": now}
+    claims = {**claims, "nonce": "n1", **changes}
+    claims = {name: value for name, value in claims.items() if value is not None}
+    return jwt.encode({"alg": alg, "kid": "k1"}, claims, key, algorithms=[alg])
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(lambda: id_token(iss="https://other.example"), id="issuer"),
+        pytest.param(lambda: id_token(aud="another-client"), id="audience"),
+        pytest.param(lambda: id_token(aud=None), id="no audience"),
+        pytest.param(lambda: id_token(nonce="replayed"), id="nonce"),
+        pytest.param(lambda: id_token(nonce=None), id="no nonce"),
+        pytest.param(lambda: id_token(exp=int(time.time()) - 3600), id="expired"),
+        pytest.param(lambda: id_token(sub=None), id="no subject"),
+        pytest.param(lambda: id_token(key=ANOTHER), id="signed by another key"),
+        pytest.param(
+            lambda: id_token(key=OctKey.import_key(b"k" * 32), alg="HS256"), id="symmetric"
+        ),
+        pytest.param(lambda: "not.a.token", id="garbage"),
+    ],
+)
+def test_an_id_token_that_fails_a_check_is_refused(token, monkeypatch):
+    keys = KeySet([SIGNING]).as_dict(private=False)
+    monkeypatch.setattr(oidc, "_kept_json", lambda uri, fresh=False: keys)
+    platform = oidc.Provider(ISSUER, "portal", "")
+    document = {"jwks_uri": ISSUER + "/jwks"}
+    assert oidc._validated(platform, document, id_token(), "n1")["sub"] == "s1"
+    with pytest.raises(oidc.OidcError) as refused:
+        oidc._validated(platform, document, token(), "n1")
+    assert refused.value.status == 502
 
 
 # --- in Chromium --------------------------------------------------------------------------------
