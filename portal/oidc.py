@@ -30,8 +30,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from services import cursor
 from warehouse import settings
+from warehouse.secret import hub_secret
 
 FLOW_SECONDS = 600  # from the start to the platform's answer
 KEEP_SECONDS = 3600  # discovery documents and key sets
@@ -82,7 +82,7 @@ def provider() -> Provider | None:
 
 
 def _fernet() -> Fernet:
-    secret = settings.get("GDX_API_SECRET") or cursor._secret_file(str(settings.home()))
+    secret = hub_secret()
     digest = hashlib.sha256(("portal-oidc-flow\n" + secret).encode("utf-8")).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 

@@ -27,7 +27,7 @@ from joserfc.jwk import KeySet, OctKey, RSAKey
 
 from portal import oidc
 from tests.portal.conftest import shot
-from warehouse import audit, people
+from warehouse import audit, people, secret
 from warehouse import engine as engines
 from warehouse.tables import audit_log
 
@@ -210,6 +210,22 @@ def test_an_expired_flow_is_refused(portal, platform, monkeypatch):
     answer = client.get(back)
     assert answer.status_code == 400 and "登录流程已失效" in answer.text
     assert failures(portal)[-1][3] == "oidc: expired or unreadable sign-in flow"
+
+
+def test_a_flow_sealed_with_another_secret_is_refused(portal, platform, monkeypatch):
+    monkeypatch.setenv("GDX_API_SECRET", "one secret")
+    client = portal.client()
+    back = choose(authorize(client), HR)
+    monkeypatch.setenv("GDX_API_SECRET", "another secret")
+    assert client.get(back).status_code == 400
+
+
+def test_the_hub_secret_is_made_once_and_kept_private(tmp_path, monkeypatch):
+    monkeypatch.delenv("GDX_API_SECRET", raising=False)
+    monkeypatch.setenv("GDX_HOME", str(tmp_path))
+    first = secret.hub_secret()
+    assert first and secret.hub_secret() == first
+    assert (tmp_path / secret.SECRET_FILE).stat().st_mode & 0o777 == 0o600
 
 
 def test_access_denied_at_the_provider(portal, platform):
