@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from portal import pages
-from portal.routes import consumer, directory, inbox, requests, signin, sources
+from portal.routes import consumer, directory, inbox, oidc, requests, signin, sources
 from portal.session import PortalError, SignInNeeded, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
@@ -62,7 +62,7 @@ def install(app: FastAPI) -> None:
 
 def routers() -> list:
     """Every area's router, in the order of the menu."""
-    areas = (signin, directory, requests, consumer, inbox, sources)
+    areas = (signin, oidc, directory, requests, consumer, inbox, sources)
     return [area.router for area in areas]
 
 

@@ -331,6 +331,20 @@ def by_identity(conn: sa.Connection, subject: str, username: str | None) -> Pers
     return _person(row) if row else None
 
 
+def identity_refusal(conn: sa.Connection, subject: str, username: str | None) -> str:
+    """Why `by_identity` found no live account: `disabled` (the subject's account, or the
+    unmatched account of that user name, is disabled), `taken` (that user name is matched to
+    another subject) or `unknown`."""
+    row = conn.execute(sa.select(person).where(person.c.oidc_subject == subject)).first()
+    if row is None and username:
+        row = conn.execute(sa.select(person).where(person.c.username == username)).first()
+        if row is not None and row.oidc_subject is not None:
+            return "taken"
+    if row is None:
+        return "unknown"
+    return "disabled" if row.disabled_at is not None else "unknown"
+
+
 # --- sessions -----------------------------------------------------------------------------------
 
 

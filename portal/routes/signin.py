@@ -6,8 +6,9 @@ import datetime as dt
 import secrets
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from portal import journal, pages
@@ -27,7 +28,7 @@ router = APIRouter()
 MAX_USERNAME = 120
 
 
-def _cookie_secure() -> bool:
+def cookie_secure() -> bool:
     return settings.get("GDX_PORTAL_COOKIE_SECURE").strip().lower() in {"1", "true", "yes"}
 
 
@@ -47,7 +48,7 @@ def _sign_in_page(request: Request, status: int = 200, **context):
         token,
         httponly=True,
         samesite="strict",
-        secure=_cookie_secure(),
+        secure=cookie_secure(),
         path="/portal/",
     )
     return response
@@ -99,23 +100,33 @@ def sign_in(
     with engines.writing(request.app.state.engine) as conn:
         outcome = people.sign_in(conn, username, password, failures, lock_for)
         if outcome.person is not None:
-            session = people.open_session(conn, outcome.person, idle())
-            journal.record(conn, request, outcome.person, "sign_in")
-        else:
-            journal.record_anonymous(
-                conn, request, username, "sign_in_failed", 401, outcome.refused or "refused"
-            )
-    if outcome.person is None:
-        return _sign_in_page(
-            request, 401, next=next, username=username, errors={"form": _refusal(outcome)}
+            return welcome(conn, request, outcome.person, next)
+        journal.record_anonymous(
+            conn, request, username, "sign_in_failed", 401, outcome.refused or "refused"
         )
+    return _sign_in_page(
+        request, 401, next=next, username=username, errors={"form": _refusal(outcome)}
+    )
+
+
+def welcome(
+    conn: sa.Connection,
+    request: Request,
+    someone: people.Person,
+    next: str | None,
+    reason: str | None = None,
+) -> Response:
+    """Open a session for `someone` (in `conn`'s writing transaction, with its audit record)
+    and the redirect to `next` that sets its cookie: every way of signing in ends here."""
+    session = people.open_session(conn, someone, idle())
+    journal.record(conn, request, someone, "sign_in", reason=reason)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE,
         session.token,
         httponly=True,
         samesite="lax",
-        secure=_cookie_secure(),
+        secure=cookie_secure(),
         path="/",
     )
     response.delete_cookie(SIGNIN_COOKIE, path="/portal/")
