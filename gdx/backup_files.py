@@ -12,8 +12,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gdx.errors import GdxError
-from services.cursor import SECRET_FILE
 from warehouse import settings
+from warehouse.secret import SECRET_FILE
 
 MANIFEST = "manifest.json"
 FOLDER = "files"  # the deployment's files inside a backup

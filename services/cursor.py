@@ -5,37 +5,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from warehouse import settings
-
-SECRET_FILE = "api_secret"
+from warehouse.secret import kept_in
 
 
 @lru_cache(maxsize=4)
 def _fernet(secret: str, home: str) -> Fernet:
     if not secret:
-        secret = _secret_file(home)
+        secret = kept_in(home)
     key = base64.urlsafe_b64encode(hashlib.sha256(secret.encode("utf-8")).digest())
     return Fernet(key)
-
-
-def _secret_file(home: str) -> str:
-    """The secret kept in GDX_HOME (created once, mode 600), shared by every worker."""
-    path = os.path.join(home, SECRET_FILE)
-    os.makedirs(home, exist_ok=True)
-    try:
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        with open(path, encoding="ascii") as existing:
-            return existing.read().strip()
-    with os.fdopen(handle, "w", encoding="ascii") as new:
-        secret = Fernet.generate_key().decode("ascii")
-        new.write(secret)
-    return secret
 
 
 def _current() -> Fernet:

@@ -1,8 +1,6 @@
 """The hub's secret (GDX_API_SECRET), for what it seals: the API's paging cursors and the
 portal's sign-in flows. Empty setting: one generated once into GDX_HOME/api_secret (mode 600),
 shared by every worker of one GDX_HOME.
-
-services/cursor.py reads the same file its own way; it can move to `hub_secret` here.
 """
 
 from __future__ import annotations
@@ -17,10 +15,11 @@ SECRET_FILE = "api_secret"
 
 
 def hub_secret() -> str:
-    configured = settings.get("GDX_API_SECRET")
-    if configured:
-        return configured
-    home = str(settings.home())
+    return settings.get("GDX_API_SECRET") or kept_in(str(settings.home()))
+
+
+def kept_in(home: str) -> str:
+    """The secret kept in the folder `home` (created once, mode 600)."""
     path = os.path.join(home, SECRET_FILE)
     os.makedirs(home, exist_ok=True)
     try:
