@@ -9,11 +9,8 @@ approval system's operator, acting for one API consumer). Passwords are kept as 
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import functools
 import hashlib
-import hmac
 import re
 import secrets
 from collections.abc import Iterable
@@ -23,14 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from warehouse.ledger import now as utc_now
+from warehouse.passwords import check_password, decoy, hash_password, password_matches
 from warehouse.tables import api_consumer, person, portal_session
 
 ROLES = ("hub_admin", "department_admin", "integrator")
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
-MIN_PASSWORD = 10
-MAX_PASSWORD = 1024
 LONGEST_SESSION = dt.timedelta(hours=12)
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # 16 MiB and ~50 ms a try on this kind of machine
 
 
 class PersonError(ValueError):
@@ -59,55 +54,11 @@ class Person:
         return self.role == "integrator"
 
 
-# --- passwords ----------------------------------------------------------------------------------
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    derived = hashlib.scrypt(password.encode("utf-8"), salt=salt, dklen=32, **_SCRYPT)
-    n, r, p = _SCRYPT["n"], _SCRYPT["r"], _SCRYPT["p"]
-    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(derived)}"
-
-
-def password_matches(stored: str | None, password: str) -> bool:
-    """Whether `password` is the one `stored` was made from (in constant time)."""
+def _acceptable(password: str) -> str:
     try:
-        kind, n, r, p, salt, expected = (stored or "").split("$")
-        if kind != "scrypt":
-            return False
-        derived = hashlib.scrypt(
-            password.encode("utf-8"),
-            salt=_unb64(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(_unb64(expected)),
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(derived, _unb64(expected))
-
-
-@functools.cache
-def _dummy() -> str:
-    """A hash to check unknown names against: the same work, the same time."""
-    return hash_password(secrets.token_urlsafe(16))
-
-
-def check_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD:
-        raise PersonError(f"password: at least {MIN_PASSWORD} characters, got {len(password)}")
-    if len(password) > MAX_PASSWORD:
-        raise PersonError(f"password: at most {MAX_PASSWORD} characters")
-    return password
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return check_password(password)
+    except ValueError as exc:
+        raise PersonError(str(exc)) from None
 
 
 # --- accounts -----------------------------------------------------------------------------------
@@ -148,7 +99,7 @@ def add(
             department=department,
             role=role,
             consumer_id=consumer_id,
-            password_hash=hash_password(check_password(password)) if password else None,
+            password_hash=hash_password(_acceptable(password)) if password else None,
             failed_signins=0,
             created_at=utc_now(),
         )
@@ -237,7 +188,7 @@ def set_password(conn: sa.Connection, username: str, password: str) -> None:
     conn.execute(
         person.update()
         .where(person.c.id == found.id)
-        .values(password_hash=hash_password(check_password(password)))
+        .values(password_hash=hash_password(_acceptable(password)))
     )
     conn.execute(portal_session.delete().where(portal_session.c.person_id == found.id))
 
@@ -290,7 +241,7 @@ def sign_in(
         sa.select(person).where(person.c.username == username).with_for_update()
     ).first()
     if row is None or row.password_hash is None:
-        password_matches(_dummy(), password)
+        password_matches(decoy(), password)
         return SignIn(None, "unknown" if row is None else "no_password", username=username)
     if row.disabled_at is not None:
         return SignIn(None, "disabled", username=username)

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from warehouse import consumers, people
+from warehouse import consumers, passwords, people
 from warehouse.engine import writing
 from warehouse.tables import person, portal_session
 
@@ -26,13 +26,13 @@ def add(engine, catalog, username="hr", role="department_admin", **values):
 
 
 def test_passwords_are_scrypt_hashes_never_the_password():
-    stored = people.hash_password(PASSWORD)
+    stored = passwords.hash_password(PASSWORD)
     assert stored.startswith("scrypt$16384$8$1$") and PASSWORD not in stored
-    assert people.password_matches(stored, PASSWORD)
-    assert not people.password_matches(stored, PASSWORD + "x")
-    assert people.hash_password(PASSWORD) != stored  # salted
-    assert not people.password_matches("garbage", PASSWORD)
-    assert not people.password_matches(None, PASSWORD)
+    assert passwords.password_matches(stored, PASSWORD)
+    assert not passwords.password_matches(stored, PASSWORD + "x")
+    assert passwords.hash_password(PASSWORD) != stored  # salted
+    assert not passwords.password_matches("garbage", PASSWORD)
+    assert not passwords.password_matches(None, PASSWORD)
 
 
 @pytest.mark.parametrize(
