@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from portal import pages
-from portal.routes import signin
+from portal.routes import signin, supervision
 from portal.session import PortalError, SignInNeeded, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
@@ -62,7 +62,7 @@ def install(app: FastAPI) -> None:
 
 def routers() -> list:
     """Every area's router, in the order of the menu."""
-    return [signin.router]
+    return [signin.router, supervision.router]
 
 
 def _title(status: int) -> str:
