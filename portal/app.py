@@ -10,7 +10,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from portal import pages
-from portal.routes import consumer, directory, inbox, oidc, requests, signin, sources
+from portal.routes import (
+    consumer,
+    directory,
+    inbox,
+    oidc,
+    requests,
+    signin,
+    sources,
+    supervision,
+)
 from portal.session import PortalError, SignInNeeded, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
@@ -62,7 +71,7 @@ def install(app: FastAPI) -> None:
 
 def routers() -> list:
     """Every area's router, in the order of the menu."""
-    areas = (signin, oidc, directory, requests, consumer, inbox, sources)
+    areas = (signin, oidc, directory, requests, consumer, inbox, sources, supervision)
     return [area.router for area in areas]
 
 
