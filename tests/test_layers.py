@@ -1,5 +1,6 @@
-"""The bottom of DESIGN.md's import rule, held by a test over the import graph: `runtime/` (the
-clock) imports nothing of ours, and `catalog_schema/` (the declarations) nothing but `runtime/`.
+"""DESIGN.md's import rule, held by a test over the import graph: `runtime/` (the clock)
+imports nothing of ours, `catalog_schema/` (the declarations) nothing but `runtime/`; the portal
+stands beside the API, on the warehouse and the declarations, and nothing below imports it.
 Issue 19 extends this to every layer."""
 
 from __future__ import annotations
@@ -10,8 +11,29 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = {"runtime", "catalog_schema", "connectors", "quality", "warehouse", "services", "gdx"}
-ALLOWED = {"runtime": set(), "catalog_schema": {"runtime"}}
+OURS = {
+    "runtime",
+    "catalog_schema",
+    "connectors",
+    "quality",
+    "warehouse",
+    "services",
+    "portal",
+    "gdx",
+}
+ALLOWED = {
+    "runtime": set(),
+    "catalog_schema": {"runtime"},
+    # the portal's upload of a fixed file runs the batch pipeline of gdx/ (gdx.pipeline)
+    "portal": {"runtime", "catalog_schema", "warehouse", "services", "quality", "gdx"},
+}
+BELOW_THE_PORTAL = ("runtime", "catalog_schema", "connectors", "quality", "warehouse", "services")
+PORTAL_MAY_USE_OF_GDX = {
+    "gdx.pipeline",
+    "gdx.errors",
+    "gdx.catalog_import",
+    "gdx.quarantine_export",
+}
 
 
 def imported_packages(package: str, root: Path = ROOT) -> dict[str, set[str]]:
@@ -42,3 +64,24 @@ def test_the_graph_sees_imports_inside_functions(tmp_path):
         "def f():\n    from warehouse import engine\n", encoding="utf-8"
     )
     assert imported_packages("catalog_schema", tmp_path) == {"catalog_schema/m.py": {"warehouse"}}
+
+
+@pytest.mark.parametrize("package", BELOW_THE_PORTAL)
+def test_nothing_below_the_portal_imports_it(package):
+    files = imported_packages(package)
+    wrong = sorted(f for f, names in files.items() if "portal" in names)
+    assert not wrong, f"{package}/ imports portal/: {wrong}"
+
+
+def test_the_portal_uses_only_the_pipeline_of_gdx():
+    """gdx/ is the command line and Airflow's operations; the portal may call its batch
+    pipeline (the same as `gdx load`), never a command."""
+    used = set()
+    for path in sorted((ROOT / "portal").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if node.module.split(".")[0] == "gdx":
+                    used.add(node.module)
+            elif isinstance(node, ast.Import):
+                used |= {a.name for a in node.names if a.name.split(".")[0] == "gdx"}
+    assert used <= PORTAL_MAY_USE_OF_GDX, sorted(used - PORTAL_MAY_USE_OF_GDX)
