@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from portal import pages
-from portal.routes import signin
+from portal.routes import entries, quarantine, signin
 from portal.session import PortalError, SignInNeeded, sign_in_url
 
 STATIC = Path(__file__).parent / "static"
@@ -40,6 +40,7 @@ def install(app: FastAPI) -> None:
     async def sign_in_first(request: Request, exc: SignInNeeded):
         return pages.guarded(RedirectResponse(sign_in_url(exc.back, exc.expired), 303))
 
+    app.state.body_refusal = _body_refusal  # services.bodies: a too-large body, as a page
     api_handler = app.exception_handlers[HTTPException]
 
     @app.exception_handler(HTTPException)
@@ -62,7 +63,16 @@ def install(app: FastAPI) -> None:
 
 def routers() -> list:
     """Every area's router, in the order of the menu."""
-    return [signin.router]
+    return [signin.router, quarantine.router, entries.router]
+
+
+def _body_refusal(scope, status: int, detail: str):
+    """services.bodies refuses a body (too large, too slow) of a portal path: as a page."""
+    if not scope.get("path", "").startswith(PREFIX + "/"):
+        return None
+    return pages.render(
+        Request(scope), "message.html", status=status, title=_title(status), message=detail
+    )
 
 
 def _title(status: int) -> str:
