@@ -93,7 +93,6 @@ class BodyGuard:
         await self.app(scope, replay, send)
 
 
-
 def _too_large(limit: int, upload: bool) -> str:
     if upload:
         most = f"{limit >> 20} MB" if limit >= 1 << 20 else f"{limit} bytes"

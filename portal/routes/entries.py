@@ -4,6 +4,7 @@ import`, all or nothing."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -11,7 +12,7 @@ from starlette.datastructures import UploadFile
 from catalog_schema import CatalogError, load_catalog
 from gdx import catalog_import
 from portal import journal, pages, uploads
-from portal.session import DepartmentAdminDep, checked_form
+from portal.session import DepartmentAdminDep, PortalError, checked_form
 from warehouse import engine as engines
 from warehouse import people, settings, tables
 
@@ -80,12 +81,22 @@ def _import(request: Request, person: people.Person, name: str | None, content: 
         problems = [problem.replace(str(path), shown) for problem in problems]
     if problems:
         return _refuse(request, person, shown, problems)
-    fresh = load_catalog(catalog.directory, settings.imports_dir())
-    tables.init_schema(request.app.state.engine, fresh)
-    for resource in fresh.resources.values():
-        tables.for_resource(resource)
-    request.app.state.catalog = fresh  # the portal and the directory see the new entries now
     codes = [resource.code for resource in resources]
+    try:
+        fresh = load_catalog(catalog.directory, settings.imports_dir())
+        tables.init_schema(request.app.state.engine, fresh)
+        for resource in fresh.resources.values():
+            tables.for_resource(resource)
+    except (CatalogError, sa.exc.SQLAlchemyError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        journal.refused(request, person, "entry_imported", 500, f"{shown}: written; {reason}")
+        raise PortalError(
+            503,
+            f"条目已写入目录，但平台未能加载（{reason}）。请平台管理员运行 gdx init 并重启。 "
+            f"The entries {', '.join(codes)} were written, but the hub could not load them "
+            f"({reason}): a hub administrator runs `gdx init` and restarts the hub.",
+        ) from None
+    request.app.state.catalog = fresh  # the portal and the directory see the new entries now
     with engines.writing(request.app.state.engine) as conn:
         journal.record(conn, request, person, "entry_imported", reason=shown, keys=codes)
     return _page(request, person, imported_now=codes, file_name=shown)
