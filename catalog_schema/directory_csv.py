@@ -106,10 +106,13 @@ def csv_text(resources: list[Resource], catalog: Catalog) -> str:
     return "\ufeff" + buffer.getvalue()
 
 
-def read_csv(path: Path, departments: dict[str, Department]) -> list[tuple[str, dict]]:
+def read_csv(
+    path: Path, departments: dict[str, Department], problems: list[str] | None = None
+) -> list[tuple[str, dict]]:
     """The declarations of a directory CSV, each with where it came from (`file: row N`, rows
     counted as a spreadsheet does, the header being row 1); CatalogError names the file, row,
-    column and what is wrong."""
+    column and what is wrong. With `problems`, a bad row's problem is appended there and the
+    rows after it are read too (the file's own problems still raise)."""
     records = list(csv.reader(io.StringIO(_decode(path), newline="")))
     if not records:
         raise CatalogError(f"{path}: empty file, expected a header row")
@@ -124,11 +127,16 @@ def read_csv(path: Path, departments: dict[str, Department]) -> list[tuple[str, 
         if not any(cell.strip() for cell in cells):
             continue
         where = f"{path}: row {number}"
-        if len(cells) > len(header):
-            raise CatalogError(f"{where}: {len(cells)} cells, the header has {len(header)}")
-        values = {name: cell.strip() for name, cell in zip(header, cells, strict=False)}
-        declarations.append((where, declaration(where, values, departments)))
-    if not declarations:
+        try:
+            if len(cells) > len(header):
+                raise CatalogError(f"{where}: {len(cells)} cells, the header has {len(header)}")
+            values = {name: cell.strip() for name, cell in zip(header, cells, strict=False)}
+            declarations.append((where, declaration(where, values, departments)))
+        except CatalogError as exc:
+            if problems is None:
+                raise
+            problems.append(str(exc))
+    if not declarations and not problems:
         raise CatalogError(f"{path}: no resource rows under the header")
     return declarations
 

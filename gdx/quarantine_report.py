@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 from pathlib import Path
+from typing import IO
 
 import sqlalchemy as sa
 
@@ -14,6 +16,8 @@ from catalog_schema.rule_words import explain  # (zh, en) reason for a rule id
 from gdx import output_file
 from warehouse.quarantine import waiting
 from warehouse.tables import batch_ledger, for_resource
+
+LINE_COLUMN = "行号 line"  # the fix file's first column: the row's line in its delivery
 
 
 def rows(
@@ -68,22 +72,78 @@ def export(
 
     Only to a new path, or with `force` over a regular file one may write (gdx/output_file.py);
     an earlier export at `path` survives a failed one."""
+    codecs.lookup(encoding)  # an unknown encoding fails before anything is written
+    with output_file.replacing(path, force, encoding) as handle:
+        write(handle, resource, quarantined)
+    return len(quarantined)
+
+
+def write(handle: IO[str], resource: Resource, quarantined: list[dict]) -> None:
+    """The fix file's CSV: the rows as delivered, under the department's own column names,
+    after `行号 line`, then `问题说明` (zh) and `problems` (en)."""
     columns: list[str] = []
     for row in quarantined:
         columns.extend(name for name in row["raw"] if name not in columns)
-    header = ["行号 line", *columns, "问题说明", "problems"]
-    codecs.lookup(encoding)  # an unknown encoding fails before anything is written
-    with output_file.replacing(path, force, encoding) as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for row in quarantined:
-            reasons = [explain(resource, rule) for rule in row["rules"]]
-            writer.writerow(
-                [
-                    row["line"],
-                    *[row["raw"].get(name, "") for name in columns],
-                    "；".join(zh for zh, _ in reasons),
-                    "; ".join(en for _, en in reasons),
-                ]
-            )
-    return len(quarantined)
+    header = [LINE_COLUMN, *columns, "问题说明", "problems"]
+    writer = csv.writer(handle)
+    writer.writerow(header)
+    for row in quarantined:
+        reasons = [explain(resource, rule) for rule in row["rules"]]
+        writer.writerow(
+            [
+                row["line"],
+                *[row["raw"].get(name, "") for name in columns],
+                "；".join(zh for zh, _ in reasons),
+                "; ".join(en for _, en in reasons),
+            ]
+        )
+
+
+def fix_file(resource: Resource, quarantined: list[dict], encoding: str = "utf-8-sig") -> bytes:
+    """The same file as `export`, as bytes (a download)."""
+    text = io.StringIO(newline="")
+    write(text, resource, quarantined)
+    return text.getvalue().encode(encoding)
+
+
+def waiting_rows(
+    conn: sa.Connection, resource: Resource, department: str, limit: int | None = None
+) -> tuple[list[dict], int]:
+    """The department's rows still waiting for a fix (neither retried nor superseded), newest
+    batch first, at most `limit` of them, and how many wait in all."""
+    q = for_resource(resource).quarantine
+    mine = sa.and_(waiting(q), q.c.department == department)
+    query = sa.select(q).where(mine).order_by(q.c.batch_id.desc(), q.c.line, q.c.id)
+    if limit:
+        query = query.limit(limit)
+    found = [dict(row._mapping) for row in conn.execute(query)]
+    total = conn.execute(sa.select(sa.func.count()).select_from(q).where(mine)).scalar_one()
+    return found, total
+
+
+def supersede_fixed(
+    conn: sa.Connection,
+    resource: Resource,
+    department: str,
+    batch_id: str,
+    lines: set[int],
+    through: str,
+) -> int:
+    """A fix file loaded as batch `batch_id` stands for the waiting rows it was made from: the
+    department's rows of batches up to `through` (the newest shown when it was downloaded) at
+    the lines the file names in its `行号 line` column. They are superseded by the batch (a
+    fixed citizen ID is another key: the delivery's own supersession by key misses them)."""
+    q = for_resource(resource).quarantine
+    mine = sa.and_(
+        waiting(q),
+        q.c.department == department,
+        q.c.batch_id <= through,
+        q.c.batch_id != batch_id,
+    )
+    ordered = sorted(lines)
+    changed = 0
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        update = q.update().where(mine, q.c.line.in_(chunk)).values(superseded_by=batch_id)
+        changed += conn.execute(update).rowcount
+    return changed

@@ -13,8 +13,10 @@ from portal import pages
 from portal.routes import (
     consumer,
     directory,
+    entries,
     inbox,
     oidc,
+    quarantine,
     requests,
     signin,
     sources,
@@ -49,6 +51,7 @@ def install(app: FastAPI) -> None:
     async def sign_in_first(request: Request, exc: SignInNeeded):
         return pages.guarded(RedirectResponse(sign_in_url(exc.back, exc.expired), 303))
 
+    app.state.body_refusal = _body_refusal  # services.bodies: a too-large body, as a page
     api_handler = app.exception_handlers[HTTPException]
 
     @app.exception_handler(HTTPException)
@@ -71,8 +74,18 @@ def install(app: FastAPI) -> None:
 
 def routers() -> list:
     """Every area's router, in the order of the menu."""
-    areas = (signin, oidc, directory, requests, consumer, inbox, sources, supervision)
+    areas = (signin, oidc, directory, requests, consumer, inbox, sources, quarantine, entries)
+    areas += (supervision,)
     return [area.router for area in areas]
+
+
+def _body_refusal(scope, status: int, detail: str):
+    """services.bodies refuses a body (too large, too slow) of a portal path: as a page."""
+    if not scope.get("path", "").startswith(PREFIX + "/"):
+        return None
+    return pages.render(
+        Request(scope), "message.html", status=status, title=_title(status), message=detail
+    )
 
 
 def _title(status: int) -> str:

@@ -154,6 +154,12 @@ SETTINGS = (
         "true: the portal's session cookie is sent over HTTPS only (set it behind TLS).",
     ),
     Setting(
+        "GDX_PORTAL_UPLOAD_MB",
+        "50",
+        "Megabytes of a file a department uploads in the portal (a fixed quarantine file, "
+        "directory entries); every other request body stays under 1 MiB.",
+    ),
+    Setting(
         "GDX_OIDC_ISSUER",
         "",
         "Issuer URL of the province's identity platform (OpenID Connect); empty: the portal "
