@@ -181,3 +181,29 @@ def shot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# Pages that only read run on SQLite: what they read is tested on both backends in tests/warehouse
+# and tests/services. Pages that write (requests, decisions, uploads, imports, keys, sessions)
+# run on PostgreSQL too. This keeps `make test` well under 30 minutes.
+WRITING_PAGES = {
+    "test_consumer.py",
+    "test_entries.py",
+    "test_inbox.py",
+    "test_quarantine.py",
+    "test_requests.py",
+    "test_signin.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    kept, dropped = [], []
+    for item in items:
+        reading = "/tests/portal/" in str(item.path) and item.path.name not in WRITING_PAGES
+        if reading and "[postgresql" in item.nodeid:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
