@@ -1,6 +1,6 @@
 """Declarations of the hub: departments, resources (the directory) and sources."""
 
-from catalog_schema.catalog import Catalog, CatalogError, load_catalog
+from catalog_schema.catalog import Catalog, CatalogError, configured_catalog, load_catalog
 from catalog_schema.models import (
     RULE_NAMES,
     RULE_NAMES_ZH,
@@ -21,5 +21,6 @@ __all__ = [
     "Resource",
     "Rule",
     "Source",
+    "configured_catalog",
     "load_catalog",
 ]

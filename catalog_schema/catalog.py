@@ -49,6 +49,14 @@ def _lookup(items: dict[str, Any], code: str, unknown: str, listed: str) -> Any:
         raise CatalogError(f"{unknown} {code!r} ({listed}: {known})") from None
 
 
+def configured_catalog() -> Catalog:
+    """This deployment's declarations: the catalog folder (GDX_CATALOG_DIR, else the packaged
+    one) plus the resources departments imported (GDX_IMPORTS_DIR)."""
+    from runtime import settings
+
+    return load_catalog(settings.catalog_dir(), settings.imports_dir())
+
+
 def load_catalog(
     directory: Path | str | None = None, imported: Path | str | None = None
 ) -> Catalog:

@@ -3,8 +3,8 @@
 A header of hundreds of thousands of columns, or a line of hundreds of megabytes, is a broken
 or hostile extract, not data: it fails its batch with one line naming the source, the limit
 and the setting that raises it, before any work grows with it. The settings are declared with
-the others in warehouse/settings.py (same names, same defaults); they are read here, from the
-environment, because connectors sit below the warehouse.
+the others in runtime/settings.py (same names, same defaults); they are read here, from the
+environment, with the limits' own defaults.
 """
 
 from __future__ import annotations
@@ -50,8 +50,7 @@ class Limits:
 
     def page_too_big(self, where: str) -> str:
         return (
-            f"{where}: a page over {self.page_bytes >> 20:,} MiB ({PAGE_SETTING} raises the "
-            "limit)"
+            f"{where}: a page over {self.page_bytes >> 20:,} MiB ({PAGE_SETTING} raises the limit)"
         )
 
     def check_columns(self, where: str, count: int) -> None:

@@ -195,7 +195,7 @@ def quality_report(
     for code, path in docs.items():
         out.print(f"Data Docs of the latest {code} batch: {path}", highlight=False)
     if docs:
-        from warehouse import settings
+        from runtime import settings
 
         home = settings.data_docs_dir() / "index.html"
         out.print(f"Data Docs of every batch: {home}", highlight=False)
@@ -207,7 +207,7 @@ def quality_docs(
 ) -> None:
     """Write the Data Docs' Home and every resource's page again from the batch folders."""
     from quality.docs_home import rebuild
-    from warehouse import settings
+    from runtime import settings
 
     site = rebuild(settings.data_docs_dir())
     if as_json:

@@ -17,7 +17,7 @@ import typer
 from gdx import airflow_home, airflow_services, airflow_setup
 from gdx.console import out
 from gdx.errors import GdxError
-from warehouse import settings
+from runtime import settings
 
 SIMPLE_AUTH_MANAGER = "SimpleAuthManager"
 PASSWORDS_FILE = "simple_auth_manager_passwords.json"

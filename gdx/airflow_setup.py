@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gdx import airflow_home
 from gdx.errors import GdxError
-from warehouse import settings
+from runtime import settings
 
 
 def environment() -> dict[str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gdx.errors import GdxError
-from warehouse import settings
+from runtime import settings
 from warehouse.secret import SECRET_FILE
 
 MANIFEST = "manifest.json"

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
-from catalog_schema import Catalog, CatalogError, Resource, Source
+from catalog_schema import Catalog, CatalogError, Resource, Source, configured_catalog
 from catalog_schema.authority import Authority, WriteRefused, authority, describe_writers
 from catalog_schema.headers import HeaderError, HeaderMap, map_headers
 from catalog_schema.survivorship import policy
@@ -32,7 +32,8 @@ from quality.normalize import normalize_table
 from quality.rules import bound_rules
 from quality.runner import validate
 from quality.suite import RuleError
-from warehouse import derived, ledger, quarantine, running, settings, staging, unchanged
+from runtime import settings
+from warehouse import derived, ledger, quarantine, running, staging, unchanged
 from warehouse import engine as engines
 from warehouse.ledger import BatchSummary
 from warehouse.merge import Contribution, TooManyWithdrawals, merge
@@ -64,7 +65,7 @@ def run_batch(
     `before_commit(conn, batch_id)` runs inside the batch's transaction, after the merge.
     `judge_whole=False` skips batch acceptance (max_reject_ratio), for re-validated rows.
     """
-    catalog = catalog or settings.catalog()
+    catalog = catalog or configured_catalog()
     resource = catalog.resource(resource_code)
     catalog.department(department)
     engine = engine or engines.create()

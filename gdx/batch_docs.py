@@ -10,8 +10,7 @@ from catalog_schema import Resource
 from quality import data_docs, docs_home
 from quality.data_docs import Batch
 from quality.runner import Verdict
-from runtime import clock
-from warehouse import settings
+from runtime import clock, settings
 from warehouse.ledger import BatchSummary
 
 

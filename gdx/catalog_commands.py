@@ -39,7 +39,9 @@ def catalog_import(
     their warehouse tables are created so that `gdx load` can fill them."""
     import sqlalchemy as sa
 
-    from warehouse import engine, settings, tables
+    from catalog_schema import configured_catalog
+    from runtime import settings
+    from warehouse import engine, tables
 
     try:
         catalog = _catalog()
@@ -57,7 +59,7 @@ def catalog_import(
         )
     db = engine.create()
     try:
-        changes = tables.init_schema(db, settings.catalog())
+        changes = tables.init_schema(db, configured_catalog())
     except sa.exc.SQLAlchemyError as exc:
         reason = str(exc).strip().splitlines()[0]
         raise fail(f"the warehouse was not updated ({reason}); run `gdx init`") from None

@@ -361,7 +361,7 @@ def serve(
     import uvicorn
 
     from gdx import serving
-    from warehouse import settings
+    from runtime import settings
 
     workers = serving.worker_count(workers)
     if port is None:
@@ -406,7 +406,7 @@ def demo_data(
     """Write realistic department extracts for every registered source."""
     from gdx import connections, serving
     from gdx.demodata import write_demo_data
-    from warehouse import settings
+    from runtime import settings
 
     incoming = settings.incoming_dir()
     out_dir = out_dir or incoming

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from connectors import ConnectorError
-from warehouse import settings
+from runtime import settings
 
 
 def env_names(connection_id: str) -> tuple[str, str]:

@@ -64,9 +64,9 @@ def styled(text: object, style: str) -> Text:
 
 
 def catalog():
-    from warehouse import settings
+    from catalog_schema import configured_catalog
 
-    return settings.catalog()
+    return configured_catalog()
 
 
 def wide() -> Console:

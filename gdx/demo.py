@@ -15,13 +15,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from rich.console import Console
 
-from catalog_schema import Catalog
+from catalog_schema import Catalog, configured_catalog
 from gdx import airflow_setup, connections, serving
 from gdx.airflow_run import run_dags
 from gdx.demodata import DEMO_API_TOKEN, write_demo_data
 from gdx.demodata.api import serve_licences
 from gdx.errors import GdxError
-from warehouse import consumers, directory, grants, people, settings, tables
+from runtime import settings
+from warehouse import consumers, directory, grants, people, tables
 from warehouse import engine as engines
 from warehouse.tables import batch_ledger, for_resource
 
@@ -45,7 +46,7 @@ def run_demo(console: Console, people: int, port: int, serve_api: bool) -> None:
     port = serving.port_number(port, "--port")
     if serve_api:  # a busy port is said now, not after a minute of work
         port = serving.claim("127.0.0.1", port)
-    catalog = settings.catalog()
+    catalog = configured_catalog()
     licence_api = _demo_data(console, catalog, people)
     try:
         engine = _ready(console, catalog)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from catalog_schema import Catalog, Source
+from catalog_schema import Catalog, Source, configured_catalog
 from catalog_schema.models import CsvOptions, DropFolderOptions, XlsxOptions
 from connectors import ConnectorError, registry
 from connectors.base import Delivery, Opener
@@ -19,8 +19,9 @@ from connectors.xlsx_file import XlsxFile
 from gdx import connections
 from gdx.batch import first_line, run_batch
 from gdx.errors import GdxError
+from runtime import settings
 from warehouse import engine as engines
-from warehouse import settings, source_state
+from warehouse import source_state
 from warehouse.ledger import BatchSummary
 
 
@@ -38,7 +39,7 @@ def collect(
     failed delivery does not stop the ones after it; CollectError then names it and carries the
     summaries of those that committed.
     """
-    catalog = catalog or settings.catalog()
+    catalog = catalog or configured_catalog()
     source = catalog.source(source_code)
     engine = engine or engines.create()
     state = _state(engine, source.code)
@@ -143,7 +144,7 @@ def load_file(
     state (a watermark, a checksum) stays where collection left it.
     """
     blocks = block_bytes or settings.read_block_bytes()
-    catalog = catalog or settings.catalog()
+    catalog = catalog or configured_catalog()
 
     def open_file() -> Delivery:
         if Path(path).suffix.lower() == ".xlsx":

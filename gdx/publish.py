@@ -6,13 +6,13 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from catalog_schema import Catalog
-from warehouse import directory, settings
+from catalog_schema import Catalog, configured_catalog
+from warehouse import directory
 from warehouse import engine as engines
 
 
 def publish(*, engine: sa.Engine | None = None, catalog: Catalog | None = None) -> list[dict]:
-    catalog = catalog or settings.catalog()
+    catalog = catalog or configured_catalog()
     engine = engine or engines.create()
     with engines.writing(engine) as conn:
         return directory.publish(conn, catalog, dt.datetime.now(dt.UTC))

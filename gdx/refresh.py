@@ -12,10 +12,10 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from catalog_schema import Catalog
+from catalog_schema import Catalog, configured_catalog
 from gdx.batch import first_line
 from quality import dates
-from warehouse import derived, ledger, settings
+from warehouse import derived, ledger
 from warehouse import engine as engines
 from warehouse.ledger import BatchSummary
 from warehouse.tables import for_resource
@@ -24,7 +24,7 @@ from warehouse.tables import for_resource
 def refresh(
     *, engine: sa.Engine | None = None, catalog: Catalog | None = None, today: dt.date | None = None
 ) -> list[dict]:
-    catalog = catalog or settings.catalog()
+    catalog = catalog or configured_catalog()
     engine = engine or engines.create()
     today = today or dates.today()
     report = []

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 import pyarrow as pa
 import sqlalchemy as sa
 
-from catalog_schema import Catalog
+from catalog_schema import Catalog, configured_catalog
 from connectors.base import RawBatch, strings
 from gdx.batch import run_batch
 from gdx.errors import GdxError
 from warehouse import engine as engines
-from warehouse import ledger, settings
+from warehouse import ledger
 from warehouse import quarantine as quarantined
 from warehouse.ledger import BatchSummary
 from warehouse.tables import for_resource
@@ -60,7 +60,7 @@ class QuarantinedRows:
 def retry(
     batch_id: str, *, engine: sa.Engine | None = None, catalog: Catalog | None = None
 ) -> BatchSummary:
-    catalog = catalog or settings.catalog()
+    catalog = catalog or configured_catalog()
     engine = engine or engines.create()
     with engine.connect() as conn:
         original = ledger.get(conn, batch_id)

@@ -30,7 +30,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from warehouse import settings
+from runtime import settings
 from warehouse.secret import hub_secret
 
 FLOW_SECONDS = 600  # from the start to the platform's answer

@@ -18,8 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from portal import journal
+from runtime import settings
 from warehouse import engine as engines
-from warehouse import people, settings
+from warehouse import people
 
 COOKIE = "gdx_session"
 SIGNIN_COOKIE = "gdx_signin"  # the sign-in form's own CSRF token (before there is a session)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from connectors.base import ConnectorError
 from connectors.csv_file import ENCODINGS, detect_encoding
-from warehouse import settings
+from runtime import settings
 
 FOLDER = "portal_uploads"
 MAX_NAME = 200

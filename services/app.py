@@ -5,16 +5,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI
 
-from catalog_schema import Catalog
+from catalog_schema import Catalog, configured_catalog
 from services import audit, bodies, docs, metrics, openapi, problems, query_params, ratelimit
 from services.routes import access_requests, health, materials, records, subjects, verify
 from services.routes import catalog as directory_routes
 from warehouse import engine as engines
-from warehouse import settings, tables
+from warehouse import tables
 
 
 def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) -> FastAPI:
-    catalog = catalog or settings.catalog()
+    catalog = catalog or configured_catalog()
     app = FastAPI(
         title="gdx data-service API",
         summary="Verified base-library data for approval systems (数据共享交换平台).",

@@ -24,9 +24,10 @@ from fastapi import FastAPI
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime import settings
 from services import metrics
 from services.problems import problem
-from warehouse import audit, settings
+from warehouse import audit
 from warehouse.engine import writing
 
 log = logging.getLogger("gdx.audit")

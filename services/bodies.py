@@ -17,8 +17,8 @@ import re
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime import settings
 from services.problems import problem
-from warehouse import settings
 
 # the largest body a route takes is a batch of 1,000 keys of at most 64 characters: under
 # 800 kB even with every character escaped

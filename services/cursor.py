@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from warehouse import settings
+from runtime import settings
 from warehouse.secret import kept_in
 
 

@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from warehouse import settings
+from runtime import settings
 
 MAX_BUCKETS = 10_000
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from warehouse import settings
+from runtime import settings
 
 #: A pooled connection idle longer than this is tested before use (see `_ping_if_idle`).
 IDLE_PING_SECONDS = 10.0

@@ -9,7 +9,7 @@ import os
 
 from cryptography.fernet import Fernet
 
-from warehouse import settings
+from runtime import settings
 
 SECRET_FILE = "api_secret"
 

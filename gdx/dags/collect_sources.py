@@ -15,9 +15,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from catalog_schema import Source
+from catalog_schema import Source, configured_catalog
 from gdx.airflow_assets import library_asset, pool_name
-from warehouse import settings
 
 SCHEDULES = {
     "realtime": "*/10 * * * *",
@@ -54,7 +53,7 @@ def collection_dag(source: Source, library: str, cycle: str):
     return collect_source()
 
 
-_catalog = settings.catalog()
+_catalog = configured_catalog()
 for _source in _catalog.sources.values():
     _resource = _catalog.resource(_source.resource)
     globals()[f"collect_{_source.code.replace('.', '_')}"] = collection_dag(

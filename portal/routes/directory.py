@@ -16,8 +16,8 @@ from catalog_schema.directory_csv import csv_text
 from catalog_schema.models import Resource, ServiceItem
 from portal import charts, pages
 from portal.session import PortalError, SessionDep
-from runtime import clock
-from warehouse import freshness, settings
+from runtime import clock, settings
+from warehouse import freshness
 from warehouse.directory import published
 
 router = APIRouter()

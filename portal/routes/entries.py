@@ -13,8 +13,9 @@ from catalog_schema import CatalogError, load_catalog
 from gdx import catalog_import
 from portal import journal, pages, uploads
 from portal.session import DepartmentAdminDep, PortalError, checked_form
+from runtime import settings
 from warehouse import engine as engines
-from warehouse import people, settings, tables
+from warehouse import people, tables
 
 router = APIRouter(prefix="/entries")
 FIELD = "entries-file"

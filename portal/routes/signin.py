@@ -21,8 +21,9 @@ from portal.session import (
     idle,
     safe_next,
 )
+from runtime import settings
 from warehouse import engine as engines
-from warehouse import people, settings
+from warehouse import people
 
 router = APIRouter()
 MAX_USERNAME = 120

@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 from catalog_schema import dcat, directory
 from catalog_schema.directory_csv import csv_text
 from catalog_schema.models import DEPARTMENT_GROUP, LIBRARIES, ShareType
+from runtime import settings
 from services.deps import CatalogDep, ConsumerDep, EngineDep
 from services.formats import Time
 from services.problems import KEYED_CALL, responses
-from warehouse import settings
 from warehouse.directory import published
 
 PAGE_DEFAULT, PAGE_MAX = 20, 100

@@ -30,8 +30,8 @@ from connectors.limits import (
 )
 from connectors.sql_table import SqlTable
 from connectors.xlsx_file import XlsxFile
+from runtime.settings import SETTINGS
 from tests.conftest import POSTGRES_URL, ROOT, _postgres_or_skip
-from warehouse.settings import SETTINGS
 
 WIDE_COLUMNS = 773_780
 

@@ -12,12 +12,13 @@ import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from catalog_schema import CatalogError, Resource
+from catalog_schema import CatalogError, Resource, configured_catalog
 from gdx.cli import app
 from gdx.errors import GdxError
 from gdx.pipeline import load_file
+from runtime import settings
 from services.app import create_app
-from warehouse import consumers, settings
+from warehouse import consumers
 
 CODE = "health.physician_roster"
 PHYSICIANS = """\
@@ -90,7 +91,7 @@ def test_import_yaml_is_listed_and_loadable(home, engine):
     assert result.exit_code == 0, result.output
     assert f"imported {CODE}" in result.stdout
     assert "health_physician_roster" in sa.inspect(engine).get_table_names()
-    catalog = settings.catalog()
+    catalog = configured_catalog()
     assert catalog.imported == {CODE}
     assert catalog.resource(CODE) == Resource.model_validate(yaml.safe_load(PHYSICIANS))
 
@@ -125,7 +126,7 @@ def test_reimport_replaces(home):
     write(path, PHYSICIANS.replace("update_cycle: monthly", "update_cycle: weekly"))
     result = gdx("catalog", "import", path, "--department", "health")
     assert result.exit_code == 0 and f"replaced {CODE}" in result.stdout
-    assert settings.catalog().resource(CODE).update_cycle == "weekly"
+    assert configured_catalog().resource(CODE).update_cycle == "weekly"
     assert [p.name for p in settings.imports_dir().iterdir()] == [f"{CODE}.yaml"]
 
 
@@ -133,7 +134,7 @@ def test_import_csv(home, engine):
     other = TEACHERS.replace("education.teacher", "education.school").replace("教师", "学校")
     result = gdx("catalog", "import", write(home / "t.csv", HEADER + TEACHERS + other))
     assert result.exit_code == 0, result.output
-    catalog = settings.catalog()
+    catalog = configured_catalog()
     teacher = catalog.resource("education.teacher")
     assert (teacher.provider, teacher.share_type, teacher.update_cycle) == (
         "education",
@@ -245,7 +246,7 @@ def test_a_file_name_is_never_pasted_into_the_stored_declaration(home):
     assert len(comments) == 1 and "roster\\nlibrary: credit" in comments[0]
     data = yaml.safe_load(text)
     assert "library" not in data and "max_reject_ratio" not in data
-    resource = settings.catalog().resource(CODE)
+    resource = configured_catalog().resource(CODE)
     assert resource.library is None and resource.max_reject_ratio == 0.2
     assert data == yaml.safe_load(PHYSICIANS) | {"fields": data["fields"]}
 
@@ -256,7 +257,7 @@ def test_an_imports_folder_entry_with_a_library_is_refused(home):
     folder.mkdir(parents=True)
     write(folder / f"{CODE}.yaml", PHYSICIANS + "library: credit\n")
     with pytest.raises(CatalogError, match=f"{CODE}.yaml: library: base libraries are not"):
-        settings.catalog()
+        configured_catalog()
 
 
 def test_the_import_still_refuses_a_base_library(home):

@@ -20,7 +20,7 @@ from gdx.demodata import DEMO_API_TOKEN, write_demo_data
 from gdx.demodata.api import serve_licences
 from gdx.pipeline import collect
 from quality.citizen_id import make_ids
-from warehouse import settings
+from runtime import settings
 from warehouse.tables import for_resource
 
 

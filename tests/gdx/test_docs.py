@@ -8,8 +8,8 @@ import tomllib
 import typer
 
 from gdx.cli import app
+from runtime.settings import SETTINGS
 from tests.conftest import ROOT
-from warehouse.settings import SETTINGS
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

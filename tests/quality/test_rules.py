@@ -145,7 +145,7 @@ def test_today_is_the_provinces_today(monkeypatch):
 
     from quality.dates import DEFAULT_TIMEZONE, today
     from quality.rules import in_future
-    from warehouse.settings import SETTINGS
+    from runtime.settings import SETTINGS
 
     assert next(s.default for s in SETTINGS if s.env == "GDX_TIMEZONE") == DEFAULT_TIMEZONE
     for zone in ("Pacific/Kiritimati", "Etc/GMT+12"):  # 26 hours apart

@@ -11,7 +11,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from catalog_schema import load_catalog
+from catalog_schema import configured_catalog, load_catalog
 from catalog_schema.directory_csv import COLUMNS
 from gdx.catalog_commands import check_imports, read_declarations, write_imports
 from gdx.pipeline import load_file
@@ -20,7 +20,7 @@ from services.app import create_app
 from tests.gdx.test_catalog_commands import CODE, PHYSICIANS
 from tests.services.test_records import HEADER, ZHANG
 from tests.warehouse.test_grants import SECRET_SALARY, not_shared_catalog
-from warehouse import consumers, settings, tables
+from warehouse import consumers, tables
 
 CATALOG = "/api/v1/catalog"
 INSURANCE = "human_resources.insurance_payment"
@@ -279,7 +279,7 @@ def test_csv_round_trip_gives_the_same_declaration(engine, catalog, tmp_path, mo
     file = tmp_path / "directory.csv"
     file.write_bytes(exported.content)
     monkeypatch.setenv("GDX_IMPORTS_DIR", str(second))
-    fresh = settings.catalog()
+    fresh = configured_catalog()
     write_imports(
         second, check_imports(fresh, read_declarations(file, fresh), "health"), file.name, None
     )

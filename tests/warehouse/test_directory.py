@@ -6,8 +6,9 @@ import datetime as dt
 
 from gdx.pipeline import collect, load_file
 from gdx.publish import publish
+from runtime import settings
 from tests.gdx.test_pipeline import HEADER, ZHANG, crowd
-from warehouse import directory, settings
+from warehouse import directory
 
 
 def test_figures_per_resource(engine, catalog, tmp_path, monkeypatch):

@@ -8,8 +8,8 @@ import pytest
 
 from gdx.errors import GdxError
 from gdx.pipeline import collect
+from runtime import settings
 from tests.gdx.test_pipeline import HEADER, ZHANG, crowd
-from warehouse import settings
 from warehouse.status import resource_status, source_status
 
 

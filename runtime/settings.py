@@ -166,9 +166,7 @@ SETTINGS = (
         "signs in with passwords only.",
     ),
     Setting("GDX_OIDC_CLIENT_ID", "", "The portal's client id at the identity platform."),
-    Setting(
-        "GDX_OIDC_CLIENT_SECRET", "", "The portal's client secret at the identity platform."
-    ),
+    Setting("GDX_OIDC_CLIENT_SECRET", "", "The portal's client secret at the identity platform."),
 )
 
 
@@ -198,13 +196,6 @@ def catalog_dir() -> Path | None:
 
 def imports_dir() -> Path:
     return Path(get("GDX_IMPORTS_DIR"))
-
-
-def catalog():
-    """The declarations: the catalog folder plus the resources departments imported."""
-    from catalog_schema import load_catalog
-
-    return load_catalog(catalog_dir(), imports_dir())
 
 
 def positive(env: str) -> int:
