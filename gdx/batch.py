@@ -7,11 +7,10 @@ reason) when it does not commit.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
+import contextlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,133 +23,165 @@ from catalog_schema.headers import HeaderError, HeaderMap, map_headers
 from catalog_schema.survivorship import policy
 from connectors import ConnectorError, RawBatch
 from connectors.base import Delivery, Opener
+from gdx.ahead import ahead
 from gdx.batch_docs import DataDocs
 from gdx.errors import GdxError
 from quality import dates
-from quality import scope as source_scope
-from quality.normalize import normalize_table
-from quality.rules import bound_rules
-from quality.runner import validate
+from quality.judge import RuleCounts, code_digest, judge, normal_keys, rule_ids
 from quality.suite import RuleError
 from runtime import settings
-from warehouse import derived, ledger, quarantine, running, staging, unchanged
 from warehouse import engine as engines
+from warehouse import ledger, running
+from warehouse.batch_work import BatchWork, Block, Settled, Sorting, kept_rows, staged_rows
 from warehouse.ledger import BatchSummary
-from warehouse.merge import Contribution, TooManyWithdrawals, merge
+from warehouse.merge import Contribution, MergeCounts, TooManyWithdrawals
+from warehouse.quarantine import Rejected
 from warehouse.references import missing_references
 from warehouse.tables import ResourceTables, for_resource
 
-DUPLICATE_KEY_CONFLICT = "duplicate_key_conflict"
 MALFORMED_ROW = "malformed_row"
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """What a batch is asked to do.
+
+    `source`: the registered source delivering (None: an ad-hoc delivery of the department).
+    `before_commit(conn, batch_id)` runs inside the batch's transaction, after the merge.
+    `judge_whole=False` skips batch acceptance (max_reject_ratio), for re-validated rows.
+    `retry_of`: the batch whose quarantined rows these are. `force`: read a file identical (by
+    checksum) to one the department already loaded into the resource, which is otherwise
+    `skipped`, naming the earlier batch.
+    """
+
+    resource: str
+    department: str
+    source: str | None = None
+    location: str | None = None
+    before_commit: Callable[[sa.Connection, str], None] | None = None
+    judge_whole: bool = True
+    retry_of: str | None = None
+    force: bool = False
 
 
 def run_batch(
     open_delivery: Opener,
-    resource_code: str,
-    department: str,
+    request: BatchRequest,
     *,
     engine: sa.Engine | None = None,
     catalog: Catalog | None = None,
-    source: str | None = None,
-    location: str | None = None,
-    before_commit: Callable[[sa.Connection, str], None] | None = None,
-    judge_whole: bool = True,
-    retry_of: str | None = None,
-    force: bool = False,
 ) -> BatchSummary:
-    """One delivery through read -> normalise -> validate -> stage -> merge, as one batch.
-
-    A file identical (by checksum) to one this department already loaded into the resource is
-    not read again: the batch is `skipped`, naming the earlier batch (`force` reads it anyway).
-    `before_commit(conn, batch_id)` runs inside the batch's transaction, after the merge.
-    `judge_whole=False` skips batch acceptance (max_reject_ratio), for re-validated rows.
-    """
+    """One delivery through read -> judge -> stage -> merge, as one all-or-nothing batch."""
     catalog = catalog or configured_catalog()
-    resource = catalog.resource(resource_code)
-    catalog.department(department)
-    engine = engine or engines.create()
-    summary = BatchSummary(ledger.new_batch_id(), resource.code, department, source, location)
-    summary.retry_of = retry_of
-    docs = DataDocs.of(resource, summary)
-    started = time.perf_counter()
-    deadline: Deadline | None = None
-    with running.held(engine, summary.batch_id):
-        _start(engine, summary)
+    resource = catalog.resource(request.resource)
+    catalog.department(request.department)
+    batch = _Batch(engine or engines.create(), catalog, resource, request)
+    with running.held(batch.engine, batch.summary.batch_id):
+        _start(batch.engine, batch.summary)
         try:
-            running.reap(engine, resource.code, keep=summary.batch_id)
-            allowed = authority(catalog, resource.code, department, source)
-            deadline = Deadline.of(allowed.source, started)
-            delivery = open_delivery()
-            summary.file, summary.encoding = delivery.location, delivery.encoding
-            headers = map_headers(resource, delivery.header, allowed.mapping, list(allowed.fields))
-            summary.withheld_columns = headers.withheld
-            _check_authority(catalog, delivery.location, allowed, headers)
-            if delivery.header or not delivery.empty_ok:
-                _check_columns(delivery.location, resource, headers, allowed.source is not None)
-            summary.unknown_columns, summary.missing_columns = headers.unknown, headers.missing
-            checksum = delivery.checksum()
-            tables = for_resource(resource)
-            if checksum and retry_of is None and not force:
-                with engine.connect() as conn:
-                    summary.same_as = ledger.loaded_file(conn, resource.code, department, checksum)
-                if summary.same_as:  # a re-sent file: nothing to read, nothing changes
-                    summary.status = "skipped"
-                    summary.seconds = round(time.perf_counter() - started, 3)
-                    with engines.writing(engine) as conn:
-                        ledger.finish(conn, summary, checksum)
-                    return summary
-            snapshot = catalog.sources[source] if source and retry_of is None else None
-            deadline.check(delivery.location)
-            with engines.writing(engine, lock=resource.code) as conn:
-                deadline.bound_statements(conn)
-                _run(
-                    conn,
-                    catalog,
-                    tables,
-                    delivery,
-                    headers,
-                    summary,
-                    judge_whole,
-                    docs,
-                    snapshot,
-                    deadline,
-                    allowed,
-                )
-                deadline.check(delivery.location)
-                docs.finish(summary)
-                if before_commit:
-                    before_commit(conn, summary.batch_id)
-                summary.status = "loaded"
-                summary.seconds = round(time.perf_counter() - started, 3)
-                ledger.finish(conn, summary, checksum)
+            batch.run(open_delivery)
         except WriteRefused as exc:
-            summary.status, summary.error = "refused", str(exc)
-            summary.seconds = round(time.perf_counter() - started, 3)
-            with engines.writing(engine) as conn:
-                ledger.finish(conn, summary)
-            raise GdxError(summary.error) from None
+            batch.end("refused", str(exc))
+            raise GdxError(str(exc)) from None
         except BatchRejected as exc:
-            docs.finish(summary, "rejected")
-            summary.status, summary.error = "rejected", str(exc)
-            summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
-            summary.rows_withdrawn = summary.records_changed = summary.conflicts = 0
-            summary.seconds = round(time.perf_counter() - started, 3)
-            with engines.writing(engine) as conn:
-                ledger.finish(conn, summary)
+            batch.end("rejected", str(exc))
             raise
         except Exception as exc:
-            docs.finish(summary, "failed")
-            if deadline is not None and deadline.ended_by(exc):
-                exc = GdxError(deadline.message(summary.file or location or resource.code))
-            _failed(engine, summary, exc, started)
+            batch.failed(exc)
             if isinstance(exc, KNOWN_ERRORS):
-                raise GdxError(summary.error) from None
+                raise GdxError(batch.summary.error) from None
             raise
         except BaseException:  # Ctrl-C, SIGTERM (SystemExit), a task Airflow stopped
-            docs.finish(summary, "interrupted")
-            _failed(engine, summary, running.INTERRUPTED, started)
+            batch.docs.finish(batch.summary, "interrupted")
+            _failed(batch.engine, batch.summary, running.INTERRUPTED, batch.started)
             raise
-    return summary
+    return batch.summary
+
+
+class _Batch:
+    """One batch under way: its request, summary, Data Docs, clock and deadline."""
+
+    def __init__(self, engine: sa.Engine, catalog: Catalog, resource: Resource, request):
+        self.engine, self.catalog, self.resource, self.request = engine, catalog, resource, request
+        self.summary = BatchSummary(
+            ledger.new_batch_id(), resource.code, request.department, request.source,
+            request.location,
+        )  # fmt: skip
+        self.summary.retry_of = request.retry_of
+        self.docs = DataDocs.of(resource, self.summary)
+        self.started = time.perf_counter()
+        self.deadline: Deadline | None = None
+
+    def run(self, open_delivery: Opener) -> None:
+        """Open the delivery, check its columns and rights, skip it if already loaded, else
+        load it in the resource's writing transaction."""
+        request, resource, summary = self.request, self.resource, self.summary
+        running.reap(self.engine, resource.code, keep=summary.batch_id)
+        allowed = authority(self.catalog, resource.code, request.department, request.source)
+        self.deadline = Deadline.of(allowed.source, self.started)
+        delivery = open_delivery()
+        summary.file, summary.encoding = delivery.location, delivery.encoding
+        headers = map_headers(resource, delivery.header, allowed.mapping, list(allowed.fields))
+        summary.withheld_columns = headers.withheld
+        _check_authority(self.catalog, delivery.location, allowed, headers)
+        if delivery.header or not delivery.empty_ok:
+            _check_columns(delivery.location, resource, headers, allowed.source is not None)
+        summary.unknown_columns, summary.missing_columns = headers.unknown, headers.missing
+        checksum = delivery.checksum()
+        if checksum and request.retry_of is None and not request.force:
+            if self._skipped(checksum):
+                return
+        self.deadline.check(delivery.location)
+        self._load(delivery, Plan(resource, headers, allowed.scope, self.docs), checksum)
+
+    def _skipped(self, checksum: str) -> bool:
+        """A re-sent file: nothing to read, nothing changes; the batch names the earlier one."""
+        summary = self.summary
+        with self.engine.connect() as conn:
+            summary.same_as = ledger.loaded_file(
+                conn, summary.resource, summary.department, checksum
+            )
+        if summary.same_as:
+            self.end("skipped", None, checksum)
+        return bool(summary.same_as)
+
+    def _load(self, delivery: Delivery, plan: Plan, checksum: str | None) -> None:
+        request, summary, deadline = self.request, self.summary, self.deadline
+        registered = request.source and request.retry_of is None  # a retry is no delivery
+        source = self.catalog.sources[request.source] if registered else None
+        with engines.writing(self.engine, lock=self.resource.code) as conn:
+            deadline.bound_statements(conn)
+            _run(
+                conn, self.engine, self.catalog, for_resource(self.resource), delivery, plan,
+                summary, request.judge_whole, source, deadline,
+            )  # fmt: skip
+            deadline.check(delivery.location)
+            self.docs.finish(summary)
+            if request.before_commit:
+                request.before_commit(conn, summary.batch_id)
+            summary.status = "loaded"
+            summary.seconds = round(time.perf_counter() - self.started, 3)
+            ledger.finish(conn, summary, checksum)
+
+    def end(self, status: str, error: str | None, checksum: str | None = None) -> None:
+        """Record a batch that merged nothing: refused, rejected whole, or skipped."""
+        summary = self.summary
+        if status == "rejected":
+            self.docs.finish(summary, "rejected")
+            summary.rows_loaded = summary.rows_inserted = summary.rows_updated = 0
+            summary.rows_withdrawn = summary.records_changed = summary.conflicts = 0
+        summary.status, summary.error = status, error
+        summary.seconds = round(time.perf_counter() - self.started, 3)
+        with engines.writing(self.engine) as conn:
+            ledger.finish(conn, summary, checksum)
+
+    def failed(self, exc: Exception) -> None:
+        """Record a batch that failed (past its deadline, say so)."""
+        self.docs.finish(self.summary, "failed")
+        if self.deadline is not None and self.deadline.ended_by(exc):
+            where = self.summary.file or self.request.location or self.resource.code
+            exc = GdxError(self.deadline.message(where))
+        _failed(self.engine, self.summary, exc, self.started)
 
 
 @dataclass(frozen=True)
@@ -273,156 +304,206 @@ def _check_columns(
             )
 
 
+@dataclass
+class Tally:
+    """What the blocks of a batch counted, added up as they are stored."""
+
+    read: int = 0
+    validated: int = 0  # read minus the rows delivered unchanged (not judged again)
+    quarantined: int = 0
+    again: int = 0  # of those, rows the hub had quarantined already (no new rejections)
+    rules: RuleCounts = field(default_factory=RuleCounts)
+
+    def add(self, other: Tally) -> None:
+        self.read += other.read
+        self.validated += other.validated
+        self.quarantined += other.quarantined
+        self.again += other.again
+        self.rules.add(other.rules)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every block of one batch is judged with."""
+
+    resource: Resource
+    headers: HeaderMap
+    scope: dict[str, frozenset[str]]
+    docs: DataDocs | None
+
+
 def _run(
     conn: sa.Connection,
+    engine: sa.Engine,
     catalog: Catalog,
     tables: ResourceTables,
     delivery: Delivery,
-    headers: HeaderMap,
+    plan: Plan,
     summary: BatchSummary,
     judge_whole: bool = True,
-    docs: DataDocs | None = None,
     source: Source | None = None,
     deadline: Deadline | None = None,
-    allowed: Authority | None = None,
 ) -> None:
-    """Read, validate, stage and merge. A registered full-snapshot `source` withdraws the keys
-    its delivery no longer holds. Past the `deadline` the batch fails between blocks."""
-    resource = tables.resource
-    at = ledger.now()
-    stg = staging.create(conn, resource)
-    kept = staging.temporary(conn, unchanged.kept_table(resource))
-    # a retry re-validates quarantined rows: none of them is a contribution yet, and their
-    # earlier verdicts are what it questions
-    fresh = summary.retry_of is None
-    same = unchanged.Known(conn, tables, summary.department, enabled=fresh)
-    day = dates.today()  # before any row is validated: verdicts are salted with this day
-    # every batch of the same day started within a day (25 hours: a day of a clock change)
-    since = at - dt.timedelta(hours=25)
-    judged = unchanged.Judged(conn, tables, summary.department, since, enabled=fresh)
-    kept_hashes: list[np.ndarray] = []
-    key_hashes: list[np.ndarray] = []  # of the staged rows, to find repeated keys
-    key_lines: list[np.ndarray] = []
-    rejected: dict[str, int] = {}
-    warned: dict[str, int] = summary.warned_by_rule
-    checked: dict[str, None] = {}  # rule ids in order
-    seen = Seen(same, judged, day)
-    scope = allowed.scope if allowed is not None else {}
-    for batch in delivery.batches():
-        if deadline is not None:
-            deadline.check(delivery.location, conn)
-        summary.rows_read += batch.table.num_rows + len(batch.malformed)
-        rows, passed, keys = _validate_batch(
-            resource, batch, headers, rejected, warned, checked, docs, seen, scope
-        )
-        summary.rows_quarantined_again = seen.again
-        summary.rules_checked = list(checked)
-        summary.rows_validated += batch.table.num_rows + len(batch.malformed)
-        summary.rows_validated -= keys.num_rows if keys is not None else 0
-        quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
-        summary.rows_quarantined += len(rows)
-        staging.append(conn, stg, passed)
-        if passed is not None:
-            key_hashes.append(staging.key_hashes(passed.column(resource.key)))
-            key_lines.append(passed.column("_line").to_numpy())
-        staging.append(conn, kept, keys)
-        if keys is not None:
-            kept_hashes.append(keys.column("_raw_hash").to_numpy())
-    if summary.rows_read == 0:
+    """Read and judge the blocks (a thread ahead, on PostgreSQL), store them, settle the
+    repeated keys, accept the batch, merge. A registered full-snapshot `source` withdraws the
+    keys its delivery no longer holds. Past the `deadline` the batch fails between blocks."""
+    with _reader(engine, conn) as reader:
+        work = BatchWork(
+            conn, tables, summary.batch_id, summary.department, at=ledger.now(),
+            day=dates.today(),  # before any row is judged: verdicts are salted with this day
+            fresh=summary.retry_of is None, code=code_digest(), reader=reader,
+        )  # fmt: skip
+        tally = _store_blocks(conn, work, delivery, plan, summary, deadline, reader is not conn)
+    if tally.read == 0:
         if not delivery.empty_ok:
             raise GdxError(f"{delivery.location}: no data rows (header only)")
-        staging.drop(conn, stg)
-        staging.drop(conn, kept)
+        work.discard()
         return  # nothing new: an incremental read that found no rows
-
     if deadline is not None:  # what is left is set-based SQL: each statement by the time left
         deadline.check(delivery.location, conn)
-    staging.analyze(conn, stg)
-    # keys both kept and staged first: it must see every staged row of such a key
-    clashes, repeats, dropped = unchanged.settle(
-        conn, tables, stg, kept, summary.department, headers.fields
-    )
-    suspects = staging.repeated_lines(key_hashes, key_lines)
-    conflicts, repeated = staging.duplicates(conn, stg, resource.key, suspects)
-    summary.rows_duplicate = len(repeated)
-    if fresh:  # so that the repeats sent again today are not validated again
-        passed = np.array([h for h in dropped + repeated if h is not None], dtype=np.int64)
-        unchanged.remember_passed(
-            conn,
-            resource.code,
-            summary.department,
-            summary.batch_id,
-            unchanged.day_hashes(passed, day).tolist(),
-            ledger.id_at(since),
-        )
-    conflicts = sorted(conflicts + clashes, key=lambda row: row["_line"])
-    if scope:  # rows for records of another source's scope
-        foreign = staging.take_foreign(conn, tables, stg, scope)
-        for _, broke in foreign:
-            for rule in broke:
-                rejected[rule] = rejected.get(rule, 0) + 1
-        rows = [
-            (row["_line"], row[resource.key], broke, _staged_raw(row, headers), None)
-            for row, broke in foreign
-        ]
-        quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
-        summary.rows_quarantined += len(rows)
-    summary.rows_duplicate += unchanged.repeats(kept_hashes) + repeats
-    if conflicts:
-        rejected[DUPLICATE_KEY_CONFLICT] = len(conflicts)
-        # each staged row of these passed every rule today: kept with its day-salted hash, it
-        # is known to pass when it comes again today (whether it conflicts is the batch's)
-        salted = unchanged.day_hashes(
-            np.array([row.get("_raw_hash") or 0 for row in conflicts], dtype=np.int64), day
-        ).tolist()
-        rows = [
-            (
-                row["_line"],
-                row[resource.key],
-                [DUPLICATE_KEY_CONFLICT],
-                _staged_raw(row, headers),
-                # a kept row is the contribution as it stands: not judged today
-                hashed if "_row_hash" in row and row.get("_raw_hash") is not None else None,
-            )
-            for row, hashed in zip(conflicts, salted, strict=True)
-        ]
-        quarantine.add(conn, tables, summary.batch_id, summary.department, at, rows)
-        summary.rows_quarantined += len(rows)
-
-    summary.rejected_by_rule = dict(sorted(rejected.items()))
+    settled = work.settle(plan.headers.columns, plan.scope)
+    _judged(summary, tally, settled)
     if judge_whole:
-        _accept(resource, summary, delivery.location)
-    summary.warned_by_rule |= missing_references(conn, catalog, resource, stg, headers.fields)
-    contribution = Contribution(
-        summary.batch_id,
-        summary.department,
-        summary.source,
-        headers.fields,
-        at,
-        full_snapshot=bool(source and source.full_snapshot),
-        max_withdraw_ratio=source.max_withdraw_ratio if source else 1.0,
-        today=dates.today(),
+        _accept(tables.resource, summary, delivery.location)
+    summary.warned_by_rule |= missing_references(
+        conn, catalog, tables.resource, work.stg, plan.headers.fields
     )
+    contribution = Contribution(
+        summary.batch_id, summary.department, summary.source, plan.headers.fields, work.at,
+        full_snapshot=bool(source and source.full_snapshot),
+        max_withdraw_ratio=source.max_withdraw_ratio if source else 1.0, today=dates.today(),
+    )  # fmt: skip
     if deadline is not None:
         deadline.check(delivery.location, conn)
     try:
-        counts = merge(conn, tables, stg, contribution, policy(catalog, resource), kept)
+        counts = work.merge(contribution, policy(catalog, tables.resource))
     except TooManyWithdrawals as exc:
         raise BatchRejected(f"{delivery.location}: {exc}") from None
-    if summary.retry_of is None:  # a retry re-delivers old rows: it supersedes nothing
-        quarantine.supersede(
-            conn,
-            tables,
-            summary.department,
-            summary.batch_id,
-            [sa.select(stg.c[resource.key]), sa.select(kept.c[resource.key])],
-            contribution.full_snapshot,
-        )
-    staging.drop(conn, stg)
-    staging.drop(conn, kept)
-    if resource.subject_status:
-        subjects = derived.changed_subjects(tables, summary.batch_id)
-        derived.refresh_subjects(conn, tables, dates.today(), summary.batch_id, at, subjects)
+    _merged(summary, counts)
+
+
+def _reader(engine: sa.Engine, conn: sa.Connection) -> contextlib.AbstractContextManager:
+    """The connection a batch reads what it knows of rows through: a second one on
+    PostgreSQL, so that blocks are judged in a thread while the batch's connection writes;
+    SQLite's one writer judges and writes in turn, on its own connection."""
+    if engines.is_postgres(conn):
+        return engine.connect()
+    return contextlib.nullcontext(conn)
+
+
+def _store_blocks(
+    conn: sa.Connection,
+    work: BatchWork,
+    delivery: Delivery,
+    plan: Plan,
+    summary: BatchSummary,
+    deadline: Deadline | None,
+    threaded: bool,
+) -> Tally:
+    """Every block of the delivery judged and stored; the rows read are on the summary as
+    they are (a failed batch still says how far it read)."""
+    tally = Tally()
+
+    def judged() -> Iterator[tuple[Block, Tally]]:
+        for batch in delivery.batches():
+            yield judge_block(plan, work, batch)
+
+    blocks = ahead(judged) if threaded else judged()
+    with contextlib.closing(blocks):
+        for block, counted in blocks:
+            if deadline is not None:
+                deadline.check(delivery.location, conn)
+            work.add(block)
+            tally.add(counted)
+            summary.rows_read, summary.rows_validated = tally.read, tally.validated
+    return tally
+
+
+def judge_block(plan: Plan, work: BatchWork, batch: RawBatch) -> tuple[Block, Tally]:
+    """One block read: rows delivered unchanged only keep their key, rows quarantined earlier
+    today are quarantined again with their rules, the rest are judged (quality.judge)."""
+    resource = plan.resource
+    rows = pa.table(
+        {field: batch.table.column(header) for header, field in plan.headers.columns.items()}
+    )
+    lines = batch.lines.to_numpy()
+    sorting = work.sort(rows, lambda: normal_keys(resource, rows).to_pylist())
+    tally = Tally(read=rows.num_rows + len(batch.malformed))
+    tally.validated = tally.read - int(sorting.unchanged.sum())
+    rejected = _malformed(batch, tally)
+    kept = None
+    if sorting.unchanged.any():
+        same = sorting.unchanged
+        keys = normal_keys(resource, rows.filter(pa.array(same)))
+        kept = kept_rows(keys, lines[same], sorting.raw_hashes[same])
+    if sorting.judged_before:
+        tally.rules.checked.update(rule_ids(resource, rows.column_names))
+    again = sorting.again
+    if len(again):
+        tally.again += len(again)
+        tally.rules.reject(sorting.again_rules)
+        keys = normal_keys(resource, rows.take(pa.array(again))).to_pylist()
+        rejected += _rejected(batch, lines, again, keys, sorting.again_rules, sorting)
+    rest = sorting.to_judge
+    if len(rest) == 0:
+        tally.quarantined = len(rejected)
+        return Block(rejected, None, kept), tally
+    judging = rows if len(rest) == rows.num_rows else rows.take(pa.array(rest))
+    judgement = judge(resource, judging, sorting.known_good[rest], plan.scope)
+    tally.rules.add(judgement.counts)
+    if plan.docs is not None and judgement.verdict is not None:
+        plan.docs.add(judgement.verdict)
+    failed = rest[judgement.failed_at]
+    if len(failed):
+        tally.again += work.quarantined_before(sorting.raw_hashes[failed])
+    keys = judgement.normal.column(resource.key).take(pa.array(judgement.failed_at)).to_pylist()
+    rejected += _rejected(batch, lines, failed, keys, judgement.failed_rules, sorting)
+    passing = rest[judgement.passed]
+    passed = judgement.normal.filter(pa.array(judgement.passed))
+    passed = staged_rows(passed, lines[passing], sorting.raw_hashes[passing])
+    tally.quarantined = len(rejected)
+    return Block(rejected, passed, kept), tally
+
+
+def _malformed(batch: RawBatch, tally: Tally) -> list[Rejected]:
+    """Lines the connector could not read as rows."""
+    if batch.malformed:
+        tally.rules.rejected[MALFORMED_ROW] += len(batch.malformed)
+    return [
+        Rejected(bad.line, None, [MALFORMED_ROW], {"_text": bad.text, "_reason": bad.reason})
+        for bad in batch.malformed
+    ]
+
+
+def _rejected(
+    batch: RawBatch,
+    lines: np.ndarray,
+    positions: np.ndarray,
+    keys: list,
+    rules: list[list[str]],
+    sorting: Sorting,
+) -> list[Rejected]:
+    """Quarantine rows of these positions of the block, as the department delivered them."""
+    raws = batch.table.take(pa.array(positions, pa.int64())).to_pylist()
+    salted = sorting.day_hashes[positions].tolist()
+    found = zip(lines[positions].tolist(), keys, rules, raws, salted, strict=True)
+    return [Rejected(*row) for row in found]
+
+
+def _judged(summary: BatchSummary, tally: Tally, settled: Settled) -> None:
+    """The summary of a delivery read and judged whole (before the batch is accepted)."""
+    rejected = tally.rules.rejected + settled.rejected
+    summary.rows_read, summary.rows_validated = tally.read, tally.validated
+    summary.rows_quarantined = tally.quarantined + settled.quarantined
+    summary.rows_quarantined_again = tally.again
+    summary.rows_duplicate = settled.duplicate
+    summary.rules_checked = list(tally.rules.checked)
+    summary.rejected_by_rule = dict(sorted(rejected.items()))
+    summary.warned_by_rule = dict(tally.rules.warned)
+
+
+def _merged(summary: BatchSummary, counts: MergeCounts) -> None:
+    """The summary of a batch merged: what the merge returned, and the rows left unchanged."""
     summary.rows_inserted, summary.rows_updated = counts.inserted, counts.updated
     summary.rows_withdrawn, summary.withdrawal_held = counts.withdrawn, counts.withdrawal_held
     summary.records_changed, summary.conflicts = counts.records_changed, counts.conflicts
@@ -430,7 +511,6 @@ def _run(
     summary.rows_unchanged = (
         summary.rows_read - summary.rows_loaded - summary.rows_duplicate - summary.rows_quarantined
     )
-    summary.rejected_by_rule = dict(sorted(rejected.items()))
 
 
 def _accept(resource: Resource, summary: BatchSummary, location: str) -> None:
@@ -447,175 +527,11 @@ def _accept(resource: Resource, summary: BatchSummary, location: str) -> None:
         return
     top = sorted(summary.rejected_by_rule.items(), key=lambda item: -item[1])[:3]
     rules = ", ".join(f"{rule} {count}" for rule, count in top)
-    summary.rows_unchanged = 0
     raise BatchRejected(
         f"{location}: batch rejected, {ratio:.0%} of {summary.rows_read} rows broke the rules "
         f"(at most {resource.max_reject_ratio:.0%}, or {resource.reject_floor} rows, accepted "
         f"for {resource.code}); top rules: {rules}; nothing was merged"
     )
-
-
-@dataclass
-class Seen:
-    """What a batch knows of rows it may have had before: the department's contributions
-    (unchanged rows skip validation) and the last day's verdicts (today's rows quarantined
-    again with their rules; yesterday's judged again, as dates may compare otherwise today).
-    `again` counts the rows quarantined once more that were quarantined before."""
-
-    contributions: unchanged.Known
-    quarantined: unchanged.Judged
-    day: dt.date
-    again: int = 0
-
-    def quarantined_before(self, raw_hashes: np.ndarray) -> int:
-        """How many of these rows, failing today, a batch of yesterday quarantined already."""
-        yesterday = unchanged.day_hashes(raw_hashes, self.day - dt.timedelta(days=1))
-        _, rules = self.quarantined.look_up(yesterday)
-        return sum(1 for broke in rules if broke not in ([], [DUPLICATE_KEY_CONFLICT]))
-
-
-def _validate_batch(
-    resource: Resource,
-    batch: RawBatch,
-    headers: HeaderMap,
-    rejected: dict[str, int],
-    warned: dict[str, int],
-    checked: dict[str, None],
-    docs: DataDocs | None = None,
-    seen: Seen | None = None,
-    scope: dict[str, frozenset[str]] | None = None,
-) -> tuple[list[tuple], pa.Table | None, pa.Table | None]:
-    """Quarantine rows (line, key, rules, raw, day-salted hash), the normalised rows that
-    passed and the keys (and lines) of the rows delivered unchanged, which are not validated
-    again. Rows quarantined earlier the same day are quarantined again with their rules."""
-    mapped = pa.table(
-        {field: batch.table.column(header) for header, field in headers.columns.items()}
-    )
-    raw_table, lines = batch.table, batch.lines.to_numpy()
-    raw_hashes = unchanged.row_hashes(mapped, seen.contributions.seed if seen else 0)
-    keys = None
-    rows = [
-        (bad.line, None, [MALFORMED_ROW], {"_text": bad.text, "_reason": bad.reason}, None)
-        for bad in batch.malformed
-    ]
-    if batch.malformed:
-        rejected[MALFORMED_ROW] = rejected.get(MALFORMED_ROW, 0) + len(batch.malformed)
-
-    def keep(kept: np.ndarray) -> None:  # only the rows `kept` go on
-        nonlocal mapped, raw_table, lines, raw_hashes
-        mask = pa.array(kept)
-        mapped, raw_table = mapped.filter(mask), raw_table.filter(mask)
-        lines, raw_hashes = lines[kept], raw_hashes[kept]
-
-    def key_of(table: pa.Table) -> pa.Table:
-        return normalize_table(resource, table.select([resource.key]))
-
-    def block_keys() -> list:
-        return key_of(mapped).column(0).to_pylist()
-
-    known_good = np.zeros(mapped.num_rows, dtype=bool)  # rows that passed every rule today
-    if seen is not None:
-        skip = unchanged.among(raw_hashes, seen.contributions.hashes(mapped.num_rows, block_keys))
-        if skip.any():
-            keys = key_of(mapped.filter(pa.array(skip)))
-            keys = keys.append_column("_line", pa.array(lines[skip]))
-            keys = keys.append_column("_raw_hash", pa.array(raw_hashes[skip]))
-            keep(~skip)
-        known_good = np.zeros(mapped.num_rows, dtype=bool)
-        # rows judged earlier today: quarantined again with their rules, or, when they were
-        # only repeats of their key (identical or not), known to pass every rule
-        salted = unchanged.day_hashes(raw_hashes, seen.day)
-        found, rules = seen.quarantined.look_up(salted)
-        at = np.flatnonzero(found)
-        passing = np.array([r in ([], [DUPLICATE_KEY_CONFLICT]) for r in rules], dtype=bool)
-        again, again_rules = at[~passing], [r for r, p in zip(rules, passing, strict=True) if not p]
-        if len(at):
-            checked.update(_rule_ids(resource, mapped.column_names))
-        if len(again):
-            seen.again += len(again)
-            again_keys = key_of(mapped.take(pa.array(again))).column(0).to_pylist()
-            raws = raw_table.take(pa.array(again)).to_pylist()
-            salts = salted[again].tolist()
-            rows += zip(lines[again].tolist(), again_keys, again_rules, raws, salts, strict=True)
-            for failed in again_rules:
-                for rule in failed:
-                    rejected[rule] = rejected.get(rule, 0) + 1
-        known_good[at[passing]] = True
-        if len(again):
-            going_on = np.ones(mapped.num_rows, dtype=bool)
-            going_on[again] = False
-            keep(going_on)
-            known_good = known_good[going_on]
-    if mapped.num_rows == 0:
-        return rows, None, keys
-    normal = normalize_table(resource, mapped)
-    failed = np.zeros(mapped.num_rows, dtype=bool)
-    unknown = np.flatnonzero(~known_good)
-    positions, failed_rules = unknown[:0], []
-    if len(unknown):
-        judging = normal if len(unknown) == normal.num_rows else normal.take(pa.array(unknown))
-        verdict = validate(resource, judging)
-        for rule, count in verdict.counts().items():
-            rejected[rule] = rejected.get(rule, 0) + count
-        for rule, count in verdict.warnings().items():
-            warned[rule] = warned.get(rule, 0) + count
-        checked.update(verdict.failures)
-        if docs is not None:
-            docs.add(verdict)
-        bad = np.flatnonzero(verdict.failed)
-        positions, failed_rules = unknown[bad], verdict.rules_of(bad)
-        failed[positions] = True
-        if seen is not None and len(positions):
-            seen.again += seen.quarantined_before(raw_hashes[positions])
-    if scope:  # rows that pass every rule but are not the source's to write
-        found = source_scope.outside(normal, scope)
-        foreign = np.flatnonzero(np.logical_or.reduce(list(found.values())) & ~failed)
-        if len(foreign):
-            checked.update(dict.fromkeys(found))
-            foreign_rules = source_scope.rules_of(found, foreign)
-            for broke in foreign_rules:
-                for rule in broke:
-                    rejected[rule] = rejected.get(rule, 0) + 1
-            positions = np.concatenate([positions, foreign])
-            failed_rules = [*failed_rules, *foreign_rules]
-            failed[foreign] = True
-    failed_keys = normal.column(resource.key).take(pa.array(positions)).to_pylist()
-    raws = raw_table.take(pa.array(positions)).to_pylist()
-    salted = unchanged.day_hashes(raw_hashes[positions], seen.day) if seen else None
-    rows += zip(
-        lines[positions].tolist(),
-        failed_keys,
-        failed_rules,
-        raws,
-        salted.tolist() if salted is not None else [None] * len(positions),
-        strict=True,
-    )
-    passed = normal.filter(pa.array(~failed))
-    extra = {
-        "_line": pa.array(lines[~failed]),
-        "_row_hash": pa.array(unchanged.row_hashes(passed)),
-        "_raw_hash": pa.array(raw_hashes[~failed]),
-    }
-    for name, column in extra.items():
-        passed = passed.append_column(name, column)
-    return rows, passed, keys
-
-
-def _rule_ids(resource: Resource, columns: list[str]) -> dict[str, None]:
-    """The rules a block with these columns is judged by, in declaration order."""
-    return dict.fromkeys(rule.rule_id for rule in bound_rules(resource, columns))
-
-
-def _staged_raw(row: dict, headers: HeaderMap) -> dict:
-    """A conflicting row as staged (normalised values), under the department's headers."""
-    return {header: _plain(row.get(field)) for header, field in headers.columns.items()}
-
-
-def _plain(value: object) -> object:
-    """A staged value as JSON holds it: dates as ISO text, decimals as their digits."""
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _describe(exc: Exception) -> str:

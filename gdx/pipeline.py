@@ -17,7 +17,7 @@ from connectors.base import Delivery, Opener
 from connectors.csv_file import CsvFile
 from connectors.xlsx_file import XlsxFile
 from gdx import connections
-from gdx.batch import first_line, run_batch
+from gdx.batch import BatchRequest, first_line, run_batch
 from gdx.errors import GdxError
 from runtime import settings
 from warehouse import engine as engines
@@ -61,13 +61,15 @@ def collect(
             summaries.append(
                 run_batch(
                     delivery.open,
-                    source.resource,
-                    source.department,
+                    BatchRequest(
+                        source.resource,
+                        source.department,
+                        source=source.code,
+                        before_commit=delivery.move_state,
+                        force=force,
+                    ),
                     engine=engine,
                     catalog=catalog,
-                    source=source.code,
-                    before_commit=delivery.move_state,
-                    force=force,
                 )
             )
         except GdxError as exc:
@@ -151,16 +153,10 @@ def load_file(
             return XlsxFile(path, registry.header_test(catalog.resource(resource_code)))
         return CsvFile(path, encoding, blocks)
 
-    return run_batch(
-        open_file,
-        resource_code,
-        department,
-        engine=engine,
-        catalog=catalog,
-        source=source,
-        location=str(path),
-        force=force,
+    request = BatchRequest(
+        resource_code, department, source=source, location=str(path), force=force
     )
+    return run_batch(open_file, request, engine=engine, catalog=catalog)
 
 
 def _state(engine: sa.Engine, source: str) -> dict:

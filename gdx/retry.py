@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from catalog_schema import Catalog, configured_catalog
 from connectors.base import RawBatch, strings
-from gdx.batch import run_batch
+from gdx.batch import BatchRequest, run_batch
 from gdx.errors import GdxError
 from warehouse import engine as engines
 from warehouse import ledger
@@ -91,18 +91,16 @@ def retry(
             raise GdxError(f"batch {batch_id} was retried meanwhile; nothing was changed")
 
     source = original["source"] if original["source"] in catalog.sources else None
-    return run_batch(
-        lambda: delivery,
+    request = BatchRequest(
         resource.code,
         original["department"],
-        engine=engine,
-        catalog=catalog,
         source=source,
         location=delivery.location,
         before_commit=mark,
         judge_whole=False,  # quarantined rows are bad by definition: no batch verdict
         retry_of=batch_id,
     )
+    return run_batch(lambda: delivery, request, engine=engine, catalog=catalog)
 
 
 def _blank_to_none(value: object) -> object:

@@ -10,18 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from catalog_schema.rule_words import SOURCE_SCOPE as RULE
-
-
-def rule_id(field: str) -> str:
-    return f"{field}.{RULE}"
-
-
-def split(values: Iterable[str]) -> tuple[list[str], list[str]]:
-    """(exact values, prefixes) of a scope's values; `X*` is the prefix `X`."""
-    exact = sorted(v for v in values if not v.endswith("*"))
-    prefixes = sorted(v[:-1] for v in values if v.endswith("*"))
-    return exact, prefixes
+from catalog_schema.scope import rule_id, split
 
 
 def outside(table: pa.Table, scope: Mapping[str, Iterable[str]]) -> dict[str, np.ndarray]:

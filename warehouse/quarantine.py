@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -14,16 +15,25 @@ from warehouse.staging import analyze
 from warehouse.tables import ResourceTables
 
 
+class Rejected(NamedTuple):
+    """A row of a delivery that goes to quarantine."""
+
+    line: int | None  # its line in the delivery (None: not from a file)
+    key: str | None  # the record's key, normalised (None: unreadable)
+    rules: list[str]  # every rule it broke
+    raw: dict  # the row as delivered, under the department's headers
+    day_hash: int | None = None  # its raw hash salted with the day it was judged
+
+
 def add(
     conn: sa.Connection,
     tables: ResourceTables,
     batch_id: str,
     department: str,
     at: dt.datetime,
-    rows: Sequence[tuple[int | None, str | None, list[str], dict, int | None]],
+    rows: Sequence[Rejected],
 ) -> None:
-    """Store rows given as (line, record key, failed rule ids, raw row, day-salted hash of the
-    row or None); by COPY on PostgreSQL."""
+    """Store rejected rows; by COPY on PostgreSQL."""
     if not rows:
         return
     q = tables.quarantine
@@ -37,10 +47,11 @@ def add(
                 listed = rule_texts[tuple(rules)] = _copy_text(rules)
             values = (fixed, _copy_text(line), _copy_text(key), listed, _copy_text(raw))
             lines.append("\t".join(values) + f"\t{_copy_text(raw_hash)}\n")
-        text = "".join(lines)
+        data = "".join(lines).encode()
         columns = "batch_id, department, created_at, line, record_key, rules, raw, raw_hash"
         with conn.connection.cursor() as cursor:
-            cursor.copy_expert(f'COPY "{q.name}" ({columns}) FROM STDIN', io.StringIO(text))
+            copy = f'COPY "{q.name}" ({columns}) FROM STDIN'
+            cursor.copy_expert(copy, io.BytesIO(data), size=max(len(data), 8192))
         return
     conn.execute(
         q.insert(),

@@ -13,6 +13,7 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
 from catalog_schema import Resource
+from catalog_schema import scope as scope_words
 from warehouse.engine import is_postgres
 from warehouse.tables import staging_table
 
@@ -39,12 +40,14 @@ def append(conn: sa.Connection, table: sa.Table, rows: pa.Table | None) -> None:
     if is_postgres(conn):
         buffer = io.BytesIO()
         pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False))
+        size = max(buffer.tell(), 8192)
         buffer.seek(0)
         quoted = ", ".join(f'"{name}"' for name in names)
         with conn.connection.cursor() as cursor:
-            cursor.copy_expert(
-                f'COPY "{table.name}" ({quoted}) FROM STDIN WITH (FORMAT csv)', buffer
-            )
+            # read whole: psycopg2 takes the GIL back for every read, and a batch judges its
+            # next block in another thread meanwhile
+            copy = f'COPY "{table.name}" ({quoted}) FROM STDIN WITH (FORMAT csv)'
+            cursor.copy_expert(copy, buffer, size=size)
         return
     quoted = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
@@ -183,19 +186,17 @@ def take_foreign(
     it would change: a bureau's delivery must not revoke another bureau's licence by its id.
     A scope on the key itself needs no look-up (the row's key is the record's).
     """
-    from quality import scope as source_scope
-
     golden, key = tables.golden, tables.resource.key
     broke = []
     for field, values in scope.items():
         if field == key:
             continue
-        exact, prefixes = source_scope.split(values)
+        exact, prefixes = scope_words.split(values)
         column = golden.c[field]
         inside = sa.or_(
             column.in_(exact), *(column.startswith(p, autoescape=True) for p in prefixes)
         )
-        broke.append((source_scope.rule_id(field), sa.and_(column.is_not(None), ~inside)))
+        broke.append((scope_words.rule_id(field), sa.and_(column.is_not(None), ~inside)))
     if not broke:
         return []
     flags = [sa.case((test, True), else_=False).label(f"_scope_{i}") for i, (_, test) in

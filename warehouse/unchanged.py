@@ -6,9 +6,10 @@ validating; a row whose hash is among the department's active contributions is u
 is neither validated nor staged nor merged. Only its key goes into a `kept` table, so that a
 full snapshot still holds it and a repeat of the key with other values is still a conflict.
 
-The hash is seeded with the resource's declaration and the `quality` code: when a rule, a field
-or a normaliser changes, every row is validated again. Two different rows of a department share
-a 64-bit hash with a chance of about 2^-64 per row; a changed row would then pass as unchanged.
+The hash is seeded with the resource's declaration and the digest of the `quality` code: when a
+rule, a field or a normaliser changes, every row is validated again. Two different rows of a
+department share a 64-bit hash with a chance of about 2^-64 per row; a changed row would then
+pass as unchanged.
 
 A row that a batch of the department quarantined earlier the same day (`Judged`) is not
 validated again: its quarantine row keeps the hash, salted with the day, because rules compare
@@ -22,12 +23,10 @@ batch.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import io
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,7 +34,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
-import quality
 from catalog_schema import Resource
 from warehouse import staging
 from warehouse.engine import is_postgres
@@ -44,23 +42,13 @@ from warehouse.tables import ResourceTables, batch_ledger, column_type, passed_r
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd constant: each column's hash is multiplied in
 
 
-def seed(resource: Resource) -> int:
-    """A number that changes whenever the resource's declaration or the code that normalises
-    and checks values (the `quality` package) does: a fix there reaches re-sent rows too."""
+def seed(resource: Resource, code: bytes = b"") -> int:
+    """A number that changes whenever the resource's declaration or `code` (the digest of the
+    code that normalises and checks values, `quality.judge.code_digest()`) does: a fix there
+    reaches re-sent rows too."""
     digest = hashlib.sha256(resource.model_dump_json().encode())
-    digest.update(_quality_code())
+    digest.update(code)
     return int.from_bytes(digest.digest()[:8], "big")
-
-
-@functools.cache
-def _quality_code() -> bytes:
-    folder = Path(quality.__file__).parent
-    code = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix in {".py", ".yaml", ".csv", ".txt", ".json"}:
-            code.update(path.relative_to(folder).as_posix().encode())
-            code.update(path.read_bytes())
-    return code.digest()
 
 
 def row_hashes(table: pa.Table, start: int = 0) -> np.ndarray:
@@ -88,10 +76,15 @@ class Known:
     False (a retry of quarantined rows): nothing is known, nothing skipped."""
 
     def __init__(
-        self, conn: sa.Connection, tables: ResourceTables, department: str, enabled: bool = True
+        self,
+        conn: sa.Connection,
+        tables: ResourceTables,
+        department: str,
+        enabled: bool = True,
+        code: bytes = b"",
     ):
         self.conn, self.tables, self.department, self.enabled = conn, tables, department, enabled
-        self.seed = seed(tables.resource)
+        self.seed = seed(tables.resource, code)
         self._all: np.ndarray | None = None
 
     def hashes(self, rows: int, keys: Callable[[], list]) -> np.ndarray:

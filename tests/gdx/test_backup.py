@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from connectors.csv_file import CsvFile
 from gdx import backup_files, connections
-from gdx.batch import run_batch
+from gdx.batch import BatchRequest, run_batch
 from gdx.cli import app
 from gdx.pipeline import load_file
 from quality.citizen_id import make_ids
@@ -115,11 +115,9 @@ def test_backup_during_a_load_restores_that_moment(
             finished.append(
                 run_batch(
                     opener,
-                    "population.person",
-                    "public_security",
+                    BatchRequest("population.person", "public_security", before_commit=pause),
                     engine=engine,
                     catalog=catalog,
-                    before_commit=pause,
                 )
             )
         except BaseException as exc:  # the assertion below shows it

@@ -202,7 +202,7 @@ def test_the_checks_of_the_whole_batch_count_as_the_load_counts_them(engine, cat
 def test_a_batch_that_merged_nothing_says_so_not_all_passed(engine, catalog, tmp_path, monkeypatch):
     """Rejected whole (too many broken rows) or failed after its rows were validated: the
     Data Docs keep the validation and say that nothing of the batch was loaded."""
-    import gdx.batch
+    import warehouse.batch_work
     from gdx.errors import GdxError
 
     broken = "".join(f"11010519491231{n:05d},某{n},女,1949-12-31,汉族,北京市\n" for n in range(6))
@@ -218,7 +218,7 @@ def test_a_batch_that_merged_nothing_says_so_not_all_passed(engine, catalog, tmp
     def merge_fails(*args, **kwargs):
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr(gdx.batch, "merge", merge_fails)
+    monkeypatch.setattr(warehouse.batch_work, "merge", merge_fails)
     with pytest.raises(RuntimeError, match="the disk is full"):
         load_file(
             write(tmp_path, HEADER + ZHANG, "z.csv"),
@@ -243,7 +243,7 @@ def test_a_batch_that_merged_nothing_says_so_not_all_passed(engine, catalog, tmp
 def test_data_docs_that_cannot_be_written_do_not_hide_why_a_batch_failed(
     engine, catalog, tmp_path, monkeypatch
 ):
-    import gdx.batch
+    import warehouse.batch_work
     from warehouse.tables import batch_ledger
 
     def merge_fails(*args, **kwargs):
@@ -252,7 +252,7 @@ def test_data_docs_that_cannot_be_written_do_not_hide_why_a_batch_failed(
     def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(gdx.batch, "merge", merge_fails)
+    monkeypatch.setattr(warehouse.batch_work, "merge", merge_fails)
     monkeypatch.setattr(docs_home, "refresh", no_space)
     path = write(tmp_path, HEADER + ZHANG)
     with pytest.raises(RuntimeError, match="the disk is full"):

@@ -363,7 +363,7 @@ def test_staged_values_are_plain_for_quarantine():
     import datetime as dt
     import decimal
 
-    from gdx.batch import _plain
+    from warehouse.batch_work import _plain
 
     assert _plain(decimal.Decimal("1.50")) == "1.50"
     assert _plain(dt.date(2026, 11, 22)) == "2026-11-22"

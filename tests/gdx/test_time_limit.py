@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 import gdx.batch
-from gdx.batch import run_batch
+from gdx.batch import BatchRequest, run_batch
 from gdx.errors import GdxError
 from gdx.pipeline import CsvFile, load_file
 from tests.conftest import edited_catalog
@@ -48,13 +48,13 @@ def last_error(engine) -> str:
 
 def test_a_slow_delivery_fails_between_blocks(engine, hasty, tmp_path, monkeypatch):
     path = people_csv(tmp_path / "p.csv", 3000)
-    judge = gdx.batch._validate_batch
+    judge = gdx.batch.judge_block
 
     def slowly(*args, **kwargs):
         time.sleep(0.4)
         return judge(*args, **kwargs)
 
-    monkeypatch.setattr(gdx.batch, "_validate_batch", slowly)
+    monkeypatch.setattr(gdx.batch, "judge_block", slowly)
     expected = (
         f"{path}: the batch ran over its time limit of 1 s (time_limit_seconds of {SOURCE}); "
         "nothing of it was merged"
@@ -81,8 +81,9 @@ def test_a_statement_past_the_limit_is_cancelled_on_postgresql(engine, hasty, tm
     started = time.monotonic()
     with pytest.raises(GdxError, match=r"ran over its time limit of 1 s \(time_limit_seconds"):
         run_batch(
-            lambda: CsvFile(path, "auto", 1 << 20), PERSON, "public_security", engine=engine,
-            catalog=hasty, source=SOURCE, before_commit=stall,
+            lambda: CsvFile(path, "auto", 1 << 20),
+            BatchRequest(PERSON, "public_security", source=SOURCE, before_commit=stall),
+            engine=engine, catalog=hasty,
         )  # fmt: skip
     assert time.monotonic() - started < 4.5  # cancelled, not slept out
     assert "time limit" in last_error(engine) and golden_count(engine, hasty) == 0
@@ -101,9 +102,9 @@ def test_the_setting_limits_a_batch_of_no_one_source(engine, tmp_path, monkeypat
 
     catalog = edited_catalog(tmp_path, "sources.yaml", second_source)
     monkeypatch.setenv("GDX_BATCH_TIME_LIMIT_SECONDS", "1")
-    judge = gdx.batch._validate_batch
+    judge = gdx.batch.judge_block
     monkeypatch.setattr(
-        gdx.batch, "_validate_batch", lambda *a, **k: (time.sleep(0.4), judge(*a, **k))[1]
+        gdx.batch, "judge_block", lambda *a, **k: (time.sleep(0.4), judge(*a, **k))[1]
     )
     people = people_csv(tmp_path / "p.csv", 3000).read_text(encoding="utf-8").splitlines()
     path = tmp_path / "phones.csv"
@@ -123,7 +124,7 @@ def test_a_stalled_batch_gives_its_library_back_at_the_deadline(
         pytest.skip("idle_in_transaction_session_timeout is PostgreSQL's")
     import threading
 
-    judge, calls = gdx.batch._validate_batch, []
+    judge, calls = gdx.batch.judge_block, []
 
     def stall_once(*args, **kwargs):
         calls.append(1)
@@ -131,7 +132,7 @@ def test_a_stalled_batch_gives_its_library_back_at_the_deadline(
             time.sleep(4)
         return judge(*args, **kwargs)
 
-    monkeypatch.setattr(gdx.batch, "_validate_batch", stall_once)
+    monkeypatch.setattr(gdx.batch, "judge_block", stall_once)
     stalled = people_csv(tmp_path / "stalled.csv", 3000)
     failure: list[BaseException] = []
 
@@ -146,7 +147,7 @@ def test_a_stalled_batch_gives_its_library_back_at_the_deadline(
     thread.start()
     while len(calls) < 2:
         time.sleep(0.05)
-    monkeypatch.setattr(gdx.batch, "_validate_batch", judge)
+    monkeypatch.setattr(gdx.batch, "judge_block", judge)
     other = people_csv(tmp_path / "other.csv", 10, start=50_000)
     started = time.monotonic()
     summary = load_file(other, PERSON, "public_security", engine=engine, catalog=catalog)

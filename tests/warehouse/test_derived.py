@@ -158,7 +158,7 @@ def test_a_refresh_waits_for_a_batch_in_flight(engine, catalog, tmp_path):
     import time
 
     from connectors.csv_file import CsvFile
-    from gdx.batch import run_batch
+    from gdx.batch import BatchRequest, run_batch
 
     uscc = catalog.department("market_regulation").uscc
     firm = f"法人,{uscc},某公司"
@@ -179,11 +179,9 @@ def test_a_refresh_waits_for_a_batch_in_flight(engine, catalog, tmp_path):
 
     run_batch(
         lambda: CsvFile(path, "auto", 1 << 20),
-        CREDIT,
-        "courts",
+        BatchRequest(CREDIT, "courts", before_commit=refresh_meanwhile),
         engine=engine,
         catalog=catalog,
-        before_commit=refresh_meanwhile,
     )
     refreshed[0].join()
     assert credit_status(engine, catalog, uscc)["status"] == "blacklisted"

@@ -125,13 +125,14 @@ def test_a_live_batch_is_never_reaped(engine, catalog, tmp_path):
         seen.append(running.reap(engine))
         seen.append(running.reap(engine, PERSON))
 
-    from gdx.batch import run_batch
+    from gdx.batch import BatchRequest, run_batch
     from gdx.pipeline import CsvFile
 
     path = people_csv(tmp_path / "p.csv", 5)
     summary = run_batch(
-        lambda: CsvFile(path, "auto", 1 << 20), PERSON, "public_security", engine=engine,
-        catalog=catalog, before_commit=look,
+        lambda: CsvFile(path, "auto", 1 << 20),
+        BatchRequest(PERSON, "public_security", before_commit=look),
+        engine=engine, catalog=catalog,
     )  # fmt: skip
     assert seen == [[], []] and summary.status == "loaded"
     assert statuses(engine) == [("loaded", None)]

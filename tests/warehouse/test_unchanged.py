@@ -91,12 +91,12 @@ def quarantined(engine, catalog, batch_id):
 
 
 def no_validation(monkeypatch):
-    import gdx.batch
+    import quality.judge
 
     def refuse(resource, table):
         raise AssertionError(f"validated {table.num_rows} rows")
 
-    monkeypatch.setattr(gdx.batch, "validate", refuse)
+    monkeypatch.setattr(quality.judge, "validate", refuse)
 
 
 def test_a_row_quarantined_today_is_quarantined_again_unvalidated(
