@@ -233,16 +233,34 @@ def _contribute(
     batch: Contribution,
 ) -> tuple[int, int]:
     """Upsert the department's contributions; note every key whose contribution changed."""
+    updated = _update_contributions(conn, tables, stg, touched, batch)
+    contrib, key = tables.contribution, tables.resource.key
+    absent = ~sa.exists().where(
+        contrib.c[key] == stg.c[key], contrib.c._department == batch.department
+    )
+    conn.execute(touched.insert().from_select([key], sa.select(stg.c[key]).where(absent)))
+    inserted = _insert_contributions(conn, tables, stg, batch, absent)
+    return inserted, updated
+
+
+def _update_contributions(
+    conn: sa.Connection,
+    tables: ResourceTables,
+    stg: sa.Table,
+    touched: sa.Table,
+    batch: Contribution,
+) -> int:
+    """The department's contributions the batch changes (or revives); returns how many."""
     contrib, key = tables.contribution, tables.resource.key
     values = [name for name in batch.fields if name != key]
     mine = sa.and_(contrib.c[key] == stg.c[key], contrib.c._department == batch.department)
     revived = contrib.c._withdrawn_at.is_not(None)
     # a column delivered for the first time counts even when empty (an owner's blank)
-    differs = sa.or_(
-        revived,
-        *[contrib.c[n].is_distinct_from(stg.c[n]) for n in values],
-        *[contrib.c[source_column(n)].is_(None) for n in values],
-    )
+    changed = {
+        n: sa.or_(contrib.c[n].is_distinct_from(stg.c[n]), contrib.c[source_column(n)].is_(None))
+        for n in values
+    }
+    differs = sa.or_(revived, *changed.values())
     conn.execute(
         touched.insert().from_select(
             [key], sa.select(stg.c[key]).select_from(stg.join(contrib, mine)).where(differs)
@@ -250,17 +268,9 @@ def _contribute(
     )
     sources = {
         source_column(n): sa.case(
-            (
-                sa.or_(
-                    revived,
-                    contrib.c[n].is_distinct_from(stg.c[n]),
-                    contrib.c[source_column(n)].is_(None),
-                ),
-                batch.batch_id,
-            ),
-            else_=contrib.c[source_column(n)],
+            (sa.or_(revived, change), batch.batch_id), else_=contrib.c[source_column(n)]
         )
-        for n in values
+        for n, change in changed.items()
     }
     updated = conn.execute(
         contrib.update()
@@ -284,13 +294,7 @@ def _contribute(
         .where(mine, contrib.c._raw_hash.is_distinct_from(stg.c._raw_hash))
         .values(_raw_hash=stg.c._raw_hash)
     )
-
-    absent = ~sa.exists().where(
-        contrib.c[key] == stg.c[key], contrib.c._department == batch.department
-    )
-    conn.execute(touched.insert().from_select([key], sa.select(stg.c[key]).where(absent)))
-    inserted = _insert_contributions(conn, tables, stg, batch, absent)
-    return inserted, updated
+    return updated
 
 
 def _insert_contributions(
@@ -430,32 +434,7 @@ def _multiple(
     columns: list[sa.ColumnElement] = [contrib.c[key], department]
     targets = [key, "_department"]
     for name in _values(tables):
-        rule = policy.get(name) or FieldPolicy((), None)
-        value, source = contrib.c[name], contrib.c[source_column(name)]
-        candidate = value.is_not(None)
-        if rule.owner:
-            candidate = sa.or_(candidate, sa.and_(department == rule.owner, source.is_not(None)))
-        rank = (
-            sa.case({code: i for i, code in enumerate(rule.order)}, value=department, else_=99)
-            if rule.order
-            else sa.literal(0)
-        )
-        window = {
-            "partition_by": contrib.c[key],
-            "order_by": [
-                sa.case((candidate, 0), else_=1),
-                rank,
-                source.desc().nulls_last(),
-                department,
-            ],
-        }
-        columns += [
-            value,
-            source,
-            sa.func.first_value(value).over(**window),
-            sa.func.first_value(sa.case((value.is_not(None), source))).over(**window),
-            sa.func.first_value(sa.case((candidate, department))).over(**window),
-        ]
+        columns += _field_winner(tables, name, policy.get(name) or FieldPolicy((), None))
         targets += [name, source_column(name), f"_w_{name}", f"_ws_{name}", f"_wd_{name}"]
     columns.append(sa.func.row_number().over(partition_by=contrib.c[key], order_by=department))
     targets.append("_rn")
@@ -467,6 +446,38 @@ def _multiple(
     conn.execute(winners.insert().from_select(targets, rows))
 
 
+def _field_winner(tables: ResourceTables, name: str, rule: FieldPolicy) -> list[sa.ColumnElement]:
+    """A contribution's value and source beside the field's winning value, source and
+    department among the key's contributions."""
+    contrib = tables.contribution
+    department = contrib.c._department
+    value, source = contrib.c[name], contrib.c[source_column(name)]
+    candidate = value.is_not(None)
+    if rule.owner:
+        candidate = sa.or_(candidate, sa.and_(department == rule.owner, source.is_not(None)))
+    rank = (
+        sa.case({code: i for i, code in enumerate(rule.order)}, value=department, else_=99)
+        if rule.order
+        else sa.literal(0)
+    )
+    window = {
+        "partition_by": contrib.c[tables.resource.key],
+        "order_by": [
+            sa.case((candidate, 0), else_=1),
+            rank,
+            source.desc().nulls_last(),
+            department,
+        ],
+    }
+    return [
+        value,
+        source,
+        sa.func.first_value(value).over(**window),
+        sa.func.first_value(sa.case((value.is_not(None), source))).over(**window),
+        sa.func.first_value(sa.case((candidate, department))).over(**window),
+    ]
+
+
 def _conflicts(
     conn: sa.Connection,
     tables: ResourceTables,
@@ -475,29 +486,7 @@ def _conflicts(
     batch: Contribution,
 ) -> int:
     """Record new disagreements of the touched keys; mark those that have gone resolved."""
-    conflict, key = tables.conflict, tables.resource.key
-    w = winners.c
-    found = []
-    for name in _values(tables):
-        found.append(
-            sa.select(
-                w[key].label("record_key"),
-                sa.literal(name, sa.String).label("field"),
-                w[f"_wd_{name}"].label("winner_department"),
-                sa.cast(w[f"_w_{name}"], sa.Text).label("winner_value"),
-                w[f"_ws_{name}"].label("winner_batch"),
-                w._department.label("other_department"),
-                sa.cast(w[name], sa.Text).label("other_value"),
-                w[source_column(name)].label("other_batch"),
-            ).where(
-                w._department.is_not(None),
-                w[name].is_not(None),
-                w[f"_w_{name}"].is_not(None),  # an owner's blank is not a disagreement
-                w[f"_wd_{name}"].is_not(None),
-                w._department != w[f"_wd_{name}"],
-                w[name].is_distinct_from(w[f"_w_{name}"]),
-            )
-        )
+    found = _disagreements(tables, winners)
     if not found:
         return 0
     # materialised and indexed: the comparisons below then probe it instead of re-running the
@@ -505,6 +494,45 @@ def _conflicts(
     current = staging.temporary(conn, _found_table(tables))
     conn.execute(current.insert().from_select(list(current.c.keys()), sa.union_all(*found)))
     staging.analyze(conn, current)
+    inserted = _record_conflicts(conn, tables, touched, current, batch)
+    staging.drop(conn, current)
+    return inserted
+
+
+def _disagreements(tables: ResourceTables, winners: sa.Table) -> list[sa.Select]:
+    """Per field: the touched keys whose contributions differ from the winning value."""
+    w, key = winners.c, tables.resource.key
+    return [
+        sa.select(
+            w[key].label("record_key"),
+            sa.literal(name, sa.String).label("field"),
+            w[f"_wd_{name}"].label("winner_department"),
+            sa.cast(w[f"_w_{name}"], sa.Text).label("winner_value"),
+            w[f"_ws_{name}"].label("winner_batch"),
+            w._department.label("other_department"),
+            sa.cast(w[name], sa.Text).label("other_value"),
+            w[source_column(name)].label("other_batch"),
+        ).where(
+            w._department.is_not(None),
+            w[name].is_not(None),
+            w[f"_w_{name}"].is_not(None),  # an owner's blank is not a disagreement
+            w[f"_wd_{name}"].is_not(None),
+            w._department != w[f"_wd_{name}"],
+            w[name].is_distinct_from(w[f"_w_{name}"]),
+        )
+        for name in _values(tables)
+    ]
+
+
+def _record_conflicts(
+    conn: sa.Connection,
+    tables: ResourceTables,
+    touched: sa.Table,
+    current: sa.Table,
+    batch: Contribution,
+) -> int:
+    """Resolve the open conflicts no longer found; insert those found anew."""
+    conflict, key = tables.conflict, tables.resource.key
     c = conflict.c
     open_for_touched = sa.and_(
         c.resolved_at.is_(None), sa.exists().where(touched.c[key] == c.record_key)
@@ -528,11 +556,9 @@ def _conflicts(
         sa.literal(batch.batch_id, sa.String),
         sa.literal(batch.at, sa.DateTime(timezone=True)),
     ).where(~sa.exists().where(same, c.resolved_at.is_(None)))
-    inserted = conn.execute(
+    return conn.execute(
         conflict.insert().from_select([*names, "found_batch", "found_at"], new)
     ).rowcount
-    staging.drop(conn, current)
-    return inserted
 
 
 def _found_table(tables: ResourceTables) -> sa.Table:
@@ -646,35 +672,45 @@ def _apply(
     batch: Contribution,
 ) -> tuple[int, int]:
     """Write the winners into the golden table, a history row per change."""
-    resource, golden, history = tables.resource, tables.golden, tables.history
-    key = resource.key
-    values = _values(tables)
+    removed = _remove_uncontributed(conn, tables, touched, counted, batch)
+    key, values = tables.resource.key, _values(tables)
     new = sa.select(winners).where(winners.c._rn == 1).subquery("new")
+    updated = _update_records(conn, tables, new, batch)
+    absent = ~sa.exists().where(tables.golden.c[key] == new.c[key])
+    sources = {n: new.c[f"_ws_{n}"] for n in values}
     winners_values = {n: new.c[f"_w_{n}"] for n in values}
-    state = _state(tables, new.c[key], winners_values)
-    meta = _meta(batch)
-    hist_columns = _history_columns(tables)
+    inserted = _insert_records(conn, tables, new.c[key], winners_values, sources, batch, absent)
+    return removed + updated + inserted, removed
 
-    # removed: no active contributor left
+
+def _remove_uncontributed(
+    conn: sa.Connection,
+    tables: ResourceTables,
+    touched: sa.Table,
+    counted: sa.Table,
+    batch: Contribution,
+) -> int:
+    """Golden records no active contribution holds any more are marked removed."""
+    golden, key, values = tables.golden, tables.resource.key, _values(tables)
     gone = sa.and_(
         touched.c[key] == golden.c[key],
         ~sa.exists().where(counted.c[key] == touched.c[key]),
         golden.c._removed_at.is_(None),
     )
     conn.execute(
-        history.insert().from_select(
-            hist_columns,
+        tables.history.insert().from_select(
+            _history_columns(tables),
             sa.select(
                 golden.c[key],
                 *[golden.c[n] for n in values],
                 sa.literal(REMOVED),
                 sa.literal("remove"),
                 sa.literal(""),
-                *meta,
+                *_meta(batch),
             ).select_from(golden.join(touched, gone)),
         )
     )
-    removed = conn.execute(
+    return conn.execute(
         golden.update()
         .where(sa.exists().where(gone))
         .values(
@@ -682,6 +718,15 @@ def _apply(
         )
     ).rowcount
 
+
+def _update_records(
+    conn: sa.Connection, tables: ResourceTables, new: sa.Subquery, batch: Contribution
+) -> int:
+    """Golden records whose winning values or state changed (or that come back), each with a
+    history row; where only the provenance moved, the provenance alone."""
+    golden, key, values = tables.golden, tables.resource.key, _values(tables)
+    winners_values = {n: new.c[f"_w_{n}"] for n in values}
+    state = _state(tables, new.c[key], winners_values)
     same_key = new.c[key] == golden.c[key]
     value_differs = [golden.c[n].is_distinct_from(new.c[f"_w_{n}"]) for n in values]
     restored = golden.c._removed_at.is_not(None)
@@ -690,15 +735,15 @@ def _apply(
     for name, differ in zip(values, value_differs, strict=True):
         changed = changed + sa.case((differ, name + " "), else_="")
     conn.execute(
-        history.insert().from_select(
-            hist_columns,
+        tables.history.insert().from_select(
+            _history_columns(tables),
             sa.select(
                 new.c[key],
                 *[new.c[f"_w_{n}"] for n in values],
                 state,
                 sa.case((restored, "restore"), else_="update"),
                 sa.func.trim(changed),
-                *meta,
+                *_meta(batch),
             )
             .select_from(new.join(golden, same_key))
             .where(differs),
@@ -720,16 +765,6 @@ def _apply(
         )
     ).rowcount
     # the same values from another department or batch: provenance only, no new version
-    conn.execute(
-        golden.update()
-        .where(
-            same_key,
-            sa.or_(*[golden.c[c].is_distinct_from(v) for c, v in provenance.items()]),
-        )
-        .values(provenance)
-    )
-
-    absent = ~sa.exists().where(golden.c[key] == new.c[key])
-    sources = {n: new.c[f"_ws_{n}"] for n in values}
-    inserted = _insert_records(conn, tables, new.c[key], winners_values, sources, batch, absent)
-    return removed + updated + inserted, removed
+    moved = sa.or_(*[golden.c[c].is_distinct_from(v) for c, v in provenance.items()])
+    conn.execute(golden.update().where(same_key, moved).values(provenance))
+    return updated

@@ -267,7 +267,7 @@ def settle(
     kept: sa.Table,
     department: str,
     fields: list[str],
-) -> tuple[list[dict], int]:
+) -> tuple[list[dict], int, list]:
     """Keys both kept and staged: delivered again in the same batch, spelt differently.
 
     Runs before the repeats within staging are settled, so that it sees every row of such a
@@ -301,16 +301,24 @@ def settle(
             differing.append(value)
             conflicting += rows
     conn.execute(stg.delete().where(stg.c[key].in_(keys)))
-    kept_rows = []
-    if differing:
-        lines = sa.select(kept).where(kept.c[key].in_(differing))
-        kept_rows = [
-            dict(holds.get(row[key]) or {key: row[key]}) | {"_line": row["_line"]}
-            for row in conn.execute(lines).mappings()
-        ]
-        conn.execute(kept.delete().where(kept.c[key].in_(differing)))
+    kept_rows = _take_kept(conn, kept, key, differing, holds)
     conflicting = sorted(conflicting + kept_rows, key=lambda row: row["_line"])
     return conflicting, repeats - (len(kept_rows) - len(differing)), dropped
+
+
+def _take_kept(
+    conn: sa.Connection, kept: sa.Table, key: str, differing: list, holds: dict
+) -> list[dict]:
+    """The kept rows of keys that leave, as the contribution holds them, with their lines."""
+    if not differing:
+        return []
+    lines = sa.select(kept).where(kept.c[key].in_(differing))
+    rows = [
+        dict(holds.get(row[key]) or {key: row[key]}) | {"_line": row["_line"]}
+        for row in conn.execute(lines).mappings()
+    ]
+    conn.execute(kept.delete().where(kept.c[key].in_(differing)))
+    return rows
 
 
 def repeats(kept_hashes: list[np.ndarray]) -> int:
