@@ -18,7 +18,7 @@ from gdx.backup_commands import backup_command, restore_command
 from gdx.catalog_commands import catalog_app
 from gdx.command_help import MARKUP_MODE, HelpGroup
 from gdx.console import catalog as _catalog
-from gdx.console import fail, out, print_error, styled
+from gdx.console import err, fail, out, print_error, styled
 from gdx.errors import GdxError
 from gdx.quarantine_commands import quarantine_app
 from gdx.requests_commands import requests_app
@@ -374,6 +374,7 @@ def serve(
     for setting in NUMBERS:  # a bad number
         settings.positive(setting)
     port = serving.claim(host, port, host_from)  # a busy port or a bad host: one line, exit 1
+    serving.shared_state(err, port, workers)
     serving.announce(out, host, port, workers)
     uvicorn.run(
         "gdx.web:create_app",

@@ -9,11 +9,14 @@ the address, the docs address and the number of workers.
 from __future__ import annotations
 
 import errno
+import os
+import shutil
 import socket
 
 from rich.console import Console
 
 from gdx.errors import GdxError
+from runtime import settings
 
 
 def port_number(value: int | str, name: str) -> int:
@@ -70,3 +73,31 @@ def announce(console: Console, host: str, port: int, workers: int) -> None:
         highlight=False,
     )
     console.file.flush()
+
+
+def shared_state(console: Console, port: int, workers: int) -> None:
+    """What the workers share besides the port, set up before they start: the metrics folder
+    of prometheus_client's multiprocess mode for more than one worker (GDX_HOME/metrics/<port>,
+    emptied first; one worker keeps its metrics in the process), and a word on the shared rate
+    limit when GDX_REDIS_URL is set but Redis does not answer (a malformed URL: GdxError)."""
+    from services import ratelimit
+
+    directory = settings.home() / "metrics" / str(port)
+    if workers > 1:
+        shutil.rmtree(directory, ignore_errors=True)  # a previous run's counters are not ours
+        directory.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    else:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    try:
+        reason = ratelimit.check_redis()
+    except ValueError as exc:
+        raise GdxError(str(exc)) from None
+    if reason is not None:
+        url = ratelimit.display_url(settings.get("GDX_REDIS_URL"))
+        console.print(
+            f"warning: GDX_REDIS_URL {url} does not answer ({reason}); each worker limits "
+            "consumers on its own (GDX_RATE_LIMIT per worker) until it does",
+            highlight=False,
+        )
+        console.file.flush()

@@ -113,6 +113,17 @@ SETTINGS = (
         "through); above it the API answers 429 with Retry-After.",
     ),
     Setting(
+        "GDX_REDIS_URL",
+        "",
+        "Redis URL (redis://host:6379/0) of the rate limit every worker and host shares; empty: "
+        "each worker limits on its own. Down: each worker limits on its own until it answers.",
+    ),
+    Setting(
+        "GDX_REDIS_PREFIX",
+        "gdx:",
+        "Prefix of the hub's keys in Redis (two hubs sharing one Redis need different ones).",
+    ),
+    Setting(
         "GDX_API_POOL",
         "40",
         "PostgreSQL connections each `gdx serve` worker keeps open, the most it uses (a call "

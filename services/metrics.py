@@ -8,12 +8,16 @@
 - `gdx_audit_records_total`: audit records written, counted by `audited`;
 - and the `process_*` metrics of the serving process.
 
-`/metrics` needs no API key: firewall it (let only the Prometheus server reach it). Each worker
-process has its own registry, so with `gdx serve --workers N` a scrape sees one worker.
+`/metrics` needs no API key: firewall it (let only the Prometheus server reach it). With
+`gdx serve --workers N` (N > 1) `gdx serve` sets PROMETHEUS_MULTIPROC_DIR: every worker writes its
+values into files there and a scrape of any worker sums them all (prometheus_client's
+multiprocess mode; no `process_*` metrics then, as those are of one process). There are no
+gauges; a new one needs a `multiprocess_mode` (e.g. "livesum").
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -26,6 +30,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
     generate_latest,
+    multiprocess,
 )
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -80,8 +85,11 @@ class Metrics:
         self.audit_records = Counter(
             "gdx_audit_records", "Audit records written.", registry=self.registry
         )
-        ProcessCollector(registry=self.registry)
-        PlatformCollector(registry=self.registry)
+        # the folder the workers of `gdx serve --workers N` share (None: this process only)
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+        if self.multiprocess_dir is None:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count a finished request."""
@@ -90,8 +98,12 @@ class Metrics:
         self.duration.labels(route).observe(seconds)
 
     def latest(self) -> bytes:
-        """The metrics in the Prometheus text format."""
-        return generate_latest(self.registry)
+        """The metrics in the Prometheus text format: of every worker with multiprocess mode."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)
+        return generate_latest(registry)
 
 
 class MetricsMiddleware:

@@ -49,9 +49,10 @@ def refused(home: Path, *args: str, **extra: str) -> str:
         (["--host", "no-such-host.invalid"], {}, "--host no-such-host.invalid: unknown host"),
         (["--host", "192.0.2.1"], {}, "--host 192.0.2.1: not an address of this machine"),
         ([], {"GDX_API_HOST": "192.0.2.1"}, "GDX_API_HOST 192.0.2.1: not an address"),
+        ([], {"GDX_REDIS_URL": "http://127.0.0.1:6379"}, "GDX_REDIS_URL http://127.0.0.1:6379: "),
     ],
     ids=["port-too-big", "port-negative", "bad-port-setting", "no-workers", "unknown-host",
-         "foreign-address", "bad-host-setting"],
+         "foreign-address", "bad-host-setting", "bad-redis-url"],
 )  # fmt: skip
 def test_invalid_values_are_one_line_and_exit_1(tmp_path, args, settings, message):
     assert message in refused(tmp_path, *args, **settings)
@@ -108,6 +109,44 @@ def test_a_start_says_where_it_listens_and_answers_there(tmp_path, workers):
                 time.sleep(0.2)
         assert response.json() == {"status": "ok", "database": "ok"}
         assert httpx.get(docs, timeout=5).status_code == 200
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_redis_down_at_start_is_one_warning_line_then_it_serves(tmp_path):
+    subprocess.run(
+        [GDX, "init", "--warehouse-only"], env=environment(tmp_path), timeout=120, check=True
+    )
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    url = f"redis://:secret@127.0.0.1:{closed}/0"
+    process = subprocess.Popen(
+        [GDX, "serve", "--port", "0", "--workers", "2"],
+        env=environment(tmp_path, GDX_REDIS_URL=url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = first_line(process, 60)
+        assert line.startswith("serving the API on http://127.0.0.1:"), line
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stderr, selectors.EVENT_READ)
+            assert selector.select(timeout=10), "no warning"
+        warning = process.stderr.readline()
+        assert warning.startswith(
+            f"warning: GDX_REDIS_URL redis://:***@127.0.0.1:{closed}/0 does not answer ("
+        ), warning
+        assert warning.endswith(
+            "each worker limits consumers on its own (GDX_RATE_LIMIT per worker) until it does\n"
+        )
+        assert (tmp_path / "metrics").is_dir()  # two workers: their shared metrics folder
     finally:
         process.terminate()
         try:
