@@ -28,6 +28,7 @@ from gdx.batch_docs import DataDocs
 from gdx.errors import GdxError
 from quality import dates
 from quality.judge import RuleCounts, code_digest, judge, normal_keys, rule_ids
+from quality.runner import warm
 from quality.suite import RuleError
 from runtime import settings
 from warehouse import engine as engines
@@ -72,6 +73,7 @@ def run_batch(
     catalog: Catalog | None = None,
 ) -> BatchSummary:
     """One delivery through read -> judge -> stage -> merge, as one all-or-nothing batch."""
+    warm()  # Great Expectations' import and context, while the delivery is opened and read
     catalog = catalog or configured_catalog()
     resource = catalog.resource(request.resource)
     catalog.department(request.department)

@@ -148,6 +148,9 @@ def load(
     the directory makes it the source of (一数一源): a resource it has no registered source for is
     refused, and columns of fields its sources do not declare are not read.
     """
+    from quality.runner import warm
+
+    warm()  # Great Expectations' 2-4 s of import and set-up, in a thread beside the load's own
     from gdx.pipeline import load_file
 
     if source is not None:
@@ -179,6 +182,9 @@ def collect(
     as_json: JsonOption = False,
 ) -> None:
     """Collect registered sources (what the Airflow tasks call)."""
+    from quality.runner import warm
+
+    warm()  # Great Expectations' 2-4 s of import and set-up, in a thread beside the reads
     from gdx.pipeline import collect as collect_source
 
     catalog = _catalog()

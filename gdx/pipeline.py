@@ -19,6 +19,7 @@ from connectors.xlsx_file import XlsxFile
 from gdx import connections
 from gdx.batch import BatchRequest, first_line, run_batch
 from gdx.errors import GdxError
+from quality.runner import warm
 from runtime import settings
 from warehouse import engine as engines
 from warehouse import source_state
@@ -39,6 +40,7 @@ def collect(
     failed delivery does not stop the ones after it; CollectError then names it and carries the
     summaries of those that committed.
     """
+    warm()  # Great Expectations' import and context, while the source is looked up and read
     catalog = catalog or configured_catalog()
     source = catalog.source(source_code)
     engine = engine or engines.create()

@@ -131,6 +131,9 @@ def quarantine_retry(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Re-validate a batch's quarantined rows (after a rule fix): passing rows merge, once."""
+    from quality.runner import warm
+
+    warm()  # Great Expectations' import and set-up, in a thread beside the retry's own
     from gdx.retry import retry
 
     summary = retry(batch, catalog=_catalog())

@@ -19,6 +19,7 @@ from catalog_schema import Catalog, configured_catalog
 from connectors.base import RawBatch, strings
 from gdx.batch import BatchRequest, run_batch
 from gdx.errors import GdxError
+from quality.runner import warm
 from warehouse import engine as engines
 from warehouse import ledger
 from warehouse import quarantine as quarantined
@@ -60,6 +61,7 @@ class QuarantinedRows:
 def retry(
     batch_id: str, *, engine: sa.Engine | None = None, catalog: Catalog | None = None
 ) -> BatchSummary:
+    warm()  # Great Expectations' import and context, while the quarantined rows are read
     catalog = catalog or configured_catalog()
     engine = engine or engines.create()
     with engine.connect() as conn:

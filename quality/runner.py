@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from catalog_schema import Resource
+from quality import gx_context
 from quality.rules import bound_rules
 from quality.suite import runner
 
@@ -59,9 +60,16 @@ class Verdict:
         return [[names[j] for j in np.flatnonzero(row)] for row in matrix]
 
 
+def warm() -> None:
+    """Import Great Expectations and build its context in a background thread, so that its
+    seconds overlap with reading a delivery; `validate` waits for it (quality/gx_context.py)."""
+    gx_context.warm()
+
+
 def validate(resource: Resource, table: pa.Table) -> Verdict:
     """Run the resource's Great Expectations suite (every declared rule the table has columns
-    for) and read the row-level verdicts from its results."""
+    for; its validation definition is built once per process) and read the row-level verdicts
+    from its results."""
     suite = runner(resource, tuple(table.column_names))
     failures = suite.failures(table)
     return Verdict(failures, table.num_rows, _warn_only(suite.rules), suite.last_result)

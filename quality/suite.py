@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
 
 from catalog_schema import Resource
-from quality.rules import BoundRule, bound_rules
+from quality import gx_context
+from quality.rules import BoundRule
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
+PARTIAL = 20  # values and indexes a SUMMARY result keeps (GX's default)
 
 
 class RuleError(Exception):
@@ -44,55 +47,66 @@ def expectation(rule: BoundRule):
 
 
 class SuiteRunner:
-    """An ephemeral GX context holding one resource's suite, for many batches of it."""
+    """A resource's suite for one set of columns, run on many blocks: its validation definition
+    is the process's (quality/gx_context.py), built once and reused."""
 
     def __init__(self, resource: Resource, columns: tuple[str, ...]):
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
         self.resource = resource
-        self.rules = bound_rules(resource, list(columns))
-        self.context = gx.get_context(mode="ephemeral")
-        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        name = resource.table_name
-        asset = self.context.data_sources.add_pandas(name).add_dataframe_asset(name)
-        self.batch_definition = asset.add_batch_definition_whole_dataframe(name)
-        suite = gx.ExpectationSuite(name=f"{resource.code} suite")
-        for rule in self.rules:
-            suite.add_expectation(expectation(rule))
-        self.suite = self.context.suites.add(suite)
+        self.definition = gx_context.definition(resource, columns)
+        self.rules = self.definition.rules
+        self.suite = self.definition.suite
+        self.last_result = None
 
     def failures(self, table: pa.Table) -> dict[str, np.ndarray]:
-        """For each rule id, True where the row failed it (the GX result is `last_result`)."""
+        """For each rule id, True where the row failed it, as Great Expectations found it (its
+        result is `last_result`, in SUMMARY format)."""
         failures = {rule.rule_id: np.zeros(table.num_rows, dtype=bool) for rule in self.rules}
         self.last_result = None
         if table.num_rows == 0 or not self.rules:
             return failures
         frame = table.to_pandas().reset_index(drop=True)
-        batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(self.suite, result_format="COMPLETE")
-        self.last_result = result
+        result = gx_context.run(self.definition, frame, table.num_rows)
         for outcome in result.results:
             rule_id = outcome.expectation_config.meta["rule"]
             problem = _exception(outcome)
+            columns = ", ".join(_rule(self.rules, rule_id).columns())
             if problem:
-                columns = ", ".join(_rule(self.rules, rule_id).columns())
                 raise RuleError(f"rule {rule_id} could not be evaluated on {columns}: {problem}")
-            index = (outcome.result or {}).get("unexpected_index_list") or []
+            info = outcome.result or {}
+            index = info.get("partial_unexpected_index_list") or []
+            if len(index) != (info.get("unexpected_count") or 0):
+                raise RuleError(
+                    f"rule {rule_id} on {columns}: Great Expectations counted "
+                    f"{info.get('unexpected_count')} failing rows but named {len(index)}"
+                )
             failures[rule_id][np.asarray(index, dtype=np.int64)] = True
+            _summary(info)
+        self.last_result = result
         return failures
 
 
-_runners: dict[tuple[str, tuple[str, ...]], SuiteRunner] = {}
-
-
 def runner(resource: Resource, columns: tuple[str, ...]) -> SuiteRunner:
-    """One runner per resource declaration and set of columns, per process."""
-    found = _runners.get((resource.code, columns))
-    if found is None or found.resource != resource:
-        found = _runners[(resource.code, columns)] = SuiteRunner(resource, columns)
-    return found
+    """The runner of a resource declaration and set of columns (its definition is built once
+    per process)."""
+    return SuiteRunner(resource, columns)
+
+
+def _summary(info: dict) -> None:
+    """Cut a result read with every failing row's index back to GX's plain SUMMARY: 20 values
+    and indexes, and the 20 commonest of the first 200 values (what the Data Docs show)."""
+    values = info.get("partial_unexpected_list")
+    if values is None:
+        return
+    info["partial_unexpected_list"] = values[:PARTIAL]
+    if "partial_unexpected_index_list" in info:
+        info["partial_unexpected_index_list"] = info["partial_unexpected_index_list"][:PARTIAL]
+    hashable = [tuple(v.values()) if isinstance(v, dict) else v for v in values]
+    try:
+        common = Counter(hashable).most_common(PARTIAL)
+        common = sorted(common, key=lambda item: (-item[1], item[0]))
+    except TypeError:
+        return
+    info["partial_unexpected_counts"] = [{"value": v, "count": n} for v, n in common]
 
 
 def _rule(rules: list[BoundRule], rule_id: str) -> BoundRule:
