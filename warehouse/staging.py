@@ -1,4 +1,5 @@
-"""Staging: a temporary table per batch, filled by COPY on PostgreSQL, executemany on SQLite."""
+"""Staging: a temporary table per batch, filled by (binary) COPY on PostgreSQL, executemany on
+SQLite."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from catalog_schema import Resource
 from catalog_schema import scope as scope_words
+from warehouse import binary_copy
 from warehouse.engine import is_postgres
 from warehouse.tables import staging_table
 
@@ -33,21 +35,16 @@ def temporary(conn: sa.Connection, table: sa.Table) -> sa.Table:
 
 
 def append(conn: sa.Connection, table: sa.Table, rows: pa.Table | None) -> None:
-    """Append rows whose columns are a subset of the staging table's, by name."""
+    """Append rows whose columns are a subset of the staging table's, by name: on PostgreSQL by
+    binary COPY where every column can be encoded so (warehouse/binary_copy.py), else by CSV
+    COPY, in the connection's transaction either way."""
     if rows is None or rows.num_rows == 0:
         return
     names = rows.column_names
     if is_postgres(conn):
-        buffer = io.BytesIO()
-        pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False))
-        size = max(buffer.tell(), 8192)
-        buffer.seek(0)
-        quoted = ", ".join(f'"{name}"' for name in names)
         with conn.connection.cursor() as cursor:
-            # read whole: psycopg2 takes the GIL back for every read, and a batch judges its
-            # next block in another thread meanwhile
-            copy = f'COPY "{table.name}" ({quoted}) FROM STDIN WITH (FORMAT csv)'
-            cursor.copy_expert(copy, buffer, size=size)
+            if not binary_copy.copy(cursor, table, rows):
+                copy_csv(cursor, table, rows)
         return
     quoted = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
@@ -57,6 +54,20 @@ def append(conn: sa.Connection, table: sa.Table, rows: pa.Table | None) -> None:
     )
 
 
+def copy_csv(cursor, table: sa.Table, rows: pa.Table) -> None:
+    """COPY `rows` into `table` as CSV through a psycopg2 cursor: PostgreSQL parses each value
+    by its column's type (what binary COPY falls back to)."""
+    buffer = io.BytesIO()
+    pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False))
+    size = max(buffer.tell(), 8192)
+    buffer.seek(0)
+    quoted = ", ".join(f'"{name}"' for name in rows.column_names)
+    # read whole: psycopg2 takes the GIL back for every read, and a batch judges its next block
+    # in another thread meanwhile
+    copy = f'COPY "{table.name}" ({quoted}) FROM STDIN WITH (FORMAT csv)'
+    cursor.copy_expert(copy, buffer, size=size)
+
+
 def analyze(conn: sa.Connection, table: sa.Table) -> None:
     """Give PostgreSQL's planner statistics of a filled table (autovacuum never analyses
     temporary tables, so it would guess their size, and reaches a filled table only later)."""
@@ -64,11 +75,16 @@ def analyze(conn: sa.Connection, table: sa.Table) -> None:
         conn.exec_driver_sql(f'ANALYZE "{table.name}"')
 
 
+#: maintenance_work_mem while `indexes_deferred` builds indexes again (kept if set higher)
+REBUILD_MEMORY = "256MB"
+
+
 @contextmanager
 def indexes_deferred(conn: sa.Connection, *tables: sa.Table) -> Iterator[None]:
     """Bulk inserts into empty tables without maintaining their indexes row by row: on
     PostgreSQL the indexes (and primary keys) are dropped and built again once the rows are in,
-    which is about twice as fast for a million rows. All of it is in the caller's transaction:
+    which is about twice as fast for a million rows; they are built with REBUILD_MEMORY of
+    maintenance_work_mem (for this transaction only). All of it is in the caller's transaction:
     a failure rolls the indexes back with the rows. The tables are held exclusively until the
     transaction ends: their readers wait for it (worth it for a big load only)."""
     if not is_postgres(conn):
@@ -98,8 +114,20 @@ def indexes_deferred(conn: sa.Connection, *tables: sa.Table) -> Iterator[None]:
             conn.exec_driver_sql(f'DROP INDEX "{schema}"."{index}"')
             rebuild.append(definition)
     yield
+    if not rebuild:
+        return
+    # sorted in memory, not in temporary files, and by parallel workers on a big table
+    # (PostgreSQL gives a worker at least 32 MB of it): for this transaction's builds only
+    previous = conn.exec_driver_sql("SELECT current_setting('maintenance_work_mem')").scalar()
+    conn.exec_driver_sql(
+        "SELECT set_config('maintenance_work_mem', (greatest(pg_size_bytes(%(now)s), "
+        "pg_size_bytes(%(raised)s)) / 1024)::text || 'kB', true)",
+        {"now": previous, "raised": REBUILD_MEMORY},
+    )
     for statement in rebuild:
         conn.exec_driver_sql(statement)
+    restore = "SELECT set_config('maintenance_work_mem', %(was)s, true)"
+    conn.exec_driver_sql(restore, {"was": previous})
 
 
 def drop(conn: sa.Connection, table: sa.Table) -> None:
