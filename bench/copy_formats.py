@@ -10,13 +10,13 @@ Timed, each the median of ROUNDS, in one run so that the ratios compare like wit
      (Arrow's CSV writer, COPY ... FORMAT csv) and binary_copy.copy (the cast, pgpq's encoding,
      COPY ... FORMAT binary), each from the Arrow table to the rows in;
   2. into an UNLOGGED table of the same columns, the same two and, when adbc-driver-postgresql is
-     installed (`pip install adbc-driver-postgresql`, not a dependency: its connection cannot
-     share the batch's transaction), ADBC's ingest of the cast table as a peer;
-  3. the golden table's indexes (primary key and indexed fields) built again over its rows, as
-     staging.indexes_deferred does after a first load: maintenance_work_mem 64 MB (the server's
-     default) and 256 MB (staging.REBUILD_MEMORY), without parallel workers and with the
-     server's max_parallel_maintenance_workers; trace_sort's messages tell how many index
-     sorts were parallel.
+     installed (the bench extra: its connection cannot share the batch's transaction), ADBC's
+     ingest of the cast table as a peer;
+  3. a first load's indexes and primary keys (golden, contribution and history tables, one row
+     per key) built again, as staging.indexes_deferred does, INDEX_ROUNDS times round-robin:
+     maintenance_work_mem 64 MB (the server's default) and 256 MB (SET LOCAL),
+     without parallel workers and with the server's max_parallel_maintenance_workers;
+     trace_sort's messages tell how many index sorts were parallel.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "copy-formats.txt"
 DB = "gdx_bench_copy"
 ROUNDS = 3
+INDEX_ROUNDS = 5
 RESOURCE = "population.person"
 
 
@@ -199,7 +200,7 @@ def _index_builds(conn: sa.Connection, rows: pa.Table, resource) -> list[str]:
         cursor.execute(f'SELECT count(*) FROM "{made.golden.name}"')
         count = cursor.fetchone()[0]
         cursor.execute("SHOW max_parallel_maintenance_workers")
-        most = cursor.fetchone()[0]
+        most = int(cursor.fetchone()[0])
     raw.autocommit = False
     # SQLAlchemy hands the server's messages (trace_sort's) to this logger, then forgets them
     notices: list[str] = []
@@ -213,30 +214,37 @@ def _index_builds(conn: sa.Connection, rows: pa.Table, resource) -> list[str]:
         f"3. a first load's indexes and keys built again, as indexes_deferred does: {count:,} "
         f"records in each of {', '.join(built)}: {size / 1e6:.0f} MB of tables",
     ]
-    default = staging.REBUILD_MEMORY
+    # 64 MB gives one worker at most (PostgreSQL wants 32 MB a participant), 256 MB up to
+    # `most`: one worker with 256 MB too, to tell the memory from the workers
+    settings = [("64MB", 0), ("64MB", most), ("256MB", 0), ("256MB", most)]
+    settings += [("256MB", 1)] if most > 1 else []
+    times: dict[tuple, list[float]] = {setting: [] for setting in settings}
+    parallel: dict[tuple, int] = {}
     try:
-        for memory, workers in (("64MB", 0), ("64MB", most), ("256MB", 0), ("256MB", most)):
-            staging.REBUILD_MEMORY = memory
-
-            def rebuild(workers=workers) -> None:
+        for _ in range(INDEX_ROUNDS):  # round-robin: a neighbour's load spreads over all four
+            for memory, workers in settings:
+                conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{memory}'")
                 conn.exec_driver_sql(f"SET LOCAL max_parallel_maintenance_workers = {workers}")
                 conn.exec_driver_sql("SET LOCAL trace_sort = on")
                 conn.exec_driver_sql("SET LOCAL client_min_messages = log")
                 del notices[:]
+                started = time.perf_counter()
                 with staging.indexes_deferred(conn, *filled):
                     pass
+                times[memory, workers].append(time.perf_counter() - started)
                 conn.rollback()
-
-            seconds = median_of(rebuild, lambda: None)
-            # a parallel build's leader merges the participants' runs: "parallel ... worker -1"
-            parallel = sum("parallel" in n and "of worker -1" in n for n in notices)
-            lines.append(
-                f"   maintenance_work_mem {memory:>5}, max_parallel_maintenance_workers {workers}: "
-                f"{seconds:5.2f} s  ({parallel} parallel sorts)"
-            )
+                # a parallel build's leader merges its participants' runs ("... worker -1")
+                parallel[memory, workers] = sum(
+                    "parallel" in n and "worker -1" in n for n in notices
+                )
     finally:
-        staging.REBUILD_MEMORY = default
         logger.removeHandler(handler)
+    for (memory, workers), seconds in times.items():
+        lines.append(
+            f"   maintenance_work_mem {memory:>5}, max_parallel_maintenance_workers {workers}: "
+            f"{statistics.median(seconds):5.2f} s (median of {INDEX_ROUNDS}; "
+            f"{min(seconds):.2f}-{max(seconds):.2f}), {parallel[memory, workers]} parallel sorts"
+        )
     return lines
 
 
