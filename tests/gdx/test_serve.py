@@ -110,12 +110,7 @@ def test_a_start_says_where_it_listens_and_answers_there(tmp_path, workers):
         assert response.json() == {"status": "ok", "database": "ok"}
         assert httpx.get(docs, timeout=5).status_code == 200
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def test_redis_down_at_start_is_one_warning_line_then_it_serves(tmp_path):
@@ -148,9 +143,14 @@ def test_redis_down_at_start_is_one_warning_line_then_it_serves(tmp_path):
         )
         assert (tmp_path / "metrics").is_dir()  # two workers: their shared metrics folder
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a server, killing it if it does not stop within 30 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
