@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from catalog_schema import load_catalog
-from gdx.demodata import write_demo_data
+from gdx.demo.data import write_demo_data
 
 
 def main(sizes: list[int]) -> None:

@@ -2,7 +2,7 @@
 
     python bench/ingest.py [--sizes 100000 1000000] [--runs 3]
 
-The demo generator's public-security population file (GBK, `gdx.demodata`, default defect rate)
+The demo generator's public-security population file (GBK, `gdx.demo.data`, default defect rate)
 at each size, loaded into PostgreSQL by
   - `psql \\copy` into an UNLOGGED table of text columns (the physical limit),
   - `pandas.read_csv` + `DataFrame.to_sql` (the naive peer),
@@ -212,7 +212,7 @@ def _saved(size: int, work: Path, seed: int) -> Dataset | None:
 
 
 def _generate(size: int, work: Path, seed: int) -> None:
-    from gdx.demodata.population import write_household_register
+    from gdx.demo.data.population import write_household_register
 
     folder = _marker(size, work, seed).parent
     shutil.rmtree(folder, ignore_errors=True)

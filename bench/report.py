@@ -145,7 +145,7 @@ def render(data: dict) -> str:
         "",
         "## Ingest: the public-security population file into PostgreSQL",
         "",
-        "The demo generator's public-security household extract (`gdx.demodata`, GBK, zh "
+        "The demo generator's public-security household extract (`gdx.demo.data`, GBK, zh "
         f"headers, defect rate {data['options']['defect_rate']:.0%}: rows that break a rule, "
         "identical and conflicting repeats, varied spellings), loaded by each tool in its own "
         "process. Wall seconds are of the whole process (interpreter start and imports "

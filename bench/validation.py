@@ -18,7 +18,7 @@ from stdnum.cn import ric
 
 from catalog_schema import load_catalog
 from catalog_schema.headers import map_headers
-from gdx.demodata import write_demo_data
+from gdx.demo.data import write_demo_data
 from quality.normalize import normalize_table
 from quality.rules import bound_rules
 from quality.suite import SuiteRunner

@@ -92,17 +92,56 @@ def test_nothing_below_the_portal_imports_it(package):
     assert not wrong, f"{package}/ imports portal/: {wrong}"
 
 
+def modules_of_gdx_used(path: Path) -> set[str]:
+    """The modules of gdx/ that the file imports, as dotted names (`from gdx import batch` and
+    `from gdx.batch import run_batch` alike give gdx.batch)."""
+    used = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module in ("gdx", "gdx.cli", "gdx.airflow", "gdx.demo"):  # from PKG import m
+                used |= {f"{node.module}.{alias.name}" for alias in node.names}
+            elif node.module.split(".")[0] == "gdx":
+                used.add(node.module)
+        elif isinstance(node, ast.Import):
+            used |= {a.name for a in node.names if a.name.split(".")[0] == "gdx"}
+    return used
+
+
 def test_the_portal_uses_only_the_pipeline_of_gdx():
     """gdx/ is the command line and Airflow's operations; the portal may call its batch
     pipeline (the same as `gdx load`), never a command."""
     used = set()
     for path in sorted((ROOT / "portal").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                if node.module == "gdx":  # from gdx import module
-                    used |= {f"gdx.{alias.name}" for alias in node.names}
-                elif node.module.split(".")[0] == "gdx":
-                    used.add(node.module)
-            elif isinstance(node, ast.Import):
-                used |= {a.name for a in node.names if a.name.split(".")[0] == "gdx"}
+        used |= modules_of_gdx_used(path)
     assert used <= PORTAL_MAY_USE_OF_GDX, sorted(used - PORTAL_MAY_USE_OF_GDX)
+
+
+# inside gdx/: the pipeline (gdx/*.py) is used by Airflow's operations, the demo and the command
+# line; Airflow's operations by the demo and the command line; the demo by the command line
+GDX_PARTS_MAY_NOT_USE = {
+    "": ("gdx.cli", "gdx.airflow", "gdx.demo"),
+    "airflow": ("gdx.cli", "gdx.demo"),
+    "demo": ("gdx.cli",),
+}
+
+
+@pytest.mark.parametrize("part", sorted(GDX_PARTS_MAY_NOT_USE))
+def test_gdx_parts_import_only_below_them(part):
+    folder = ROOT / "gdx" / part
+    paths = sorted(folder.glob("*.py") if not part else folder.rglob("*.py"))
+    assert paths
+    banned = GDX_PARTS_MAY_NOT_USE[part]
+    wrong = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in modules_of_gdx_used(path) if m.startswith(banned)
+        )
+        for path in paths
+    }
+    wrong = {f: m for f, m in wrong.items() if m}
+    assert not wrong, f"gdx/{part} may not import {banned}: {wrong}"
+
+
+def test_the_gdx_parts_check_sees_a_wrong_import(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("from gdx.cli import console\nfrom gdx import batch\n", encoding="utf-8")
+    assert modules_of_gdx_used(path) == {"gdx.cli.console", "gdx.batch"}

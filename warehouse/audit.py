@@ -122,9 +122,7 @@ def canonical(row: Mapping[str, Any]) -> bytes:
     """The bytes a record's hash covers: every column except `hash` (a later column only when
     it holds a value), as sorted compact JSON."""
     document = {
-        name: _plain(row[name])
-        for name in HASHED
-        if name not in LATER or row.get(name) is not None
+        name: _plain(row[name]) for name in HASHED if name not in LATER or row.get(name) is not None
     }
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8")

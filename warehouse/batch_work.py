@@ -160,9 +160,7 @@ class BatchWork:
             staging.append(conn, self.kept, block.kept.rename_columns([key, "_line", "_raw_hash"]))
             self._kept_hashes.append(block.kept.column("_raw_hash").to_numpy())
 
-    def settle(
-        self, columns: dict[str, str], scope: dict[str, frozenset[str]] | None
-    ) -> Settled:
+    def settle(self, columns: dict[str, str], scope: dict[str, frozenset[str]] | None) -> Settled:
         """Settle the repeated keys of the whole delivery and take out the rows of records
         outside the source's `scope`; `columns` maps the department's headers to fields (a
         quarantined staged row is shown under them)."""
@@ -232,7 +230,10 @@ class BatchWork:
         key = self.resource.key
         return [
             Rejected(
-                row["_line"], row[key], [DUPLICATE_KEY_CONFLICT], _as_delivered(row, columns),
+                row["_line"],
+                row[key],
+                [DUPLICATE_KEY_CONFLICT],
+                _as_delivered(row, columns),
                 hashed if "_row_hash" in row and row.get("_raw_hash") is not None else None,
             )  # fmt: skip
             for row, hashed in zip(conflicts, salted, strict=True)

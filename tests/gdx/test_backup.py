@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 from connectors.csv_file import CsvFile
 from gdx import backup_files, connections
 from gdx.batch import BatchRequest, run_batch
-from gdx.cli import app
+from gdx.cli.main import app
 from gdx.pipeline import load_file
 from quality.citizen_id import make_ids
 from tests.conftest import POSTGRES_URL
-from tests.gdx.test_cli import _url, assert_one_line_error, gdx
+from tests.gdx.cli.test_main import _url, assert_one_line_error, gdx
 from warehouse import audit, contents, pg_backup, tables
 from warehouse import engine as engines
 from warehouse.tables import batch_ledger

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from gdx.cli import app
+from gdx.cli.main import app
 from gdx.pipeline import load_file
 from quality import docs_home
 from quality.data_docs import Batch
@@ -73,7 +73,7 @@ def engine(tmp_path, catalog, monkeypatch):
 
 def load_three(engine, catalog, tmp_path):
     """Two batches of people (the first in several blocks), one of organisations."""
-    from gdx.demodata.entities import usccs
+    from gdx.demo.data.entities import usccs
 
     def load(name, text, resource="population.person", department="public_security", **kw):
         path = write(tmp_path, text, name)
@@ -162,7 +162,7 @@ def test_the_checks_of_the_whole_batch_count_as_the_load_counts_them(engine, cat
     batch, not by a block's suite; a licence whose holder no library knows loads with a
     warning: the batch's index lists them in words and its result and counts say so."""
     from catalog_schema.rule_words import explain
-    from gdx.demodata.entities import usccs
+    from gdx.demo.data.entities import usccs
     from tests.gdx.test_write_authority import LICENCE_HEADER, licence
 
     twice = ZHANG.replace("张三", "张叁")

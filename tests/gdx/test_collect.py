@@ -181,7 +181,7 @@ def test_a_bad_file_in_the_drop_folder_does_not_hold_back_the_others(
 def test_concurrent_batches_wait_for_each_other_on_sqlite(tmp_path, catalog):
     import threading
 
-    from gdx.demodata import write_demo_data
+    from gdx.demo.data import write_demo_data
     from gdx.pipeline import load_file
     from warehouse import engine as engines
     from warehouse import tables

@@ -7,7 +7,7 @@ import tomllib
 
 import typer
 
-from gdx.cli import app
+from gdx.cli.main import app
 from runtime.settings import SETTINGS
 from tests.conftest import ROOT
 

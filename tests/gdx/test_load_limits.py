@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from tests.connectors.test_limits import wide_header
-from tests.gdx.test_cli import HEADER, ZHANG
+from tests.gdx.cli.test_main import HEADER, ZHANG
 
 GDX = str(Path(sys.executable).parent / "gdx")
 LOAD = ["--resource", "population.person", "--department", "public_security"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from gdx.demodata import write_demo_data
+from gdx.demo.data import write_demo_data
 from gdx.errors import GdxError
 from gdx.pipeline import load_file
 from warehouse import ledger

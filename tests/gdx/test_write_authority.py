@@ -13,7 +13,7 @@ from gdx.pipeline import load_file
 from gdx.retry import retry
 from quality.citizen_id import make_ids
 from tests.conftest import edited_catalog
-from tests.gdx.test_cli import HEADER, ZHANG, _url, assert_one_line_error, gdx
+from tests.gdx.cli.test_main import HEADER, ZHANG, _url, assert_one_line_error, gdx
 from tests.gdx.test_pipeline import crowd
 from warehouse.tables import batch_ledger, for_resource
 
@@ -45,9 +45,7 @@ def state(engine, catalog, key=ZHANG_ID) -> str:
         return conn.execute(sa.select(golden.c._state).where(golden.c.id_number == key)).scalar()
 
 
-def test_a_department_that_is_no_source_is_refused_before_a_row_is_read(
-    engine, catalog, tmp_path
-):
+def test_a_department_that_is_no_source_is_refused_before_a_row_is_read(engine, catalog, tmp_path):
     path = tmp_path / "population.csv"
     path.write_text(HEADER + ZHANG + crowd(20), encoding="utf-8")
     args = ["load", str(path), "--resource", PERSON, "--department", "transport"]
@@ -56,9 +54,7 @@ def test_a_department_that_is_no_source_is_refused_before_a_row_is_read(
     assert stored(engine, catalog) == (0, 0, [("transport", "refused")])
 
 
-def test_a_death_date_from_a_department_not_declared_for_it_ends_nothing(
-    engine, catalog, tmp_path
-):
+def test_a_death_date_from_a_department_not_declared_for_it_ends_nothing(engine, catalog, tmp_path):
     (tmp_path / "ps.csv").write_text(HEADER + ZHANG, encoding="utf-8")
     load_file(tmp_path / "ps.csv", PERSON, "public_security", engine=engine, catalog=catalog)
     deaths = tmp_path / "deaths.csv"
@@ -86,9 +82,7 @@ def test_a_death_date_from_a_department_not_declared_for_it_ends_nothing(
     assert ended.status == "loaded" and state(engine, catalog) == "ended"
 
 
-def test_columns_of_fields_the_department_does_not_declare_are_not_read(
-    engine, catalog, tmp_path
-):
+def test_columns_of_fields_the_department_does_not_declare_are_not_read(engine, catalog, tmp_path):
     path = tmp_path / "ps.csv"
     path.write_text(
         HEADER.strip() + ",联系电话,备注\n" + ZHANG.strip() + ",13812345678,x\n", encoding="utf-8"
@@ -124,9 +118,7 @@ def test_load_under_a_registered_source(engine, catalog, tmp_path):
     other = gdx("load", str(path), "--source", "civil_affairs.marriage", "--department",
                 "public_security", home=tmp_path, url=url)  # fmt: skip
     assert_one_line_error(other, "--source civil_affairs.marriage delivers population.person")
-    assert_one_line_error(
-        gdx("load", str(path), home=tmp_path, url=url), "give --source CODE"
-    )
+    assert_one_line_error(gdx("load", str(path), home=tmp_path, url=url), "give --source CODE")
     unknown = gdx("load", str(path), "--source", "ecology.people", home=tmp_path, url=url)
     assert_one_line_error(unknown, "unknown source 'ecology.people'")
 
@@ -173,7 +165,7 @@ def licence_state(engine, catalog, licence_id: str) -> tuple:
 
 
 def test_a_bureau_writes_only_the_licences_of_its_scope(engine, catalog, tmp_path):
-    from gdx.demodata.entities import usccs
+    from gdx.demo.data.entities import usccs
     from gdx.quarantine_report import explain
 
     holders = usccs(np.random.default_rng(1), np.full(8, "91"))
@@ -239,7 +231,7 @@ def test_a_scope_must_name_values_of_a_delivered_field(tmp_path):
 def test_a_registrar_cannot_end_another_registrars_entity(engine, catalog, tmp_path):
     """The USCC's first character is its registration authority (GB 32100): civil affairs
     registers social organisations (5), public-sector registration institutions (1)."""
-    from gdx.demodata.entities import usccs
+    from gdx.demo.data.entities import usccs
 
     society, institution = (usccs(np.random.default_rng(2), np.full(1, p))[0] for p in ("51", "12"))
     header = "uscc,name,org_type,status\n"

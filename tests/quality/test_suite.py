@@ -10,7 +10,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from catalog_schema.headers import map_headers
-from gdx.demodata import write_demo_data
+from gdx.demo.data import write_demo_data
 from quality.normalize import normalize_table
 from quality.rules import bound_rules
 from quality.runner import validate, validate_direct

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 
 from catalog_schema import configured_catalog, load_catalog
 from catalog_schema.directory_csv import COLUMNS
-from gdx.catalog_commands import check_imports, read_declarations, write_imports
+from gdx.cli.catalog import check_imports, read_declarations, write_imports
 from gdx.pipeline import load_file
 from gdx.publish import publish
 from services.app import create_app
-from tests.gdx.test_catalog_commands import CODE, PHYSICIANS
+from tests.gdx.cli.test_catalog import CODE, PHYSICIANS
 from tests.services.test_records import HEADER, ZHANG
 from tests.warehouse.test_grants import SECRET_SALARY, not_shared_catalog
 from warehouse import consumers, tables

@@ -15,11 +15,11 @@ import yaml
 from rdflib import Graph, Literal, namespace
 
 from catalog_schema import load_catalog
-from gdx.catalog_commands import check_imports, read_declarations, write_imports
+from gdx.cli.catalog import check_imports, read_declarations, write_imports
 from gdx.pipeline import load_file
 from gdx.publish import publish
-from tests.gdx.test_catalog_commands import CODE as ROSTER
-from tests.gdx.test_catalog_commands import PHYSICIANS
+from tests.gdx.cli.test_catalog import CODE as ROSTER
+from tests.gdx.cli.test_catalog import PHYSICIANS
 from tests.services.conftest import CASE_FILE, SECRETS
 from tests.services.test_catalog import client_for
 from tests.services.test_records import HEADER, ZHANG

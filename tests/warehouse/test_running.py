@@ -102,8 +102,7 @@ def test_gdx_status_finds_a_killed_load(engine, tmp_path, big_file):
     )  # fmt: skip
     assert status.returncode == 0, status.stderr
     assert (
-        "interrupted batch " in status.stdout
-        and "from public_security (gdx load)" in status.stdout
+        "interrupted batch " in status.stdout and "from public_security (gdx load)" in status.stdout
     )
     assert statuses(engine) == [("failed", "interrupted")]
 
