@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI
 
 from catalog_schema import Catalog, configured_catalog
-from services import audit, bodies, docs, metrics, openapi, problems, query_params, ratelimit
+from services import audit, bodies, deps, docs, metrics, openapi, problems, query_params, ratelimit
 from services.routes import access_requests, health, materials, records, subjects, verify
 from services.routes import catalog as directory_routes
 from warehouse import engine as engines
@@ -28,6 +28,7 @@ def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) 
     for resource in catalog.resources.values():
         tables.for_resource(resource)  # built before the first call, not by racing threads
     app.state.limiter = ratelimit.from_settings()
+    deps.install_callers(app)
     problems.install(app)
     # inside the metrics and the audit: a stalled or oversized body is counted and audited
     app.add_middleware(bodies.BodyGuard, timeout=bodies.timeout_setting())
