@@ -104,6 +104,7 @@ def _add_record_route(router: APIRouter, resource: Resource) -> None:
         # (tests hold it to the model), so the model's validation would only cost time
         return Rendered(served)
 
+    read_record.gdx_record = True  # type: ignore[attr-defined]  # matched first: services.app
     router.add_api_route(
         f"/{resource.code}/records/{{{spec.name}}}",
         read_record,
