@@ -49,7 +49,8 @@ def create_app(engine: sa.Engine | None = None, catalog: Catalog | None = None) 
 
 
 def records_first(app: FastAPI) -> None:
-    """Match the record-by-key routes, the most called, before the other routes: Starlette
+    """Match the record-by-key routes, the most called, before the other routes (and answer
+    their plain form without FastAPI's dependency solving: records.lean). Starlette
     tries each route's pattern in turn, and they came after some thirty. No other route takes
     their paths (a literal resource code, then /records/ and one segment), so every request is
     routed as before; the OpenAPI document keeps the order of declaration (openapi.install)."""
@@ -61,3 +62,5 @@ def records_first(app: FastAPI) -> None:
         if getattr(getattr(route, "endpoint", None), "gdx_record", False)
     ]
     app.router.routes[:] = hot + [route for route in app.router.routes if route not in hot]
+    for route in hot:
+        records.lean(route)
