@@ -124,9 +124,8 @@ class Denied(Exception):
 
 def audit_of(request: Request) -> dict[str, Any]:
     """The audit details of a request (the audit middleware reads them)."""
-    if not hasattr(request.state, "audit"):
-        request.state.audit = {}
-    return request.state.audit
+    # request.state's own dict (Starlette keeps it in the scope), without building its State
+    return request.scope.setdefault("state", {}).setdefault("audit", {})
 
 
 def decide(

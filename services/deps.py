@@ -56,9 +56,8 @@ def authenticate(request: Request, conn: sa.Connection, key: str) -> Consumer:
         metrics.denied(request, "unauthenticated")
         raise HTTPException(401, "unknown or revoked API key", headers=UNAUTHORIZED)
     consumer, request.state.grants = found
-    if not hasattr(request.state, "audit"):
-        request.state.audit = {}
-    request.state.audit.update(consumer_id=consumer.id, consumer=consumer.name)
+    audit = request.scope.setdefault("state", {}).setdefault("audit", {})  # request.state.audit
+    audit.update(consumer_id=consumer.id, consumer=consumer.name)
     refused = over_the_rate(request, consumer)
     if refused is not None:
         raise refused
