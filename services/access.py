@@ -4,7 +4,8 @@ Every data call names its purpose (`X-Purpose`: the code of a declared service i
 shared unconditionally is served to any registered consumer, its sensitive fields masked unless
 an approved access request for that purpose names them. A conditional resource is served only
 under such a grant, and then only the fields it names. A resource not shared is never served.
-Secret fields are never served at all. Grants are read on every call, so an expired or revoked
+Secret fields are never served at all. Grants are read with the caller on every call, or taken
+from the server's cache that every change empties (warehouse.callers), so an expired or revoked
 grant stops working at once.
 """
 

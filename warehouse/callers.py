@@ -105,7 +105,8 @@ class Callers:
         ends = min((row.expires_at for row in held.rows), default=None) if held else None
         entry = _Entry(found, time.monotonic() + self.ttl, ends)
         with self._lock:
-            if generation != self._generation or self._listening is None:
+            # what arrived while it was read counts: a change committed meanwhile empties
+            if not self._take_notifications() or generation != self._generation:
                 return  # invalidated while it was read: it may be stale already
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
