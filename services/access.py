@@ -4,7 +4,8 @@ Every data call names its purpose (`X-Purpose`: the code of a declared service i
 shared unconditionally is served to any registered consumer, its sensitive fields masked unless
 an approved access request for that purpose names them. A conditional resource is served only
 under such a grant, and then only the fields it names. A resource not shared is never served.
-Secret fields are never served at all. Grants are read on every call, so an expired or revoked
+Secret fields are never served at all. Grants are read with the caller on every call, or taken
+from the server's cache that every change empties (warehouse.callers), so an expired or revoked
 grant stops working at once.
 """
 
@@ -124,9 +125,8 @@ class Denied(Exception):
 
 def audit_of(request: Request) -> dict[str, Any]:
     """The audit details of a request (the audit middleware reads them)."""
-    if not hasattr(request.state, "audit"):
-        request.state.audit = {}
-    return request.state.audit
+    # request.state's own dict (Starlette keeps it in the scope), without building its State
+    return request.scope.setdefault("state", {}).setdefault("audit", {})
 
 
 def decide(

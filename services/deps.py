@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, FastAPI, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
 from catalog_schema import Catalog
 from services import metrics
-from warehouse import grants
+from warehouse import callers, grants
 from warehouse.consumers import Consumer
 from warehouse.ledger import now
 
@@ -45,19 +46,44 @@ def require_key(request: Request, key: str | None) -> str:
 
 def authenticate(request: Request, conn: sa.Connection, key: str) -> Consumer:
     """The live consumer holding `key`, read on `conn` with its grants for the declared purpose
-    (kept in `request.state.grants`); 401 for an unknown or revoked key, 429 over the rate."""
-    found = grants.caller(conn, key, _declared_purpose(request), now())
+    (kept in `request.state.grants`), or taken from the process's cache of callers
+    (warehouse.callers: PostgreSQL only, emptied by every change of a consumer or a grant);
+    401 for an unknown or revoked key, 429 over the rate."""
+    cache = getattr(request.app.state, "callers", None)
+    read = grants.caller if cache is None else cache.caller
+    found = read(conn, key, _declared_purpose(request), now())
     if found is None:
         metrics.denied(request, "unauthenticated")
         raise HTTPException(401, "unknown or revoked API key", headers=UNAUTHORIZED)
     consumer, request.state.grants = found
-    if not hasattr(request.state, "audit"):
-        request.state.audit = {}
-    request.state.audit.update(consumer_id=consumer.id, consumer=consumer.name)
+    audit = request.scope.setdefault("state", {}).setdefault("audit", {})  # request.state.audit
+    audit.update(consumer_id=consumer.id, consumer=consumer.name)
     refused = over_the_rate(request, consumer)
     if refused is not None:
         raise refused
     return consumer
+
+
+def install_callers(app: FastAPI) -> None:
+    """The cache of callers for the app's engine (on PostgreSQL), listening while the app
+    runs: until its listener has connected, and without a lifespan (a TestClient used
+    without `with`), calls read their caller from the database."""
+    cache = callers.for_engine(app.state.engine)
+    app.state.callers = cache
+    if cache is None:
+        return
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Any) -> AsyncIterator[Any]:
+        cache.start()
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            await asyncio.to_thread(cache.close)
+
+    app.router.lifespan_context = lifespan
 
 
 def over_the_rate(request: Request, consumer: Consumer) -> HTTPException | None:

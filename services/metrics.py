@@ -53,6 +53,9 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 UNMATCHED = "unmatched"
 
 
+MAX_CHILDREN = 4096  # kept label children of observe (methods × route templates × statuses)
+
+
 class Metrics:
     """The metrics of one app, in a registry of their own (not the global default)."""
 
@@ -85,6 +88,7 @@ class Metrics:
         self.audit_records = Counter(
             "gdx_audit_records", "Audit records written.", registry=self.registry
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         # the folder the workers of `gdx serve --workers N` share (None: this process only)
         self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
         if self.multiprocess_dir is None:
@@ -93,9 +97,14 @@ class Metrics:
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count a finished request."""
-        method = method if method in METHODS else "other"
-        self.requests.labels(method, route, str(status)).inc()
-        self.duration.labels(route).observe(seconds)
+        key = (method if method in METHODS else "other", route, status)
+        counted = self._children.get(key)
+        if counted is None:  # prometheus_client's labels() takes a lock and builds a key a call
+            counted = (self.requests.labels(*key[:2], str(status)), self.duration.labels(route))
+            if len(self._children) < MAX_CHILDREN:
+                self._children[key] = counted
+        counted[0].inc()
+        counted[1].observe(seconds)
 
     def latest(self) -> bytes:
         """The metrics in the Prometheus text format: of every worker with multiprocess mode."""

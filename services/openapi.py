@@ -28,12 +28,19 @@ def install(app: FastAPI, catalog: Catalog) -> None:
                 version=app.version,
                 summary=app.summary,
                 description=app.description,
-                routes=app.routes,
+                routes=declared(app.routes),
             )
             app.openapi_schema = complete(document, catalog)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def declared(routes: list) -> list:
+    """`routes` in the order they were declared (services.app.records_first moves some to the
+    front for speed); routes added later keep theirs, after them."""
+    last = len(routes)
+    return sorted(routes, key=lambda route: getattr(route, "gdx_declared", last))
 
 
 def complete(document: dict[str, Any], catalog: Catalog) -> dict[str, Any]:

@@ -477,11 +477,17 @@ def caller(
 ) -> tuple[Consumer, Held | None] | None:
     """The live consumer holding `key` and its grants for the purpose `service_item` active at
     `at` (None without a purpose), in one read: None for an unknown or revoked key. Read on
-    every call, no cache: a revocation of the key or a grant acts on the next call."""
+    every call (warehouse.callers caches it on PostgreSQL, emptied by every change): a
+    revocation of the key or a grant acts on the next call."""
+    return caller_by_hash(conn, hash_key(key), service_item, at)
+
+
+def caller_by_hash(
+    conn: sa.Connection, key_hash: str, service_item: str | None, at: dt.datetime
+) -> tuple[Consumer, Held | None] | None:
+    """`caller` for the key whose hash (consumers.hash_key) is `key_hash`."""
     moment = _utc(at)
-    rows = conn.execute(
-        _CALLER, {"key_hash": hash_key(key), "item": service_item, "at": moment}
-    ).all()
+    rows = conn.execute(_CALLER, {"key_hash": key_hash, "item": service_item, "at": moment}).all()
     if not rows:
         return None
     consumer = Consumer(*rows[0][:4])

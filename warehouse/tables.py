@@ -418,6 +418,40 @@ def init_schema(engine: sa.Engine, catalog: Catalog) -> list[str]:
                 if index.name not in indexes:
                     index.create(conn)
                     changes.append(f"created index {index.name}")
+        changes += _notify_access_changes(conn)
+    return changes
+
+
+#: The channel on which PostgreSQL announces every committed change of the consumers and the
+#: access requests (their grants): the API's cache of callers (warehouse.callers) listens.
+ACCESS_CHANNEL = "gdx_access"
+ACCESS_TRIGGER = "gdx_access_changed"
+ACCESS_TABLES = ("api_consumer", "access_request")
+
+
+def _notify_access_changes(conn: sa.Connection) -> list[str]:
+    """On PostgreSQL, a trigger on each table of `ACCESS_TABLES` that notifies `ACCESS_CHANNEL`
+    after every statement that changes it, whoever writes (the CLI, the portal, the API, psql):
+    delivered when the writer commits. SQLite has no notifications and needs none (its API
+    caches nothing)."""
+    if conn.dialect.name != "postgresql":
+        return []
+    conn.exec_driver_sql(
+        f"CREATE OR REPLACE FUNCTION {ACCESS_TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN PERFORM pg_notify('{ACCESS_CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$"
+    )
+    changes = []
+    for table in ACCESS_TABLES:
+        present = conn.exec_driver_sql(
+            "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%(table)s) AND tgname = %(name)s",
+            {"table": table, "name": ACCESS_TRIGGER},
+        ).first()
+        if present is None:
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {ACCESS_TRIGGER} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {ACCESS_TRIGGER}()"
+            )
+            changes.append(f"created trigger {ACCESS_TRIGGER} on {table}")
     return changes
 
 
