@@ -33,6 +33,8 @@ HELPERS = (
     "warehouse/engine.py",
     "warehouse/tables.py",
 )
+# the main thread waits in gdx/ahead.py while the judging thread reads, normalises and judges
+WAITING_FOR_JUDGE = "waiting for the judging thread (read, normalise, judge: gdx/ahead.py)"
 STAGES = (  # (file prefix, function or None, stage), first match wins
     ("connectors/", None, "read the CSV (connectors)"),
     ("catalog_schema/headers.py", None, "map headers"),
@@ -51,6 +53,7 @@ STAGES = (  # (file prefix, function or None, stage), first match wins
     ("warehouse/references.py", None, "reference checks"),
     ("warehouse/ledger.py", None, "ledger"),
     ("warehouse/", None, "other warehouse code"),
+    ("gdx/ahead.py", None, WAITING_FOR_JUDGE),
     ("gdx/", None, "CLI and batch set-up"),
     ("catalog_schema/", None, "catalog"),
 )
@@ -69,6 +72,7 @@ GROUPS = {
     "CLI and batch set-up": START_UP,
     "catalog": START_UP,
     "map headers": START_UP,
+    WAITING_FOR_JUDGE: PYTHON,
     "staging COPY": DATABASE,
     "staging SQL (create, analyze, repeated keys)": DATABASE,
     "merge SQL": DATABASE,
